@@ -1,0 +1,62 @@
+//! streamscope's signal: the timecode format (v1), its schedule, stamping it into frames, and
+//! the ffmpeg pipelines that render timecoded video. The analyzer imports the format from here.
+
+pub mod argv;
+pub mod frame;
+pub mod overlay;
+pub mod process;
+pub mod render;
+pub mod schedule;
+pub mod signal;
+mod text;
+
+pub use frame::PictureSize;
+pub use overlay::{Compositor, Corner, Layout, Placement};
+pub use process::FfmpegFailure;
+pub use schedule::{FrameRate, Schedule};
+pub use signal::{PayloadError, RangeError, Timecode};
+
+/// Everything that can go wrong in the generator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{tool} not found {hint}")]
+    ToolMissing { tool: String, hint: String },
+    #[error("could not run {command}: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{stage} failed — {failure}")]
+    Ffmpeg {
+        stage: &'static str,
+        failure: FfmpegFailure,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("content ended after {got} of {expected} frames")]
+    ShortContent { got: u64, expected: u64 },
+    #[error("frame size {size} is too small for the timecode overlay (needs a height of at least {min_height} px at this QR size)")]
+    FrameTooSmall { size: PictureSize, min_height: u32 },
+    #[error("frame buffer holds {got} bytes, a frame of this size needs {expected}")]
+    FrameLength { expected: usize, got: usize },
+    #[error("{0}")]
+    Placement(String),
+    #[error(transparent)]
+    Range(#[from] RangeError),
+}
+
+impl Error {
+    /// Name the pipeline stage of an ffmpeg failure ("decoding the content", "encoding").
+    pub fn context(self, stage: &'static str) -> Self {
+        match self {
+            Error::Ffmpeg { failure, .. } => Error::Ffmpeg { stage, failure },
+            other => other,
+        }
+    }
+}

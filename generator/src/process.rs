@@ -1,0 +1,283 @@
+//! Spawning ffmpeg: locating the binary, draining stderr on its own thread, killing the child
+//! on drop, and turning a failed run into an error that names the command and its last words.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, ChildStdout, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use ffmpeg_sidecar::child::FfmpegChild;
+use ffmpeg_sidecar::command::FfmpegCommand;
+use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
+use ffmpeg_sidecar::log_parser::FfmpegLogParser;
+
+use crate::Error;
+
+/// Lines of stderr kept for error messages.
+const TAIL_LINES: usize = 12;
+
+/// A failed ffmpeg run: the command, how it ended and the tail of what it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FfmpegFailure {
+    pub command: String,
+    pub status: String,
+    pub stderr_tail: Vec<String>,
+}
+
+impl std::fmt::Display for FfmpegFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ffmpeg {}: {}", self.status, self.command)?;
+        if self.stderr_tail.is_empty() {
+            write!(f, "\n  (it printed nothing on stderr)")
+        } else {
+            write!(f, "\n  last lines of its stderr:")?;
+            for line in &self.stderr_tail {
+                write!(f, "\n  | {line}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Find `name` (ffmpeg, ffprobe) : an explicit path if given, else on `PATH`.
+pub fn locate(name: &str, explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(p.to_path_buf())
+        } else {
+            Err(Error::ToolMissing {
+                tool: name.to_owned(),
+                hint: format!("at {} (no such file)", p.display()),
+            })
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::ToolMissing {
+            tool: name.to_owned(),
+            // Debian's ffmpeg package ships both ffmpeg and ffprobe.
+            hint: "on PATH — install it: apt-get install ffmpeg".to_owned(),
+        })
+}
+
+/// Quote an argv for display so it can be pasted into a shell.
+pub fn shell_line<I, S>(program: &Path, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let quote = |s: &str| {
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c)) {
+            s.to_owned()
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once(quote(&program.to_string_lossy()))
+        .chain(args.into_iter().map(|a| quote(&a.as_ref().to_string_lossy())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A running ffmpeg. Killed (and reaped) on drop unless `finish` was called.
+pub struct FfmpegProcess {
+    child: FfmpegChild,
+    command: String,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    drain: Option<JoinHandle<()>>,
+    finished: bool,
+}
+
+impl FfmpegProcess {
+    /// Start `ffmpeg argv…` with piped stdin/stdout/stderr in its own process group, so a
+    /// terminal's Ctrl-C reaches streamscope, which then ends its children in order.
+    pub fn spawn(ffmpeg: &Path, argv: &[String]) -> Result<Self, Error> {
+        let mut cmd = FfmpegCommand::new_with_path(ffmpeg);
+        cmd.args(argv);
+        cmd.as_inner_mut().process_group(0).stdin(Stdio::piped());
+        let command = shell_line(ffmpeg, cmd.as_inner().get_args());
+        tracing::debug!(%command, "spawning ffmpeg");
+        let mut child = cmd.spawn().map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::ToolMissing {
+                    tool: "ffmpeg".into(),
+                    hint: format!("at {} — install it: apt-get install ffmpeg", ffmpeg.display()),
+                }
+            } else {
+                Error::Spawn {
+                    command: command.clone(),
+                    source,
+                }
+            }
+        })?;
+        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+        let drain = child.take_stderr().map(|stderr| {
+            let tail = Arc::clone(&tail);
+            std::thread::Builder::new()
+                .name("ffmpeg-stderr".into())
+                .spawn(move || drain_stderr(stderr, &tail))
+                .expect("spawning a thread")
+        });
+        Ok(Self {
+            child,
+            command,
+            tail,
+            drain,
+            finished: false,
+        })
+    }
+
+    /// The command line, quoted for a shell.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.take_stdin()
+    }
+
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.take_stdout()
+    }
+
+    /// Wait for ffmpeg to exit; a non-zero exit becomes `Error::Ffmpeg` with its stderr tail.
+    pub fn finish(mut self) -> Result<(), Error> {
+        self.finished = true;
+        let status = self.child.wait().map_err(|source| Error::Spawn {
+            command: self.command.clone(),
+            source,
+        })?;
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Ffmpeg {
+                stage: "running ffmpeg",
+                failure: self.failure(&status.to_string()),
+            })
+        }
+    }
+
+    /// Kill ffmpeg now and describe why, with what it printed so far (for "stopped early").
+    pub fn kill_with(mut self, why: &str) -> FfmpegFailure {
+        self.finished = true;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(h) = self.drain.take() {
+            let _ = h.join();
+        }
+        self.failure(why)
+    }
+
+    fn failure(&self, status: &str) -> FfmpegFailure {
+        let tail = self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        FfmpegFailure {
+            command: self.command.clone(),
+            status: status.to_owned(),
+            stderr_tail: tail,
+        }
+    }
+}
+
+impl Drop for FfmpegProcess {
+    fn drop(&mut self) {
+        if !self.finished {
+            tracing::debug!(command = %self.command, "killing ffmpeg");
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Read ffmpeg's stderr to the end, logging it at debug level and keeping the last lines that
+/// are not progress updates.
+fn drain_stderr(stderr: std::process::ChildStderr, tail: &Mutex<VecDeque<String>>) {
+    let mut parser = FfmpegLogParser::new(stderr);
+    loop {
+        let line = match parser.parse_next_event() {
+            Ok(FfmpegEvent::LogEOF) | Err(_) => break,
+            Ok(FfmpegEvent::Progress(_)) => continue,
+            Ok(FfmpegEvent::Log(level, line)) => {
+                if matches!(level, LogLevel::Error | LogLevel::Fatal) {
+                    tracing::debug!(target: "ffmpeg", "{line}");
+                } else {
+                    tracing::trace!(target: "ffmpeg", "{line}");
+                }
+                line
+            }
+            Ok(other) => format!("{other:?}"),
+        };
+        let line = strip_level(&line);
+        if line.is_empty() {
+            continue;
+        }
+        if let Ok(mut t) = tail.lock() {
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line.to_owned());
+        }
+    }
+}
+
+/// `[error] No such file` → `error: No such file`; `[info] x` → `x`.
+fn strip_level(line: &str) -> String {
+    let line = line.trim();
+    for (tag, prefix) in [("[info] ", ""), ("[warning] ", "warning: "), ("[error] ", "error: "), ("[fatal] ", "fatal: ")] {
+        if let Some(rest) = line.strip_prefix(tag) {
+            return format!("{prefix}{rest}");
+        }
+    }
+    line.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_line_quotes_what_needs_it() {
+        let line = shell_line(
+            Path::new("/usr/bin/ffmpeg"),
+            ["-i", "file:my clip.mp4", "-vf", "pad=2:2:(ow-iw)/2", "it's"],
+        );
+        assert_eq!(
+            line,
+            r"/usr/bin/ffmpeg -i 'file:my clip.mp4' -vf 'pad=2:2:(ow-iw)/2' 'it'\''s'"
+        );
+    }
+
+    #[test]
+    fn failure_names_command_and_tail() {
+        let f = FfmpegFailure {
+            command: "ffmpeg -i x".into(),
+            status: "exit status: 1".into(),
+            stderr_tail: vec!["error: x: No such file or directory".into()],
+        };
+        assert_eq!(
+            f.to_string(),
+            "ffmpeg exit status: 1: ffmpeg -i x\n  last lines of its stderr:\n  | error: x: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn levels_are_stripped_for_people() {
+        assert_eq!(strip_level("[error] boom"), "error: boom");
+        assert_eq!(strip_level("[info] Stream #0"), "Stream #0");
+        assert_eq!(strip_level("plain"), "plain");
+    }
+
+    #[test]
+    fn explicit_missing_binary_is_named() {
+        let e = locate("ffmpeg", Some(Path::new("/nonexistent/ffmpeg"))).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ffmpeg"), "{e}");
+    }
+}
