@@ -1,1 +1,41 @@
-fn main(){}
+//! The `streamscope` command: parses the subcommand and dispatches; each lives in `cli/`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Measure how late, how smooth and how good a live video stream is.
+#[derive(Parser)]
+#[command(name = "streamscope", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a browser-playable video whose every frame carries a QR timecode.
+    Generate(cli::generate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli::init_logging(&cli.global);
+    let result = match cli.command {
+        Command::Generate(args) => cli::generate::run(&cli.global, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -60,10 +60,13 @@ impl FromStr for Pattern {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Self::ALL.iter().map(|p| p.name()).collect();
-            format!("unknown pattern {s:?}: use one of {}", names.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown pattern {s:?}: use one of {}", names.join(", "))
+            })
     }
 }
 
@@ -76,7 +79,12 @@ pub enum Content {
 }
 
 /// Raw yuv420p frames of `content` at `size` and `rate`, exactly `frames` of them, on stdout.
-pub fn decode_args(content: &Content, size: PictureSize, rate: FrameRate, frames: u64) -> Vec<String> {
+pub fn decode_args(
+    content: &Content,
+    size: PictureSize,
+    rate: FrameRate,
+    frames: u64,
+) -> Vec<String> {
     let mut a = strs(&["-hide_banner", "-nostdin"]);
     match content {
         Content::Pattern(p) => {
@@ -92,7 +100,9 @@ pub fn decode_args(content: &Content, size: PictureSize, rate: FrameRate, frames
     }
     a.extend(strs(&["-frames:v"]));
     a.push(frames.to_string());
-    a.extend(strs(&["-an", "-sn", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1"]));
+    a.extend(strs(&[
+        "-an", "-sn", "-pix_fmt", "yuv420p", "-f", "rawvideo", "pipe:1",
+    ]));
     a
 }
 
@@ -154,7 +164,13 @@ pub fn beep_source(rate: FrameRate, frames: u64) -> String {
 /// Raw yuv420p frames on stdin → H.264 High yuv420p (+ AAC beeps) in a faststart MP4.
 pub fn encode_args(spec: &EncodeSpec) -> Vec<String> {
     let mut a = strs(&["-hide_banner", "-nostdin", "-y"]);
-    a.extend(strs(&["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size"]));
+    a.extend(strs(&[
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-video_size",
+    ]));
     a.push(spec.size.to_string());
     a.push("-framerate".into());
     a.push(spec.rate.to_string());
@@ -186,7 +202,9 @@ pub fn encode_args(spec: &EncodeSpec) -> Vec<String> {
     a.extend(["-g".into(), gop.clone(), "-keyint_min".into(), gop]);
     a.extend(strs(&["-sc_threshold", "0"]));
     if spec.audio {
-        a.extend(strs(&["-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "1"]));
+        a.extend(strs(&[
+            "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "1",
+        ]));
     }
     a.extend(strs(&["-movflags", "+faststart", "-f", "mp4"]));
     a.push(output_url(&spec.out));
@@ -201,7 +219,11 @@ pub fn hls_args(mp4: &str, dir: &str, rate: FrameRate, gop_frames: u64) -> Vec<S
     a.push(input_url(mp4));
     a.extend(strs(&["-map", "0", "-c", "copy", "-f", "hls", "-hls_time"]));
     a.push(seconds(rate, gop_frames));
-    a.extend(strs(&["-hls_playlist_type", "vod", "-hls_segment_filename"]));
+    a.extend(strs(&[
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_filename",
+    ]));
     a.push(output_url(&format!("{dir}/segment_%05d.ts")));
     a.push(output_url(&format!("{dir}/index.m3u8")));
     a
@@ -209,14 +231,22 @@ pub fn hls_args(mp4: &str, dir: &str, rate: FrameRate, gop_frames: u64) -> Vec<S
 
 /// True when `s` names a URL for ffmpeg (`scheme://…`) rather than a local path.
 pub fn is_url(s: &str) -> bool {
-    s.split_once("://")
-        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
+    s.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    })
 }
 
 /// Local paths get ffmpeg's `file:` prefix so a name like `a:b.mp4` or `-x.mp4` is never
 /// read as a protocol or an option.
 fn input_url(s: &str) -> String {
-    if is_url(s) { s.to_owned() } else { format!("file:{s}") }
+    if is_url(s) {
+        s.to_owned()
+    } else {
+        format!("file:{s}")
+    }
 }
 
 fn output_url(s: &str) -> String {
@@ -231,7 +261,10 @@ fn strs(v: &[&str]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const S360: PictureSize = PictureSize { width: 640, height: 360 };
+    const S360: PictureSize = PictureSize {
+        width: 640,
+        height: 360,
+    };
 
     fn rate(s: &str) -> FrameRate {
         s.parse().unwrap()
@@ -249,7 +282,12 @@ mod tests {
 
     #[test]
     fn source_decode_argv_loops_scales_and_pads() {
-        let a = decode_args(&Content::Source("in put:1.mp4".into()), S360, rate("29.97"), 300);
+        let a = decode_args(
+            &Content::Source("in put:1.mp4".into()),
+            S360,
+            rate("29.97"),
+            300,
+        );
         assert_eq!(a[2..6], ["-stream_loop", "-1", "-i", "file:in put:1.mp4"]);
         assert_eq!(a[6..9], ["-map", "0:v:0", "-vf"]);
         assert_eq!(
@@ -257,7 +295,12 @@ mod tests {
             "scale=640:360:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,\
              pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps=30000/1001,format=yuv420p"
         );
-        let url = decode_args(&Content::Source("https://x/y.m3u8".into()), S360, rate("30"), 1);
+        let url = decode_args(
+            &Content::Source("https://x/y.m3u8".into()),
+            S360,
+            rate("30"),
+            1,
+        );
         assert!(url.contains(&"https://x/y.m3u8".to_owned()));
     }
 
@@ -296,8 +339,14 @@ mod tests {
             out: "c.mp4".into(),
         };
         let a = encode_args(&spec).join(" ");
-        assert!(a.contains("-framerate 30000/1001 -i pipe:0 -map 0:v:0 -c:v libx264"), "{a}");
-        assert!(a.contains("-b:v 800000 -maxrate 800000 -bufsize 1600000"), "{a}");
+        assert!(
+            a.contains("-framerate 30000/1001 -i pipe:0 -map 0:v:0 -c:v libx264"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-b:v 800000 -maxrate 800000 -bufsize 1600000"),
+            "{a}"
+        );
         assert!(!a.contains("aac") && !a.contains("lavfi"), "{a}");
     }
 
@@ -323,10 +372,7 @@ mod tests {
     fn urls_and_paths() {
         assert!(is_url("rtmp://host/app") && is_url("srt+x://h") && is_url("https://a/b"));
         assert!(!is_url("a:b.mp4") && !is_url("/tmp/x.mp4") && !is_url("://x"));
-        assert_eq!(
-            "mandelbrot".parse::<Pattern>(),
-            Ok(Pattern::Mandelbrot)
-        );
+        assert_eq!("mandelbrot".parse::<Pattern>(), Ok(Pattern::Mandelbrot));
         assert!("nope".parse::<Pattern>().unwrap_err().contains("testsrc2"));
     }
 }

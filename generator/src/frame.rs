@@ -111,7 +111,15 @@ mod tests {
         };
         let mut buf = vec![7u8; size.frame_len()];
         let mut f = YuvFrameMut::new(size, &mut buf).unwrap();
-        f.fill(Rect { x: 2, y: 2, w: 4, h: 2 }, 200);
+        f.fill(
+            Rect {
+                x: 2,
+                y: 2,
+                w: 4,
+                h: 2,
+            },
+            200,
+        );
         let (y, uv) = buf.split_at(32);
         for row in 0..4 {
             for col in 0..8 {

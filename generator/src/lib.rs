@@ -41,7 +41,9 @@ pub enum Error {
     },
     #[error("content ended after {got} of {expected} frames")]
     ShortContent { got: u64, expected: u64 },
-    #[error("frame size {size} is too small for the timecode overlay (needs a height of at least {min_height} px at this QR size)")]
+    #[error(
+        "frame size {size} is too small for the timecode overlay (needs a height of at least {min_height} px at this QR size)"
+    )]
     FrameTooSmall { size: PictureSize, min_height: u32 },
     #[error("frame buffer holds {got} bytes, a frame of this size needs {expected}")]
     FrameLength { expected: usize, got: usize },

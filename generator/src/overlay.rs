@@ -5,10 +5,10 @@ use std::str::FromStr;
 
 use qrcode::{Color, EcLevel, QrCode, Version};
 
+use crate::Error;
 use crate::frame::{LUMA_BLACK, LUMA_WHITE, PictureSize, Rect, YuvFrameMut};
 use crate::signal::{PAYLOAD_LEN, Timecode};
 use crate::text;
-use crate::Error;
 
 /// QR symbol version of signal v1: 21×21 modules, the largest modules for a given code size.
 pub const QR_VERSION: i16 = 1;
@@ -108,13 +108,27 @@ impl Layout {
         }
         let left = matches!(p.corner, Corner::TopLeft | Corner::BottomLeft);
         let top = matches!(p.corner, Corner::TopLeft | Corner::TopRight);
-        let x = if left { margin } else { size.width - margin - side };
-        let y = if top { margin } else { size.height - margin - side };
-        let qr_box = Rect { x, y, w: side, h: side };
+        let x = if left {
+            margin
+        } else {
+            size.width - margin - side
+        };
+        let y = if top {
+            margin
+        } else {
+            size.height - margin - side
+        };
+        let qr_box = Rect {
+            x,
+            y,
+            w: side,
+            h: side,
+        };
 
-        let text = p.human_line.then(|| {
-            text_box(size, qr_box, margin, left, top)
-        }).flatten();
+        let text = p
+            .human_line
+            .then(|| text_box(size, qr_box, margin, left, top))
+            .flatten();
         Ok(Self {
             qr_box,
             module_px,
@@ -125,20 +139,38 @@ impl Layout {
 
 /// Largest whole font scale (≤ height/360) at which the line fits beside the code's column,
 /// placed under the code for top corners and over it for bottom corners.
-fn text_box(size: PictureSize, qr: Rect, margin: u32, left: bool, top: bool) -> Option<(Rect, u32)> {
+fn text_box(
+    size: PictureSize,
+    qr: Rect,
+    margin: u32,
+    left: bool,
+    top: bool,
+) -> Option<(Rect, u32)> {
     let mut scale = (size.height / 360).max(1);
     loop {
         let (w, h) = text::box_size(HUMAN_LINE_CHARS, scale);
         let fits_w = w + 2 * margin <= size.width;
         let fits_h = qr.h + h + 3 * margin <= size.height;
         if fits_w && fits_h {
-            let x = if left { margin } else { size.width - margin - w };
+            let x = if left {
+                margin
+            } else {
+                size.width - margin - w
+            };
             let y = if top {
                 qr.bottom() + margin
             } else {
                 qr.y - margin - h
             };
-            return Some((Rect { x: x & !1, y: y & !1, w, h }, scale));
+            return Some((
+                Rect {
+                    x: x & !1,
+                    y: y & !1,
+                    w,
+                    h,
+                },
+                scale,
+            ));
         }
         if scale == 1 {
             return None;
@@ -182,7 +214,11 @@ impl Compositor {
             got,
         })?;
         let modules = qr_modules(tc)?;
-        let Layout { qr_box, module_px, text } = self.layout;
+        let Layout {
+            qr_box,
+            module_px,
+            text,
+        } = self.layout;
         let quiet = QUIET_MODULES * module_px;
         // Quiet-zone rows above and below, then each module row built once and copied.
         for y in (qr_box.y..qr_box.y + quiet).chain(qr_box.bottom() - quiet..qr_box.bottom()) {
@@ -223,7 +259,10 @@ mod tests {
     use super::*;
 
     fn size(w: u32, h: u32) -> PictureSize {
-        PictureSize { width: w, height: h }
+        PictureSize {
+            width: w,
+            height: h,
+        }
     }
 
     #[test]
@@ -232,7 +271,15 @@ mod tests {
         // 360p: 120 px target / 25 modules → 4 px modules, 100 px box, 4 px margin.
         let l = Layout::new(size(640, 360), &p).unwrap();
         assert_eq!(l.module_px, 4);
-        assert_eq!(l.qr_box, Rect { x: 536, y: 4, w: 100, h: 100 });
+        assert_eq!(
+            l.qr_box,
+            Rect {
+                x: 536,
+                y: 4,
+                w: 100,
+                h: 100
+            }
+        );
         let (t, scale) = l.text.unwrap();
         assert_eq!(scale, 1);
         assert_eq!((t.right(), t.y), (636, 108));
@@ -248,19 +295,38 @@ mod tests {
 
     #[test]
     fn every_rectangle_is_even_and_inside_the_frame() {
-        for (w, h) in [(640, 360), (1280, 720), (1920, 1080), (320, 240), (320, 180)] {
-            for corner in [Corner::TopLeft, Corner::TopRight, Corner::BottomLeft, Corner::BottomRight] {
-                let p = Placement { corner, ..Placement::default() };
+        for (w, h) in [
+            (640, 360),
+            (1280, 720),
+            (1920, 1080),
+            (320, 240),
+            (320, 180),
+        ] {
+            for corner in [
+                Corner::TopLeft,
+                Corner::TopRight,
+                Corner::BottomLeft,
+                Corner::BottomRight,
+            ] {
+                let p = Placement {
+                    corner,
+                    ..Placement::default()
+                };
                 let l = Layout::new(size(w, h), &p).unwrap();
                 let mut rects = vec![l.qr_box];
                 rects.extend(l.text.map(|t| t.0));
                 for r in rects {
                     assert!(r.x % 2 == 0 && r.y % 2 == 0 && r.w % 2 == 0 && r.h % 2 == 0);
-                    assert!(r.right() <= w && r.bottom() <= h, "{w}x{h} {corner:?} {r:?}");
+                    assert!(
+                        r.right() <= w && r.bottom() <= h,
+                        "{w}x{h} {corner:?} {r:?}"
+                    );
                 }
                 if let Some((t, _)) = l.text {
-                    let overlap = t.x < l.qr_box.right() && l.qr_box.x < t.right()
-                        && t.y < l.qr_box.bottom() && l.qr_box.y < t.bottom();
+                    let overlap = t.x < l.qr_box.right()
+                        && l.qr_box.x < t.right()
+                        && t.y < l.qr_box.bottom()
+                        && l.qr_box.y < t.bottom();
                     assert!(!overlap, "{w}x{h} {corner:?}");
                 }
             }
@@ -278,7 +344,11 @@ mod tests {
         let sz = size(640, 360);
         let mut comp = Compositor::new(sz, &Placement::default()).unwrap();
         let mut buf = vec![90u8; sz.frame_len()];
-        let tc = Timecode { stream_id: 3, frame: 42, capture_us: 1_795_264_496_000_000 };
+        let tc = Timecode {
+            stream_id: 3,
+            frame: 42,
+            capture_us: 1_795_264_496_000_000,
+        };
         comp.stamp(&mut buf, &tc).unwrap();
         let l = *comp.layout();
         let px = |x: u32, y: u32| buf[(y * 640 + x) as usize];
@@ -309,7 +379,14 @@ mod tests {
     fn stamp_refuses_a_buffer_of_the_wrong_size() {
         let sz = size(640, 360);
         let mut comp = Compositor::new(sz, &Placement::default()).unwrap();
-        let tc = Timecode { stream_id: 1, frame: 0, capture_us: 0 };
-        assert!(matches!(comp.stamp(&mut [0u8; 10], &tc), Err(Error::FrameLength { .. })));
+        let tc = Timecode {
+            stream_id: 1,
+            frame: 0,
+            capture_us: 0,
+        };
+        assert!(matches!(
+            comp.stamp(&mut [0u8; 10], &tc),
+            Err(Error::FrameLength { .. })
+        ));
     }
 }

@@ -73,14 +73,20 @@ where
     S: AsRef<OsStr>,
 {
     let quote = |s: &str| {
-        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c)) {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%".contains(c))
+        {
             s.to_owned()
         } else {
             format!("'{}'", s.replace('\'', r"'\''"))
         }
     };
     std::iter::once(quote(&program.to_string_lossy()))
-        .chain(args.into_iter().map(|a| quote(&a.as_ref().to_string_lossy())))
+        .chain(
+            args.into_iter()
+                .map(|a| quote(&a.as_ref().to_string_lossy())),
+        )
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -107,7 +113,10 @@ impl FfmpegProcess {
             if source.kind() == std::io::ErrorKind::NotFound {
                 Error::ToolMissing {
                     tool: "ffmpeg".into(),
-                    hint: format!("at {} — install it: apt-get install ffmpeg", ffmpeg.display()),
+                    hint: format!(
+                        "at {} — install it: apt-get install ffmpeg",
+                        ffmpeg.display()
+                    ),
                 }
             } else {
                 Error::Spawn {
@@ -178,7 +187,11 @@ impl FfmpegProcess {
     }
 
     fn failure(&self, status: &str) -> FfmpegFailure {
-        let tail = self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        let tail = self
+            .tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default();
         FfmpegFailure {
             command: self.command.clone(),
             status: status.to_owned(),
@@ -231,7 +244,12 @@ fn drain_stderr(stderr: std::process::ChildStderr, tail: &Mutex<VecDeque<String>
 /// `[error] No such file` → `error: No such file`; `[info] x` → `x`.
 fn strip_level(line: &str) -> String {
     let line = line.trim();
-    for (tag, prefix) in [("[info] ", ""), ("[warning] ", "warning: "), ("[error] ", "error: "), ("[fatal] ", "fatal: ")] {
+    for (tag, prefix) in [
+        ("[info] ", ""),
+        ("[warning] ", "warning: "),
+        ("[error] ", "error: "),
+        ("[fatal] ", "fatal: "),
+    ] {
         if let Some(rest) = line.strip_prefix(tag) {
             return format!("{prefix}{rest}");
         }

@@ -7,12 +7,12 @@ use std::process::{ChildStdin, ChildStdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::Error;
 use crate::argv::{self, Content, EncodeSpec};
 use crate::overlay::{Compositor, Placement};
 use crate::process::FfmpegProcess;
 use crate::schedule::Schedule;
 use crate::signal::Timecode;
-use crate::Error;
 
 /// Raw frames read, exact frame size at a time, from an ffmpeg writing rawvideo to stdout.
 pub struct FrameSource {
@@ -59,7 +59,10 @@ impl FrameSource {
         } else {
             Err(Error::Io {
                 what: format!("reading frames from {}", self.process.command()),
-                source: std::io::Error::new(ErrorKind::UnexpectedEof, format!("partial frame of {filled} bytes")),
+                source: std::io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!("partial frame of {filled} bytes"),
+                ),
             })
         }
     }
@@ -174,7 +177,9 @@ pub fn render_file(
             Ok(false) => {
                 // The decoder ended early: its own error explains why, if it failed.
                 drop(sink);
-                source.finish().map_err(|e| e.context("decoding the content"))?;
+                source
+                    .finish()
+                    .map_err(|e| e.context("decoding the content"))?;
                 return Err(Error::ShortContent {
                     got: written,
                     expected: enc.frames,
@@ -182,7 +187,9 @@ pub fn render_file(
             }
             Err(e) => {
                 drop(sink);
-                source.finish().map_err(|e| e.context("decoding the content"))?;
+                source
+                    .finish()
+                    .map_err(|e| e.context("decoding the content"))?;
                 return Err(e);
             }
         }
@@ -206,7 +213,9 @@ pub fn render_file(
     if interrupted {
         source.stop();
     } else {
-        source.finish().map_err(|e| e.context("decoding the content"))?;
+        source
+            .finish()
+            .map_err(|e| e.context("decoding the content"))?;
     }
     sink.finish().map_err(|e| e.context("encoding"))?;
 

@@ -112,12 +112,19 @@ impl FromStr for FrameRate {
             _ => {}
         }
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty() || frac.len() > 3 || !(int.chars().chain(frac.chars())).all(|c| c.is_ascii_digit()) {
+        if int.is_empty()
+            || frac.len() > 3
+            || !(int.chars().chain(frac.chars())).all(|c| c.is_ascii_digit())
+        {
             return Err(syntax());
         }
         let scale = 10u32.pow(frac.len() as u32);
         let int: u32 = int.parse().map_err(|_| syntax())?;
-        let frac: u32 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| syntax())? };
+        let frac: u32 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| syntax())?
+        };
         let num = int
             .checked_mul(scale)
             .and_then(|v| v.checked_add(frac))
@@ -175,9 +182,18 @@ mod tests {
         for bad in ["", "abc", "30fps", "1/0", "-5", "1.2345", "30/"] {
             assert!(bad.parse::<FrameRate>().is_err(), "accepted {bad:?}");
         }
-        assert!(matches!("0".parse::<FrameRate>(), Err(FrameRateError::Range(_))));
-        assert!(matches!("241".parse::<FrameRate>(), Err(FrameRateError::Range(_))));
-        assert!(matches!("1/2".parse::<FrameRate>(), Err(FrameRateError::Range(_))));
+        assert!(matches!(
+            "0".parse::<FrameRate>(),
+            Err(FrameRateError::Range(_))
+        ));
+        assert!(matches!(
+            "241".parse::<FrameRate>(),
+            Err(FrameRateError::Range(_))
+        ));
+        assert!(matches!(
+            "1/2".parse::<FrameRate>(),
+            Err(FrameRateError::Range(_))
+        ));
     }
 
     #[test]
@@ -206,7 +222,11 @@ mod tests {
             let exact_x30 = u128::from(n) * 1_001_000; // t × 30, in µs
             assert!((u128::from(t) * 30).abs_diff(exact_x30) <= 15, "frame {n}");
             if n > frames - 100_000 {
-                assert!(matches!(t - prev, 33_366 | 33_367), "frame {n} step {}", t - prev);
+                assert!(
+                    matches!(t - prev, 33_366 | 33_367),
+                    "frame {n} step {}",
+                    t - prev
+                );
             }
             prev = t;
         }
@@ -215,7 +235,10 @@ mod tests {
     #[test]
     fn frame_counts_for_durations() {
         assert_eq!(fr("30").frames_in(Duration::from_secs(3)), 90);
-        assert_eq!(fr("30000/1001").frames_in(Duration::from_secs(1001)), 30_000);
+        assert_eq!(
+            fr("30000/1001").frames_in(Duration::from_secs(1001)),
+            30_000
+        );
         assert_eq!(fr("30000/1001").frames_in(Duration::from_secs(10)), 300);
         assert_eq!(fr("30").frames_in(Duration::from_millis(10)), 1);
         assert_eq!(fr("30").frames_rounded(Duration::from_secs(2)), 60);

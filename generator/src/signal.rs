@@ -100,10 +100,10 @@ impl Timecode {
             return Err(PayloadError::NotNumeric);
         }
         // The version digit comes first so that a future, longer format is named as such.
-        if let Some(&v) = p.first() {
-            if v - b'0' != SIGNAL_VERSION {
-                return Err(PayloadError::UnknownVersion(v - b'0'));
-            }
+        if let Some(&v) = p.first()
+            && v - b'0' != SIGNAL_VERSION
+        {
+            return Err(PayloadError::UnknownVersion(v - b'0'));
         }
         if p.len() != PAYLOAD_LEN {
             return Err(PayloadError::Length(p.len()));
@@ -247,10 +247,7 @@ mod tests {
 
     #[test]
     fn malformed_payloads_are_named() {
-        assert_eq!(
-            Timecode::from_payload("1234"),
-            Err(PayloadError::Length(4))
-        );
+        assert_eq!(Timecode::from_payload("1234"), Err(PayloadError::Length(4)));
         assert_eq!(
             Timecode::from_payload("hello"),
             Err(PayloadError::NotNumeric)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what streamscope needs on Debian 12 (idempotent: skips what is present).
+# Runs as root or through sudo. The Rust toolchain itself comes from rustup.
+set -euo pipefail
+
+# Later issues add pkg-config, clang, meson, ninja-build, nasm, libopencv-*-dev here.
+packages=(ffmpeg)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: system packages present" >&2
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo not found — install Rust with rustup" >&2; exit 1; }

@@ -1,0 +1,112 @@
+//! Options shared by every subcommand, logging, Ctrl-C, progress, and the value parsers.
+
+pub mod generate;
+pub mod values;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Exit code when the user interrupted the run (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(clap::Args)]
+pub struct Global {
+    /// ffmpeg binary to use (default: `ffmpeg` on PATH).
+    #[arg(long, global = true, env = "STREAMSCOPE_FFMPEG", value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
+    /// More logging on stderr (-v debug, -vv trace incl. ffmpeg's own log).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl Global {
+    /// The ffmpeg to run, or the error that tells the user how to install it.
+    pub fn ffmpeg(&self) -> anyhow::Result<PathBuf> {
+        Ok(generator::process::locate(
+            "ffmpeg",
+            self.ffmpeg.as_deref(),
+        )?)
+    }
+}
+
+pub fn init_logging(g: &Global) {
+    let default = match g.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// A flag set by Ctrl-C (SIGINT) or SIGTERM; work loops poll it and stop cleanly.
+pub fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = Arc::clone(&flag);
+    ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: the user really wants out.
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(flag)
+}
+
+/// Progress for a known number of steps: a bar on a terminal, else a log line every 5 s.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    last_log: Instant,
+    what: &'static str,
+}
+
+impl Progress {
+    pub fn new(total: u64, what: &'static str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} frames ({per_sec}, eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(what);
+            bar
+        });
+        Self {
+            bar,
+            total,
+            last_log: Instant::now(),
+            what,
+        }
+    }
+
+    pub fn set(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        } else if self.last_log.elapsed() >= Duration::from_secs(5) {
+            self.last_log = Instant::now();
+            tracing::info!("{}: {done}/{} frames", self.what, self.total);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Parsers for command-line values: picture sizes, durations, bitrates, times, paths.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use generator::PictureSize;
+
+/// `1280x720`: both even (yuv420p), 64–7680 wide, 64–4320 high.
+pub fn size(s: &str) -> Result<PictureSize, String> {
+    let bad = || format!("invalid size {s:?}: expected WIDTHxHEIGHT, e.g. 1280x720");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let width: u32 = w.trim().parse().map_err(|_| bad())?;
+    let height: u32 = h.trim().parse().map_err(|_| bad())?;
+    if !(64..=7680).contains(&width) || !(64..=4320).contains(&height) {
+        return Err(format!(
+            "invalid size {s:?}: width must be 64–7680 and height 64–4320"
+        ));
+    }
+    if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+        return Err(format!(
+            "invalid size {s:?}: width and height must be even (yuv420p)"
+        ));
+    }
+    Ok(PictureSize { width, height })
+}
+
+/// A positive duration such as `10s`, `500ms`, `1h 30m`.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 10s, 500ms, 1h"))?;
+    if d.is_zero() {
+        return Err(format!("invalid duration {s:?}: must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// Bits per second from `3M`, `800k`, `2500000` (k = 1000, M = 1 000 000); 10 kbit/s–1 Gbit/s.
+pub fn bitrate(s: &str) -> Result<u64, String> {
+    let bad = || format!("invalid bitrate {s:?}: expected e.g. 3M, 800k or 2500000");
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1_000.0),
+        Some((i, 'm' | 'M')) => (&t[..i], 1_000_000.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    let bps = (v * mult).round();
+    if !(10_000.0..=1e9).contains(&bps) {
+        return Err(format!(
+            "invalid bitrate {s:?}: must be between 10k and 1000M"
+        ));
+    }
+    Ok(bps as u64)
+}
+
+/// An RFC 3339 time such as `2026-11-21T12:00:00Z` or `2026-11-21T13:00:00.5+01:00`.
+pub fn utc_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("invalid time {s:?} ({e}): expected RFC 3339, e.g. 2026-11-21T12:00:00Z")
+        })
+}
+
+/// A fraction in (0, 1], e.g. `0.33`.
+pub fn fraction(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("invalid fraction {s:?}: expected e.g. 0.33"))?;
+    if !(0.05..=1.0).contains(&v) {
+        return Err(format!(
+            "invalid fraction {s:?}: must be between 0.05 and 1"
+        ));
+    }
+    Ok(v)
+}
+
+/// The UTF-8 text of a path (ffmpeg arguments are passed as text).
+pub fn utf8_path<'a>(p: &'a Path, flag: &str) -> anyhow::Result<&'a str> {
+    p.to_str()
+        .ok_or_else(|| anyhow::anyhow!("{flag} {}: the path is not valid UTF-8", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(
+            size("1280x720"),
+            Ok(PictureSize {
+                width: 1280,
+                height: 720
+            })
+        );
+        assert!(size("641x360").unwrap_err().contains("even"));
+        assert!(size("32x32").unwrap_err().contains("64–7680"));
+        assert!(size("big").unwrap_err().contains("WIDTHxHEIGHT"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(duration("0s").unwrap_err().contains("greater than zero"));
+        assert!(duration("ten").unwrap_err().contains("invalid duration"));
+    }
+
+    #[test]
+    fn bitrates() {
+        assert_eq!(bitrate("3M"), Ok(3_000_000));
+        assert_eq!(bitrate("800k"), Ok(800_000));
+        assert_eq!(bitrate("1.5M"), Ok(1_500_000));
+        assert_eq!(bitrate("2500000"), Ok(2_500_000));
+        assert!(bitrate("fast").is_err());
+        assert!(bitrate("5").unwrap_err().contains("between"));
+    }
+
+    #[test]
+    fn times() {
+        let t = utc_time("2026-11-21T13:00:00.5+01:00").unwrap();
+        assert_eq!(t.timestamp_micros(), 1_795_262_400_500_000);
+        assert!(utc_time("yesterday").is_err());
+    }
+}

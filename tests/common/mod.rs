@@ -1,0 +1,185 @@
+//! Helpers shared by the end-to-end tests: tool checks, running the binary with a timeout,
+//! decoding frames and timecodes through real ffmpeg, ffprobe as JSON.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use analyzer::{GrayFrame, QrMiss, decode_timecode};
+use generator::Timecode;
+
+/// True when the tool runs. Missing tools fail the test under CI=true and skip it elsewhere.
+pub fn require(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{tool} is required under CI=true but is not installed");
+        }
+        eprintln!("SKIPPED: {tool} not installed (it is required when CI=true)");
+    }
+    ok
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_streamscope"))
+}
+
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Wait for a spawned child (stdout/stderr piped), killing it after `limit`.
+pub fn wait_with_timeout(mut child: Child, limit: Duration) -> Run {
+    let out = read_all(child.stdout.take().expect("piped stdout"));
+    let err = read_all(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "command did not finish within {limit:?}; stderr: {}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Run a command to completion (2 min limit) capturing its output.
+pub fn run(cmd: &mut Command) -> Run {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_with_timeout(child, Duration::from_secs(120))
+}
+
+/// `streamscope ARGS…`, which must succeed.
+pub fn streamscope_ok(args: &[&str]) -> Run {
+    let r = run(bin().args(args));
+    assert!(
+        r.status.success(),
+        "streamscope {args:?} failed: {}",
+        r.stderr
+    );
+    r
+}
+
+/// Every frame's luma plane of `file`, decoded by ffmpeg (`extractplanes=y` keeps the values
+/// untouched; `-pix_fmt gray` would rescale them).
+pub fn luma_frames(file: &Path, width: usize, height: usize) -> Vec<Vec<u8>> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(file)
+        .args([
+            "-map",
+            "0:v:0",
+            "-vf",
+            "extractplanes=y",
+            "-f",
+            "rawvideo",
+            "pipe:1",
+        ])
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg decode failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len() % (width * height), 0, "partial frame");
+    out.stdout
+        .chunks(width * height)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// The timecode of every frame of `file`, in decode order.
+pub fn timecodes(file: &Path, width: usize, height: usize) -> Vec<Result<Timecode, QrMiss>> {
+    luma_frames(file, width, height)
+        .iter()
+        .map(|f| decode_timecode(GrayFrame::new(width, height, f).unwrap()))
+        .collect()
+}
+
+/// `ffprobe -show_streams -show_format` as JSON.
+pub fn ffprobe(target: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
+        .args(extra)
+        .arg(target)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
+}
+
+/// Names of the top-level MP4 boxes in file order.
+pub fn mp4_top_level_boxes(file: &Path) -> Vec<String> {
+    let data = std::fs::read(file).expect("read mp4");
+    let mut boxes = Vec::new();
+    let mut pos = 0usize;
+    while pos + 8 <= data.len() {
+        let size = u32::from_be_bytes(data[pos..pos + 4].try_into().unwrap()) as u64;
+        let name = String::from_utf8_lossy(&data[pos + 4..pos + 8]).into_owned();
+        let size = match size {
+            1 => u64::from_be_bytes(data[pos + 8..pos + 16].try_into().unwrap()),
+            0 => (data.len() - pos) as u64,
+            s => s,
+        };
+        boxes.push(name);
+        pos += size as usize;
+    }
+    boxes
+}
+
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+pub fn join(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
