@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Render a browser-playable video whose every frame carries a QR timecode.
     Generate(cli::generate::Args),
+    /// Measure latency, frame loss and smoothness of streams carrying streamscope timecodes.
+    Analyze(cli::analyze::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     cli::init_logging(&cli.global);
     let result = match cli.command {
         Command::Generate(args) => cli::generate::run(&cli.global, args),
+        Command::Analyze(args) => cli::analyze::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,12 @@
-//! streamscope's analyzer: reading the generator's timecodes back out of decoded frames.
+//! streamscope's analyzer: reads streams through ffmpeg, decodes their timecodes and measures
+//! latency, frame loss and smoothness.
 
+mod error;
+pub mod ingest;
+pub mod metrics;
 pub mod qr;
+pub mod report;
+pub mod session;
 
-pub use qr::{GrayFrame, QrMiss, decode_timecode};
+pub use error::Error;
+pub use qr::{GrayFrame, QrMiss, QrTracker, decode_timecode};

@@ -33,18 +33,45 @@ pub enum QrMiss {
     Payload(PayloadError),
 }
 
+/// A rectangle in frame pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub x: usize,
+    pub y: usize,
+    pub w: usize,
+    pub h: usize,
+}
+
 /// Find the QR codes in `frame` and return the first that carries a valid v1 timecode.
 /// When none does, the most informative miss is returned (a bad payload beats a failed decode,
 /// which beats nothing found).
 pub fn decode_timecode(frame: GrayFrame<'_>) -> Result<Timecode, QrMiss> {
+    locate_timecode(frame).map(|(tc, _)| tc)
+}
+
+/// `decode_timecode`, also returning where the code was found.
+pub fn locate_timecode(frame: GrayFrame<'_>) -> Result<(Timecode, Region), QrMiss> {
     let mut img = rqrr::PreparedImage::prepare_from_greyscale(frame.width, frame.height, |x, y| {
         frame.data[y * frame.width + x]
     });
     let mut miss = QrMiss::NotFound;
     for grid in img.detect_grids() {
+        let bounds = grid.bounds;
         match grid.decode() {
             Ok((_, content)) => match Timecode::from_payload(&content) {
-                Ok(tc) => return Ok(tc),
+                Ok(tc) => {
+                    let xs = bounds.iter().map(|p| p.x.max(0) as usize);
+                    let ys = bounds.iter().map(|p| p.y.max(0) as usize);
+                    let (x0, x1) = (xs.clone().min().unwrap_or(0), xs.max().unwrap_or(0));
+                    let (y0, y1) = (ys.clone().min().unwrap_or(0), ys.max().unwrap_or(0));
+                    let region = Region {
+                        x: x0,
+                        y: y0,
+                        w: x1.saturating_sub(x0) + 1,
+                        h: y1.saturating_sub(y0) + 1,
+                    };
+                    return Ok((tc, region));
+                }
                 Err(e) => miss = QrMiss::Payload(e),
             },
             Err(e) => {
@@ -55,6 +82,65 @@ pub fn decode_timecode(frame: GrayFrame<'_>) -> Result<Timecode, QrMiss> {
         }
     }
     Err(miss)
+}
+
+/// Follows the code from frame to frame: decodes a crop around where it was last found (a
+/// fraction of the work of a whole-frame search) and searches the whole frame when that fails.
+#[derive(Debug, Default)]
+pub struct QrTracker {
+    last: Option<Region>,
+    crop: Vec<u8>,
+}
+
+impl QrTracker {
+    pub fn decode(&mut self, frame: GrayFrame<'_>) -> Result<Timecode, QrMiss> {
+        if let Some(r) = self.last {
+            // The code plus half its size on every side: room for the quiet zone and motion.
+            let (mx, my) = (r.w / 2 + 8, r.h / 2 + 8);
+            let x0 = r.x.saturating_sub(mx);
+            let y0 = r.y.saturating_sub(my);
+            let x1 = (r.x + r.w + mx).min(frame.width);
+            let y1 = (r.y + r.h + my).min(frame.height);
+            let (cw, ch) = (x1 - x0, y1 - y0);
+            self.crop.clear();
+            for y in y0..y1 {
+                self.crop
+                    .extend_from_slice(&frame.data[y * frame.width + x0..y * frame.width + x1]);
+            }
+            if let Some(crop) = GrayFrame::new(cw, ch, &self.crop)
+                && let Ok((tc, found)) = locate_timecode(crop)
+            {
+                self.last = Some(Region {
+                    x: found.x + x0,
+                    y: found.y + y0,
+                    ..found
+                });
+                return Ok(tc);
+            }
+        }
+        match locate_timecode(frame) {
+            Ok((tc, region)) => {
+                self.last = Some(region);
+                Ok(tc)
+            }
+            Err(miss) => Err(miss),
+        }
+    }
+}
+
+/// Mean absolute luma difference between two frames of equal size, sampled on a 4×4 grid.
+pub fn mean_abs_diff(a: &[u8], b: &[u8], width: usize) -> f64 {
+    if a.len() != b.len() || width == 0 {
+        return f64::INFINITY;
+    }
+    let (mut sum, mut n) = (0u64, 0u64);
+    for (ra, rb) in a.chunks(width).zip(b.chunks(width)).step_by(4) {
+        for (pa, pb) in ra.iter().zip(rb).step_by(4) {
+            sum += u64::from(pa.abs_diff(*pb));
+            n += 1;
+        }
+    }
+    if n == 0 { 0.0 } else { sum as f64 / n as f64 }
 }
 
 #[cfg(test)]
@@ -133,6 +219,44 @@ mod tests {
         }
         let frame = GrayFrame::new(640, 360, &luma).unwrap();
         assert!(decode_timecode(frame).is_err());
+    }
+
+    #[test]
+    fn tracker_follows_the_code_and_finds_it_again_after_a_move() {
+        let size = PictureSize {
+            width: 640,
+            height: 360,
+        };
+        let mut t = QrTracker::default();
+        for (i, corner) in [Corner::TopRight, Corner::TopRight, Corner::BottomLeft]
+            .into_iter()
+            .enumerate()
+        {
+            let tc = Timecode {
+                stream_id: 2,
+                frame: i as u64,
+                capture_us: 1_000 * i as u64,
+            };
+            let p = Placement {
+                corner,
+                ..Placement::default()
+            };
+            let luma = stamped(size, &p, &tc);
+            assert_eq!(t.decode(GrayFrame::new(640, 360, &luma).unwrap()), Ok(tc));
+            let r = t.last.unwrap();
+            let right = matches!(corner, Corner::TopRight);
+            assert_eq!(r.x > 320, right, "{r:?} for {corner:?}");
+        }
+    }
+
+    #[test]
+    fn picture_difference() {
+        let a = vec![10u8; 64 * 8];
+        let mut b = a.clone();
+        assert_eq!(mean_abs_diff(&a, &b, 64), 0.0);
+        b.iter_mut().for_each(|v| *v = 13);
+        assert_eq!(mean_abs_diff(&a, &b, 64), 3.0);
+        assert_eq!(mean_abs_diff(&a, &b[1..], 64), f64::INFINITY);
     }
 
     #[test]

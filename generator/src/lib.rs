@@ -11,8 +11,10 @@ pub mod signal;
 mod text;
 
 pub use frame::PictureSize;
-pub use overlay::{Compositor, Corner, Layout, Placement};
+pub use overlay::{Compositor, Corner, Layout, Placement, Symbol};
 pub use process::FfmpegFailure;
+pub use qrcode::EcLevel;
+pub use qrcode::canvas::MaskPattern;
 pub use schedule::{FrameRate, Schedule};
 pub use signal::{PayloadError, RangeError, Timecode};
 

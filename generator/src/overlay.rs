@@ -3,6 +3,8 @@
 
 use std::str::FromStr;
 
+use qrcode::bits::Bits;
+use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color, EcLevel, QrCode, Version};
 
 use crate::Error;
@@ -10,15 +12,34 @@ use crate::frame::{LUMA_BLACK, LUMA_WHITE, PictureSize, Rect, YuvFrameMut};
 use crate::signal::{PAYLOAD_LEN, Timecode};
 use crate::text;
 
-/// QR symbol version of signal v1: 21×21 modules, the largest modules for a given code size.
-pub const QR_VERSION: i16 = 1;
-/// Error-correction level of signal v1: M is the strongest level whose version-1 numeric
-/// capacity (34 digits) holds the 33-digit payload; see `docs/SIGNAL.md` for the measurement.
-pub const QR_EC_LEVEL: EcLevel = EcLevel::M;
-/// Modules across a version-1 symbol.
-pub const QR_MODULES: u32 = 21;
 /// Quiet zone on each side, in modules.
 pub const QUIET_MODULES: u32 = 2;
+
+/// A QR symbol configuration: version (size in modules) and error-correction level.
+#[derive(Debug, Clone, Copy)]
+pub struct Symbol {
+    pub version: i16,
+    pub ec_level: EcLevel,
+    /// A fixed mask pattern, or None for the lowest-penalty mask of each payload (the QR
+    /// standard's choice, which changes from frame to frame).
+    pub mask: Option<MaskPattern>,
+}
+
+impl Symbol {
+    /// Signal v1's symbol: version 1 (21×21 modules, the largest modules for a given code
+    /// size) at level M, the strongest level whose numeric capacity (34 digits) holds the
+    /// 33-digit payload. Chosen by measurement: see `docs/SIGNAL.md`.
+    pub const V1: Symbol = Symbol {
+        version: 1,
+        ec_level: EcLevel::M,
+        mask: None,
+    };
+
+    /// Modules across the symbol, without quiet zone.
+    pub fn modules(&self) -> u32 {
+        17 + 4 * self.version.unsigned_abs() as u32
+    }
+}
 
 /// Which corner of the frame holds the timecode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,7 +105,12 @@ const HUMAN_LINE_CHARS: u32 = 49;
 impl Layout {
     /// Place the overlay in a picture, or say why it does not fit.
     pub fn new(size: PictureSize, p: &Placement) -> Result<Self, Error> {
-        let side_modules = QR_MODULES + 2 * QUIET_MODULES;
+        Self::for_symbol(size, p, Symbol::V1)
+    }
+
+    /// Layout for another symbol size (measurements only; streams use `Symbol::V1`).
+    pub fn for_symbol(size: PictureSize, p: &Placement, symbol: Symbol) -> Result<Self, Error> {
+        let side_modules = symbol.modules() + 2 * QUIET_MODULES;
         let too_small = || Error::FrameTooSmall {
             size,
             min_height: (f64::from(side_modules * 2 + 4) / p.height_fraction).ceil() as u32,
@@ -184,15 +210,27 @@ fn text_box(
 pub struct Compositor {
     size: PictureSize,
     layout: Layout,
+    symbol: Symbol,
     row: Vec<u8>,
 }
 
 impl Compositor {
     pub fn new(size: PictureSize, placement: &Placement) -> Result<Self, Error> {
-        let layout = Layout::new(size, placement)?;
+        Self::with_symbol(size, placement, Symbol::V1)
+    }
+
+    /// A compositor drawing another symbol configuration. Only for measuring alternatives:
+    /// everything streamscope publishes uses `Symbol::V1`.
+    pub fn with_symbol(
+        size: PictureSize,
+        placement: &Placement,
+        symbol: Symbol,
+    ) -> Result<Self, Error> {
+        let layout = Layout::for_symbol(size, placement, symbol)?;
         Ok(Self {
             size,
             layout,
+            symbol,
             row: vec![LUMA_WHITE; layout.qr_box.w as usize],
         })
     }
@@ -213,7 +251,8 @@ impl Compositor {
             expected: size.frame_len(),
             got,
         })?;
-        let modules = qr_modules(tc)?;
+        let modules = qr_modules(tc, self.symbol)?;
+        let per_row = self.symbol.modules() as usize;
         let Layout {
             qr_box,
             module_px,
@@ -224,7 +263,7 @@ impl Compositor {
         for y in (qr_box.y..qr_box.y + quiet).chain(qr_box.bottom() - quiet..qr_box.bottom()) {
             f.luma_row(qr_box.x, y, qr_box.w).fill(LUMA_WHITE);
         }
-        for (my, row_modules) in modules.chunks(QR_MODULES as usize).enumerate() {
+        for (my, row_modules) in modules.chunks(per_row).enumerate() {
             self.row.fill(LUMA_WHITE);
             for (mx, color) in row_modules.iter().enumerate() {
                 if *color == Color::Dark {
@@ -245,13 +284,28 @@ impl Compositor {
     }
 }
 
-/// The 21×21 module colours of `tc`'s v1 code, row by row.
-pub fn qr_modules(tc: &Timecode) -> Result<Vec<Color>, Error> {
+/// The module colours of `tc`'s code in `symbol`, row by row.
+pub fn qr_modules(tc: &Timecode, symbol: Symbol) -> Result<Vec<Color>, Error> {
     let payload = tc.to_payload()?;
     debug_assert_eq!(payload.len(), PAYLOAD_LEN);
-    let code = QrCode::with_version(payload.as_bytes(), Version::Normal(QR_VERSION), QR_EC_LEVEL)
-        .map_err(|e| Error::Placement(format!("QR encoding failed: {e}")))?;
-    Ok(code.into_colors())
+    let failed = |e: qrcode::types::QrError| Error::Placement(format!("QR encoding failed: {e}"));
+    let version = Version::Normal(symbol.version);
+    let Some(mask) = symbol.mask else {
+        let code =
+            QrCode::with_version(payload.as_bytes(), version, symbol.ec_level).map_err(failed)?;
+        return Ok(code.into_colors());
+    };
+    // The same steps as `QrCode::with_version`, with the mask fixed.
+    let mut bits = Bits::new(version);
+    bits.push_numeric_data(payload.as_bytes()).map_err(failed)?;
+    bits.push_terminator(symbol.ec_level).map_err(failed)?;
+    let (data, ec) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, symbol.ec_level)
+        .map_err(failed)?;
+    let mut canvas = Canvas::new(version, symbol.ec_level);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    canvas.apply_mask(mask);
+    Ok(canvas.into_colors())
 }
 
 #[cfg(test)]
@@ -357,7 +411,8 @@ mod tests {
         assert_eq!(px(l.qr_box.x, l.qr_box.y), LUMA_WHITE);
         assert_eq!(px(l.qr_box.x + q, l.qr_box.y + q), LUMA_BLACK);
         // Module centres match the encoder's matrix exactly.
-        let modules = qr_modules(&tc).unwrap();
+        let modules = qr_modules(&tc, Symbol::V1).unwrap();
+        const QR_MODULES: u32 = 21;
         for my in 0..QR_MODULES {
             for mx in 0..QR_MODULES {
                 let cx = l.qr_box.x + q + mx * l.module_px + l.module_px / 2;

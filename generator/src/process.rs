@@ -91,6 +91,9 @@ where
         .join(" ")
 }
 
+/// Called on the stderr thread with every event ffmpeg's log yields (stream info, log lines).
+pub type EventHook = Box<dyn FnMut(&FfmpegEvent) + Send>;
+
 /// A running ffmpeg. Killed (and reaped) on drop unless `finish` was called.
 pub struct FfmpegProcess {
     child: FfmpegChild,
@@ -104,6 +107,15 @@ impl FfmpegProcess {
     /// Start `ffmpeg argv…` with piped stdin/stdout/stderr in its own process group, so a
     /// terminal's Ctrl-C reaches streamscope, which then ends its children in order.
     pub fn spawn(ffmpeg: &Path, argv: &[String]) -> Result<Self, Error> {
+        Self::spawn_with_hook(ffmpeg, argv, None)
+    }
+
+    /// `spawn`, passing every stderr event to `hook` as well.
+    pub fn spawn_with_hook(
+        ffmpeg: &Path,
+        argv: &[String],
+        hook: Option<EventHook>,
+    ) -> Result<Self, Error> {
         let mut cmd = FfmpegCommand::new_with_path(ffmpeg);
         cmd.args(argv);
         cmd.as_inner_mut().process_group(0).stdin(Stdio::piped());
@@ -130,7 +142,7 @@ impl FfmpegProcess {
             let tail = Arc::clone(&tail);
             std::thread::Builder::new()
                 .name("ffmpeg-stderr".into())
-                .spawn(move || drain_stderr(stderr, &tail))
+                .spawn(move || drain_stderr(stderr, &tail, hook))
                 .expect("spawning a thread")
         });
         Ok(Self {
@@ -153,6 +165,11 @@ impl FfmpegProcess {
 
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.child.take_stdout()
+    }
+
+    /// Kill ffmpeg (e.g. to unblock a reader at a deadline); `finish` then reports it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
     }
 
     /// Wait for ffmpeg to exit; a non-zero exit becomes `Error::Ffmpeg` with its stderr tail.
@@ -212,11 +229,31 @@ impl Drop for FfmpegProcess {
 
 /// Read ffmpeg's stderr to the end, logging it at debug level and keeping the last lines that
 /// are not progress updates.
-fn drain_stderr(stderr: std::process::ChildStderr, tail: &Mutex<VecDeque<String>>) {
+fn drain_stderr(
+    stderr: std::process::ChildStderr,
+    tail: &Mutex<VecDeque<String>>,
+    mut hook: Option<EventHook>,
+) {
     let mut parser = FfmpegLogParser::new(stderr);
+    let mut errors_in_a_row = 0;
     loop {
-        let line = match parser.parse_next_event() {
-            Ok(FfmpegEvent::LogEOF) | Err(_) => break,
+        let event = parser.parse_next_event();
+        // The parser also fails on single odd lines; keep draining (a stalled stderr pipe
+        // blocks ffmpeg) and give up only when reading itself keeps failing.
+        if event.is_err() {
+            errors_in_a_row += 1;
+            if errors_in_a_row > 100 {
+                break;
+            }
+            continue;
+        }
+        errors_in_a_row = 0;
+        if let (Some(hook), Ok(e)) = (hook.as_mut(), &event) {
+            hook(e);
+        }
+        let line = match event {
+            Ok(FfmpegEvent::LogEOF) => break,
+            Err(_) => continue,
             Ok(FfmpegEvent::Progress(_)) => continue,
             Ok(FfmpegEvent::Log(level, line)) => {
                 if matches!(level, LogLevel::Error | LogLevel::Fatal) {

@@ -1,5 +1,6 @@
 //! Options shared by every subcommand, logging, Ctrl-C, progress, and the value parsers.
 
+pub mod analyze;
 pub mod generate;
 pub mod values;
 

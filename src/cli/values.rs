@@ -35,6 +35,15 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration that may be negative (`-3ms`), in µs.
+pub fn signed_duration_us(s: &str) -> Result<i64, String> {
+    let (neg, body) = s.strip_prefix('-').map_or((false, s), |b| (true, b));
+    let d = humantime::parse_duration(body.trim())
+        .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 12ms or -3ms"))?;
+    let us = i64::try_from(d.as_micros()).map_err(|_| format!("duration {s:?} is too long"))?;
+    Ok(if neg { -us } else { us })
+}
+
 /// Bits per second from `3M`, `800k`, `2500000` (k = 1000, M = 1 000 000); 10 kbit/s–1 Gbit/s.
 pub fn bitrate(s: &str) -> Result<u64, String> {
     let bad = || format!("invalid bitrate {s:?}: expected e.g. 3M, 800k or 2500000");
@@ -106,6 +115,14 @@ mod tests {
         assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(duration("0s").unwrap_err().contains("greater than zero"));
         assert!(duration("ten").unwrap_err().contains("invalid duration"));
+    }
+
+    #[test]
+    fn signed_durations() {
+        assert_eq!(signed_duration_us("12ms"), Ok(12_000));
+        assert_eq!(signed_duration_us("-3ms"), Ok(-3_000));
+        assert_eq!(signed_duration_us("0s"), Ok(0));
+        assert!(signed_duration_us("-x").is_err());
     }
 
     #[test]

@@ -1,0 +1,29 @@
+//! The analyzer's error type.
+
+/// Everything that can go wrong while analyzing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// ffmpeg could not be found or run, or failed (the message names the command and the
+    /// tail of its stderr).
+    #[error(transparent)]
+    Generator(#[from] generator::Error),
+    #[error(
+        "unsupported URL {0}: streamscope reads files, http(s) (HLS/DASH), rtmp, srt, udp/rtp and rtsp"
+    )]
+    UnsupportedUrl(String),
+    #[error("no video from {url} within {secs} s (unreachable, or nothing is being sent)")]
+    OpenTimeout { url: String, secs: u64 },
+    #[error("{url} has no video stream")]
+    NoVideo { url: String },
+    #[error(
+        "no streamscope timecode found in the first {secs} s of {url} — was it made with `streamscope generate`/`publish`?"
+    )]
+    NoTimecode { url: String, secs: u64 },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,224 @@
+//! ffmpeg command lines of the analyzer's readers (pure), and parsers for the log lines they
+//! produce (`showinfo` PTS).
+
+/// How a URL is reached, which decides ffmpeg's input options and allowed protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    File,
+    Http,
+    Rtmp,
+    Srt,
+    Udp,
+    Rtsp,
+}
+
+impl Protocol {
+    /// The protocol of `url`; None for schemes streamscope does not read.
+    pub fn of(url: &str) -> Option<Protocol> {
+        let Some((scheme, _)) = url.split_once("://") else {
+            return Some(Protocol::File);
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => Some(Protocol::File),
+            "http" | "https" => Some(Protocol::Http),
+            "rtmp" | "rtmps" => Some(Protocol::Rtmp),
+            "srt" => Some(Protocol::Srt),
+            "udp" | "rtp" => Some(Protocol::Udp),
+            "rtsp" | "rtsps" => Some(Protocol::Rtsp),
+            _ => None,
+        }
+    }
+
+    /// Protocols ffmpeg may open for this input, so a hostile playlist cannot make it read
+    /// local files or other protocols.
+    pub fn whitelist(&self) -> &'static str {
+        match self {
+            Protocol::File => "file,crypto,data",
+            Protocol::Http => "http,https,tcp,tls,crypto,data",
+            Protocol::Rtmp => "rtmp,rtmps,tcp,tls",
+            Protocol::Srt => "srt,udp",
+            Protocol::Udp => "udp,rtp",
+            Protocol::Rtsp => "rtsp,rtsps,rtp,udp,tcp,tls",
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        !matches!(self, Protocol::File)
+    }
+}
+
+/// Reader settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReaderOptions {
+    /// Log each frame's PTS (`showinfo`) for `--clock pts`.
+    pub with_pts: bool,
+}
+
+/// ffmpeg argv that decodes the first video stream of `url` and writes each frame's luma plane
+/// (gray8, values untouched) to stdout, one output frame per decoded frame.
+pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<String> {
+    let mut a = strs(&["-hide_banner", "-nostdin", "-nostats"]);
+    if protocol.is_live() {
+        a.extend(strs(&[
+            "-fflags",
+            "nobuffer",
+            "-flags",
+            "low_delay",
+            "-probesize",
+            "500000",
+            "-analyzeduration",
+            "1000000",
+        ]));
+    }
+    if protocol == Protocol::Http {
+        a.extend(strs(&[
+            "-reconnect",
+            "1",
+            "-reconnect_streamed",
+            "1",
+            "-reconnect_on_network_error",
+            "1",
+            "-reconnect_delay_max",
+            "2",
+        ]));
+    }
+    a.extend(strs(&["-protocol_whitelist", protocol.whitelist(), "-i"]));
+    a.push(match protocol {
+        Protocol::File if !url.starts_with("file:") => format!("file:{url}"),
+        _ => url.to_owned(),
+    });
+    let filters = if opts.with_pts {
+        "extractplanes=y,showinfo"
+    } else {
+        "extractplanes=y"
+    };
+    a.extend(strs(&[
+        "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters,
+    ]));
+    // Passthrough: ffmpeg must neither duplicate nor drop frames, or it would fake the very
+    // impairments we measure.
+    a.extend(strs(&[
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "pipe:1",
+    ]));
+    a
+}
+
+/// What a `showinfo` log line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowInfo {
+    TimeBase { num: i64, den: i64 },
+    Frame { n: u64, pts: i64 },
+}
+
+/// Parse a `showinfo` line (`config in time_base: 1/15360, …` or `n:   0 pts:   512 …`).
+pub fn parse_showinfo(line: &str) -> Option<ShowInfo> {
+    if !line.contains("Parsed_showinfo") {
+        return None;
+    }
+    if let Some(rest) = line.split("config in time_base: ").nth(1) {
+        let tb = rest.split(',').next()?;
+        let (num, den) = tb.trim().split_once('/')?;
+        return Some(ShowInfo::TimeBase {
+            num: num.parse().ok()?,
+            den: den.parse().ok()?,
+        });
+    }
+    let n = field(line, " n:")?.parse().ok()?;
+    let pts = field(line, " pts:")?.parse().ok()?;
+    Some(ShowInfo::Frame { n, pts })
+}
+
+/// The token after `key` (skipping spaces).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(key).nth(1)?.split_whitespace().next()
+}
+
+/// `pts × num/den` seconds in µs, rounded to nearest.
+pub fn pts_to_us(pts: i64, num: i64, den: i64) -> Option<i64> {
+    if den == 0 {
+        return None;
+    }
+    let x = i128::from(pts) * 1_000_000 * i128::from(num);
+    let d = i128::from(den);
+    let r = (x + x.signum() * d / 2) / d;
+    i64::try_from(r).ok()
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_and_whitelists() {
+        assert_eq!(Protocol::of("clip.mp4"), Some(Protocol::File));
+        assert_eq!(Protocol::of("https://cdn/x.m3u8"), Some(Protocol::Http));
+        assert_eq!(Protocol::of("SRT://h:9000"), Some(Protocol::Srt));
+        assert_eq!(Protocol::of("udp://127.0.0.1:1234"), Some(Protocol::Udp));
+        assert_eq!(Protocol::of("gopher://x"), None);
+        assert!(!Protocol::Http.whitelist().contains("file"));
+    }
+
+    #[test]
+    fn file_reader_argv() {
+        let a = reader_args("in:1.mp4", Protocol::File, ReaderOptions { with_pts: true });
+        assert_eq!(
+            a.join(" "),
+            "-hide_banner -nostdin -nostats -protocol_whitelist file,crypto,data -i file:in:1.mp4 \
+             -map 0:v:0 -an -sn -dn -vf extractplanes=y,showinfo -fps_mode passthrough -f rawvideo pipe:1"
+        );
+    }
+
+    #[test]
+    fn live_http_reader_argv() {
+        let a = reader_args(
+            "https://cdn/live.m3u8",
+            Protocol::Http,
+            ReaderOptions::default(),
+        )
+        .join(" ");
+        assert!(a.starts_with(
+            "-hide_banner -nostdin -nostats -fflags nobuffer -flags low_delay -probesize 500000 \
+             -analyzeduration 1000000 -reconnect 1 -reconnect_streamed 1"
+        ), "{a}");
+        assert!(
+            a.contains(
+                "-protocol_whitelist http,https,tcp,tls,crypto,data -i https://cdn/live.m3u8"
+            ),
+            "{a}"
+        );
+        assert!(a.contains("-vf extractplanes=y -fps_mode"), "{a}");
+    }
+
+    #[test]
+    fn showinfo_lines_captured_from_ffmpeg_5_1() {
+        let tb = "[Parsed_showinfo_1 @ 0x5614dfb41580] [info] config in time_base: 1/15360, frame_rate: 30/1";
+        assert_eq!(
+            parse_showinfo(tb),
+            Some(ShowInfo::TimeBase { num: 1, den: 15360 })
+        );
+        let f = "[Parsed_showinfo_1 @ 0x5614dfb41580] [info] n:   1 pts:    512 pts_time:0.0333333 pos:    28100 \
+                 fmt:gray sar:0/1 s:640x360 i:P iskey:0 type:B checksum:0FFB1";
+        assert_eq!(parse_showinfo(f), Some(ShowInfo::Frame { n: 1, pts: 512 }));
+        let side =
+            "[Parsed_showinfo_1 @ 0x5614dfb41580] [info] color_range:unknown color_space:unknown";
+        assert_eq!(parse_showinfo(side), None);
+        assert_eq!(parse_showinfo("[info] frame=    1 fps=0.0"), None);
+    }
+
+    #[test]
+    fn pts_conversion_is_exact() {
+        assert_eq!(pts_to_us(512, 1, 15360), Some(33_333));
+        assert_eq!(pts_to_us(1024, 1, 15360), Some(66_667));
+        assert_eq!(pts_to_us(90_000, 1, 90_000), Some(1_000_000));
+        assert_eq!(pts_to_us(-3, 1, 2), Some(-1_500_000));
+        assert_eq!(pts_to_us(1, 1, 0), None);
+    }
+}

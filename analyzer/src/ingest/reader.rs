@@ -1,0 +1,302 @@
+//! One ffmpeg reader per stream: frames taken off stdout at their exact size and timestamped
+//! the moment they arrive (before any analysis); stream info and PTS from ffmpeg's log.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+use std::process::ChildStdout;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ffmpeg_sidecar::event::FfmpegEvent;
+use generator::process::FfmpegProcess;
+
+use super::argv::{Protocol, ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args};
+use crate::Error;
+
+/// A monotonic clock anchored to UTC once, so arrival times never jump with NTP.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    anchor: Instant,
+    anchor_utc_us: i64,
+}
+
+impl WallClock {
+    pub fn start() -> Self {
+        let utc = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Self {
+            anchor: Instant::now(),
+            anchor_utc_us: i64::try_from(utc.as_micros()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Now, in µs since the Unix epoch.
+    pub fn now_us(&self) -> i64 {
+        self.anchor_utc_us + self.anchor.elapsed().as_micros() as i64
+    }
+
+    pub fn start_us(&self) -> i64 {
+        self.anchor_utc_us
+    }
+}
+
+/// What ffmpeg said about the input's video stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputInfo {
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f32,
+}
+
+/// One frame's luma plane with its arrival time.
+#[derive(Debug, Clone)]
+pub struct RawFrame {
+    pub seq: u64,
+    /// Realtime arrival, µs UTC, taken as the last byte of the frame left ffmpeg.
+    pub arrival_us: i64,
+    /// Frame PTS in µs (with `ReaderOptions::with_pts`).
+    pub pts_us: Option<i64>,
+    pub width: usize,
+    pub height: usize,
+    pub luma: Vec<u8>,
+}
+
+enum Note {
+    Input(InputInfo),
+    Output { width: usize, height: usize },
+    Show(ShowInfo),
+}
+
+fn hook(tx: Sender<Note>) -> generator::process::EventHook {
+    Box::new(move |event| {
+        let note = match event {
+            FfmpegEvent::ParsedInputStream(s) => s.video_data().map(|v| {
+                Note::Input(InputInfo {
+                    codec: s.format.clone(),
+                    width: v.width,
+                    height: v.height,
+                    fps: v.fps,
+                })
+            }),
+            FfmpegEvent::ParsedOutputStream(s) => s.video_data().map(|v| Note::Output {
+                width: v.width as usize,
+                height: v.height as usize,
+            }),
+            FfmpegEvent::Log(_, line) => parse_showinfo(line).map(Note::Show),
+            _ => None,
+        };
+        if let Some(n) = note {
+            let _ = tx.send(n);
+        }
+    })
+}
+
+/// Stops a reader from another thread (deadline, Ctrl-C): kills its ffmpeg, which ends the
+/// reader's stream cleanly.
+#[derive(Clone)]
+pub struct Stopper {
+    process: Arc<Mutex<Option<FfmpegProcess>>>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Ok(mut p) = self.process.lock()
+            && let Some(p) = p.as_mut()
+        {
+            p.kill();
+        }
+    }
+}
+
+pub struct Reader {
+    url: String,
+    stopper: Stopper,
+    stdout: ChildStdout,
+    notes: Receiver<Note>,
+    input: Option<InputInfo>,
+    width: usize,
+    height: usize,
+    with_pts: bool,
+    time_base: Option<(i64, i64)>,
+    pending_pts: VecDeque<(u64, i64)>,
+    clock: WallClock,
+    seq: u64,
+}
+
+impl Reader {
+    /// Start reading `url`; returns once ffmpeg has said what frame size it will deliver.
+    pub fn open(
+        ffmpeg: &Path,
+        url: &str,
+        opts: ReaderOptions,
+        clock: WallClock,
+        open_timeout: Duration,
+    ) -> Result<Self, Error> {
+        let protocol = Protocol::of(url).ok_or_else(|| Error::UnsupportedUrl(url.to_owned()))?;
+        let (tx, notes) = channel();
+        let mut process = FfmpegProcess::spawn_with_hook(
+            ffmpeg,
+            &reader_args(url, protocol, opts),
+            Some(hook(tx)),
+        )?;
+        let stdout = process.take_stdout().ok_or_else(|| Error::Io {
+            what: format!("taking stdout of {}", process.command()),
+            source: std::io::Error::other("no stdout pipe"),
+        })?;
+        let mut reader = Reader {
+            url: url.to_owned(),
+            stopper: Stopper {
+                process: Arc::new(Mutex::new(Some(process))),
+                stopped: Arc::new(AtomicBool::new(false)),
+            },
+            stdout,
+            notes,
+            input: None,
+            width: 0,
+            height: 0,
+            with_pts: opts.with_pts,
+            time_base: None,
+            pending_pts: VecDeque::new(),
+            clock,
+            seq: 0,
+        };
+        let deadline = Instant::now() + open_timeout;
+        while reader.width == 0 {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match reader.notes.recv_timeout(wait) {
+                Ok(note) => reader.take_note(note),
+                Err(RecvTimeoutError::Disconnected) => {
+                    // ffmpeg ended without producing video: its exit says why.
+                    reader.finish()?;
+                    return Err(Error::NoVideo {
+                        url: url.to_owned(),
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    reader.stopper.stop();
+                    let _ = reader.finish();
+                    return Err(Error::OpenTimeout {
+                        url: url.to_owned(),
+                        secs: open_timeout.as_secs(),
+                    });
+                }
+            }
+        }
+        Ok(reader)
+    }
+
+    fn take_note(&mut self, note: Note) {
+        match note {
+            Note::Input(info) => {
+                if self.input.is_none() {
+                    self.input = Some(info);
+                }
+            }
+            Note::Output { width, height } => {
+                self.width = width;
+                self.height = height;
+            }
+            Note::Show(ShowInfo::TimeBase { num, den }) => self.time_base = Some((num, den)),
+            Note::Show(ShowInfo::Frame { n, pts }) => {
+                if let Some(us) = self
+                    .time_base
+                    .and_then(|(num, den)| pts_to_us(pts, num, den))
+                {
+                    self.pending_pts.push_back((n, us));
+                }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn input(&self) -> Option<&InputInfo> {
+        self.input.as_ref()
+    }
+
+    pub fn frame_size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// The next frame, or None at the end of the stream (or after `Stopper::stop`).
+    pub fn next_frame(&mut self) -> Result<Option<RawFrame>, Error> {
+        let mut luma = vec![0u8; self.width * self.height];
+        let mut filled = 0;
+        while filled < luma.len() {
+            match self.stdout.read(&mut luma[filled..]) {
+                Ok(0) => return Ok(None),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        what: format!("reading frames of {}", self.url),
+                        source,
+                    });
+                }
+            }
+        }
+        // The arrival time: taken once, here, before anything else looks at the frame.
+        let arrival_us = self.clock.now_us();
+        let seq = self.seq;
+        self.seq += 1;
+        let pts_us = if self.with_pts {
+            self.pts_of(seq)
+        } else {
+            None
+        };
+        Ok(Some(RawFrame {
+            seq,
+            arrival_us,
+            pts_us,
+            width: self.width,
+            height: self.height,
+            luma,
+        }))
+    }
+
+    /// PTS of frame `seq` from the showinfo lines (logged before the frame is written).
+    fn pts_of(&mut self, seq: u64) -> Option<i64> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            while let Some(&(n, us)) = self.pending_pts.front() {
+                if n < seq {
+                    self.pending_pts.pop_front();
+                } else {
+                    return (n == seq).then_some(us);
+                }
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.notes.recv_timeout(wait) {
+                Ok(note) => self.take_note(note),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Wait for ffmpeg to exit. A reader stopped on purpose is not an error.
+    pub fn finish(self) -> Result<(), Error> {
+        drop(self.stdout);
+        let process = self.stopper.process.lock().ok().and_then(|mut p| p.take());
+        let Some(process) = process else {
+            return Ok(());
+        };
+        match process.finish() {
+            Err(_) if self.stopper.stopped.load(Ordering::SeqCst) => Ok(()),
+            Err(e) => Err(Error::Generator(e.context("reading the stream"))),
+            Ok(()) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! `summary.json` (schema `streamscope.summary/1`), `summary.csv` and `events.csv` from a
+//! finished session. The numbers come from `metrics`; this module only assembles and formats.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::frames::{ms, utc};
+use crate::Error;
+use crate::metrics::stats::{self, Distribution};
+use crate::metrics::{FrameKind, FrameRow};
+use crate::session::{ClockMode, Role, SessionResult, StreamResult};
+
+pub const SCHEMA: &str = "streamscope.summary/1";
+/// A freeze is this many frame intervals without a new frame.
+pub const FREEZE_INTERVALS: i64 = 3;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema: &'static str,
+    pub started_at: String,
+    pub ended_at: String,
+    pub command: String,
+    pub clock: &'static str,
+    pub interrupted: bool,
+    pub streams: Vec<StreamSummary>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Fps {
+    pub mean: f64,
+    pub min: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LatencyMs {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl From<Distribution> for LatencyMs {
+    fn from(d: Distribution) -> Self {
+        Self {
+            p50: d.p50,
+            p90: d.p90,
+            p95: d.p95,
+            p99: d.p99,
+            min: d.min,
+            max: d.max,
+            mean: d.mean,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSummary {
+    pub name: String,
+    pub role: &'static str,
+    pub url: String,
+    pub error: Option<String>,
+    pub codec: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub frames_received: u64,
+    pub frames_expected: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub unreadable: u64,
+    pub stale: u64,
+    pub freezes: u64,
+    pub freeze_ms_total: f64,
+    pub startup_ms: Option<f64>,
+    pub fps: Option<Fps>,
+    pub latency_ms: Option<LatencyMs>,
+    pub relative_latency_ms: Option<LatencyMs>,
+    pub vmaf: Option<f64>,
+    pub psnr_y: Option<f64>,
+    pub ssim: Option<f64>,
+}
+
+/// One row of `events.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub stream: String,
+    pub kind: &'static str,
+    pub start_us: i64,
+    pub duration_us: i64,
+    pub frames: u64,
+}
+
+fn stream_summary(
+    started_us: i64,
+    s: &StreamResult,
+    control: Option<&[FrameRow]>,
+) -> StreamSummary {
+    let rows = &s.rows;
+    let (expected, dropped) = stats::drops(rows);
+    let interval = stats::frame_interval_us(rows);
+    let freezes = interval
+        .map(|i| stats::freezes(rows, i, FREEZE_INTERVALS))
+        .unwrap_or_default();
+    let latencies: Vec<i64> = rows.iter().filter_map(|r| r.latency_us).collect();
+    let relative = control.map(|c| {
+        let map = stats::first_arrivals(c);
+        rows.iter()
+            .filter_map(|r| stats::relative_latency_us(r, &map))
+            .collect::<Vec<_>>()
+    });
+    StreamSummary {
+        name: s.spec.name.clone(),
+        role: match s.spec.role {
+            Role::Live => "live",
+            Role::Control => "control",
+        },
+        url: s.spec.url.clone(),
+        error: s.error.as_ref().map(ToString::to_string),
+        codec: s.info.as_ref().map(|i| i.codec.clone()),
+        width: s.info.as_ref().map(|i| i.width),
+        height: s.info.as_ref().map(|i| i.height),
+        frames_received: rows.len() as u64,
+        frames_expected: expected,
+        dropped,
+        duplicated: stats::count(rows, FrameKind::Duplicate),
+        out_of_order: stats::count(rows, FrameKind::OutOfOrder),
+        unreadable: stats::count(rows, FrameKind::Unreadable),
+        stale: stats::count(rows, FrameKind::Stale),
+        freezes: freezes.len() as u64,
+        freeze_ms_total: freezes.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3,
+        startup_ms: rows
+            .first()
+            .map(|r| (r.arrival.arrival_us - started_us) as f64 / 1e3),
+        fps: stats::delivered_fps(rows).map(|(mean, min)| Fps { mean, min }),
+        latency_ms: stats::distribution(&latencies).map(Into::into),
+        relative_latency_ms: relative
+            .as_deref()
+            .and_then(stats::distribution)
+            .map(Into::into),
+        vmaf: None,
+        psnr_y: None,
+        ssim: None,
+    }
+}
+
+/// Drops and freezes of one stream as events.
+pub fn stream_events(s: &StreamResult) -> Vec<Event> {
+    let interval = stats::frame_interval_us(&s.rows).unwrap_or(0);
+    let mut events: Vec<Event> = s
+        .rows
+        .iter()
+        .filter(|r| r.gap_before > 0)
+        .map(|r| Event {
+            stream: s.spec.name.clone(),
+            kind: "drop",
+            start_us: r.arrival.arrival_us,
+            duration_us: r.gap_before as i64 * interval,
+            frames: r.gap_before,
+        })
+        .collect();
+    if interval > 0 {
+        events.extend(
+            stats::freezes(&s.rows, interval, FREEZE_INTERVALS)
+                .into_iter()
+                .map(|f| Event {
+                    stream: s.spec.name.clone(),
+                    kind: "freeze",
+                    start_us: f.start_us,
+                    duration_us: f.duration_us,
+                    frames: (f.duration_us / interval) as u64,
+                }),
+        );
+    }
+    events.sort_by_key(|e| e.start_us);
+    events
+}
+
+/// The whole summary of a session.
+pub fn summarize(result: &SessionResult, command: &str, clock: ClockMode) -> Summary {
+    let control = result
+        .streams
+        .iter()
+        .find(|s| s.spec.role == Role::Control)
+        .map(|s| s.rows.as_slice());
+    Summary {
+        schema: SCHEMA,
+        started_at: utc(result.started_us),
+        ended_at: utc(result.ended_us),
+        command: command.to_owned(),
+        clock: match clock {
+            ClockMode::Realtime => "realtime",
+            ClockMode::Pts { .. } => "pts",
+        },
+        interrupted: result.interrupted,
+        streams: result
+            .streams
+            .iter()
+            .map(|s| {
+                stream_summary(
+                    result.started_us,
+                    s,
+                    control.filter(|_| s.spec.role == Role::Live),
+                )
+            })
+            .collect(),
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    }
+}
+
+pub fn write_json(path: &Path, summary: &Summary) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(summary).map_err(|e| io(path)(e.into()))?;
+    std::fs::write(path, text + "\n").map_err(io(path))
+}
+
+/// The summary flattened: one row per stream, dotted column names (`latency_ms.p95`); the
+/// columns are the union over all streams, empty where a stream has no value.
+pub fn write_csv(path: &Path, summary: &Summary) -> Result<(), Error> {
+    let mut header: Vec<String> = Vec::new();
+    let mut rows: Vec<std::collections::HashMap<String, String>> = Vec::new();
+    for s in &summary.streams {
+        let value = serde_json::to_value(s).map_err(|e| io(path)(e.into()))?;
+        let mut cells = Vec::new();
+        flatten("", &value, &mut cells);
+        for (k, _) in &cells {
+            if !header.contains(k) {
+                header.push(k.clone());
+            }
+        }
+        rows.push(cells.into_iter().collect());
+    }
+    // A key that is a null object in one stream and expanded in another keeps only the
+    // expanded columns.
+    let expanded: Vec<String> = header.clone();
+    header.retain(|k| !expanded.iter().any(|e| e.starts_with(&format!("{k}."))));
+    let mut w = csv::Writer::from_path(path).map_err(|e| io(path)(e.into()))?;
+    w.write_record(&header).map_err(|e| io(path)(e.into()))?;
+    for r in rows {
+        let cells: Vec<&str> = header
+            .iter()
+            .map(|k| r.get(k).map_or("", String::as_str))
+            .collect();
+        w.write_record(&cells).map_err(|e| io(path)(e.into()))?;
+    }
+    w.flush().map_err(io(path))
+}
+
+/// Nested objects become dotted keys; nulls become empty cells.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Null => out.push((prefix.to_owned(), String::new())),
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+pub fn write_events(path: &Path, events: &[Event]) -> Result<(), Error> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| io(path)(e.into()))?;
+    w.write_record(["stream", "kind", "start_utc", "duration_ms", "frames"])
+        .map_err(|e| io(path)(e.into()))?;
+    for e in events {
+        w.write_record([
+            e.stream.clone(),
+            e.kind.to_owned(),
+            utc(e.start_us),
+            ms(e.duration_us),
+            e.frames.to_string(),
+        ])
+        .map_err(|e| io(path)(e.into()))?;
+    }
+    w.flush().map_err(io(path))
+}
