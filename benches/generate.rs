@@ -4,7 +4,7 @@
 //! `cargo bench --bench generate` (env BENCH_SIZES="1280x720 1920x1080", BENCH_FRAMES=300,
 //! BENCH_RUNS=3).
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// CPU time (user + system) of this process's waited-for children, from /proc/self/stat.
@@ -52,6 +52,54 @@ fn measure(cmd: &mut Command) -> Sample {
     }
 }
 
+/// ffmpeg decoding the pattern to raw yuv420p, piped into ffmpeg encoding it: the same argv as
+/// `generate` minus the stamping, to separate the cost of the two-process design.
+fn piped(size: &str, frames: u64, out: &std::path::Path) -> Sample {
+    use generator::argv::{self, Content, EncodeSpec, Pattern, RateControl};
+    let (w, h) = size.split_once('x').unwrap();
+    let size = generator::PictureSize {
+        width: w.parse().unwrap(),
+        height: h.parse().unwrap(),
+    };
+    let rate = generator::FrameRate::new(30, 1).unwrap();
+    let spec = EncodeSpec {
+        size,
+        rate,
+        frames,
+        rate_control: RateControl::Crf(20),
+        preset: "veryfast".into(),
+        gop_frames: 60,
+        audio: false,
+        out: out.to_str().unwrap().into(),
+    };
+    let cpu0 = children_cpu();
+    let t = Instant::now();
+    let mut dec = Command::new("ffmpeg")
+        .args(argv::decode_args(
+            &Content::Pattern(Pattern::Testsrc2),
+            size,
+            rate,
+            frames,
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let enc = Command::new("ffmpeg")
+        .args(argv::encode_args(&spec))
+        .stdin(Stdio::from(dec.stdout.take().unwrap()))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(dec.wait().unwrap().success() && enc.success());
+    let wall = t.elapsed();
+    Sample {
+        wall,
+        cpu: children_cpu() - cpu0,
+        stderr: String::new(),
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -74,11 +122,12 @@ fn main() {
         "generate vs plain ffmpeg: testsrc2, {frames} frames @ 30 fps, x264 veryfast crf 20, GOP 60, no audio; median of {runs}"
     );
     println!(
-        "| size | plain ffmpeg wall | generate wall | wall ratio | plain CPU | generate CPU | CPU ratio | stamping ms/frame | stamping ÷ plain wall |"
+        "| size | plain ffmpeg | ffmpeg→pipe→ffmpeg | generate | generate ÷ plain | generate ÷ piped | plain CPU | piped CPU | generate CPU | CPU generate ÷ plain | stamping ms/frame | stamping ÷ plain |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for size in sizes.split_whitespace() {
         let (mut pw, mut pc, mut sw, mut sc, mut stamp) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut qw, mut qc) = (vec![], vec![]);
         for _ in 0..runs {
             let p = measure(
                 Command::new("ffmpeg")
@@ -108,6 +157,9 @@ fn main() {
                     .args(["-movflags", "+faststart", "-f", "mp4"])
                     .arg(&out_plain),
             );
+            let q = piped(size, frames, &out_plain);
+            qw.push(q.wall);
+            qc.push(q.cpu);
             let s = measure(
                 Command::new(env!("CARGO_BIN_EXE_streamscope"))
                     .args([
@@ -145,17 +197,21 @@ fn main() {
             median(sc),
             median(stamp),
         );
-        let stamp_total = stamp.as_secs_f64() * frames as f64;
+        let (qw, qc) = (median(qw), median(qc));
+        let secs = |d: Duration| d.as_secs_f64();
         println!(
-            "| {size} | {:.2} s | {:.2} s | {:.3} | {:.2} s | {:.2} s | {:.3} | {:.3} | {:.1}% |",
-            pw.as_secs_f64(),
-            sw.as_secs_f64(),
-            sw.as_secs_f64() / pw.as_secs_f64(),
-            pc.as_secs_f64(),
-            sc.as_secs_f64(),
-            sc.as_secs_f64() / pc.as_secs_f64(),
-            stamp.as_secs_f64() * 1e3,
-            100.0 * stamp_total / pw.as_secs_f64(),
+            "| {size} | {:.2} s | {:.2} s | {:.2} s | {:.3} | {:.3} | {:.2} s | {:.2} s | {:.2} s | {:.3} | {:.3} | {:.1}% |",
+            secs(pw),
+            secs(qw),
+            secs(sw),
+            secs(sw) / secs(pw),
+            secs(sw) / secs(qw),
+            secs(pc),
+            secs(qc),
+            secs(sc),
+            secs(sc) / secs(pc),
+            secs(stamp) * 1e3,
+            100.0 * secs(stamp) * frames as f64 / secs(pw),
         );
     }
 }

@@ -250,6 +250,32 @@ mod tests {
     }
 
     #[test]
+    fn stamped_symbol_is_version_1_level_m_mask_4() {
+        let size = PictureSize {
+            width: 640,
+            height: 360,
+        };
+        for frame in 0..20 {
+            let tc = Timecode {
+                stream_id: 1,
+                frame,
+                capture_us: 1_795_262_400_000_000 + frame * 33_333,
+            };
+            let luma = stamped(size, &Placement::default(), &tc);
+            let mut img =
+                rqrr::PreparedImage::prepare_from_greyscale(640, 360, |x, y| luma[y * 640 + x]);
+            let grids = img.detect_grids();
+            let (meta, _) = grids[0].decode().unwrap();
+            // Format-information EC bits: M is 00.
+            assert_eq!(
+                (meta.version.0, meta.ecc_level, meta.mask),
+                (1, 0, 4),
+                "frame {frame}"
+            );
+        }
+    }
+
+    #[test]
     fn picture_difference() {
         let a = vec![10u8; 64 * 8];
         let mut b = a.clone();
