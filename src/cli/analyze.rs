@@ -56,11 +56,19 @@ pub struct Args {
     #[arg(long, value_parser = values::signed_duration_us, default_value = "0s", allow_hyphen_values = true)]
     clock_offset: i64,
     /// Fail (exit code 3) when a live stream meets any of these, e.g. "latency.p95>2s,dropped>0".
-    #[arg(long, value_parser = thresholds::parse, value_name = "CHECKS")]
-    fail_if: Option<Vec<thresholds::Check>>,
+    #[arg(long, value_parser = parse_checks, value_name = "CHECKS")]
+    fail_if: Option<Checks>,
     /// Give up on a stream that delivers no video within this time.
     #[arg(long, value_parser = values::duration, default_value = "15s")]
     open_timeout: Duration,
+}
+
+/// The parsed `--fail-if` list (one clap value).
+#[derive(Clone)]
+struct Checks(Vec<thresholds::Check>);
+
+fn parse_checks(s: &str) -> Result<Checks, String> {
+    thresholds::parse(s).map(Checks)
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -142,8 +150,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     let failures = args
         .fail_if
-        .as_deref()
-        .map(|c| thresholds::evaluate(c, &summary))
+        .as_ref()
+        .map(|c| thresholds::evaluate(&c.0, &summary))
         .unwrap_or_default();
     if !failures.is_empty() {
         eprintln!("thresholds failed:");

@@ -1,0 +1,445 @@
+//! End-to-end tests of `streamscope analyze` with real ffmpeg: impairments made with ffmpeg
+//! filters give exact expected drops, duplicates, freezes and latencies; a live UDP run; bad
+//! inputs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use serde_json::Value;
+
+const START: &str = "2026-11-21T12:00:00Z";
+
+/// A 3 s, 640x360, 30 fps timecoded clip starting at START.
+fn clip(dir: &Path) -> PathBuf {
+    let out = dir.join("clip.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&out),
+        "--duration",
+        "3s",
+        "--size",
+        "640x360",
+        "--no-audio",
+        "--start-time",
+        START,
+        "--preset",
+        "ultrafast",
+    ]);
+    out
+}
+
+/// Re-encode `src` through an ffmpeg video filter (timestamps passed through untouched).
+fn impair(src: &Path, filter: &str, out: &Path) -> PathBuf {
+    let r = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-i"])
+        .arg(src)
+        .args([
+            "-vf",
+            filter,
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "12",
+        ])
+        .arg(out));
+    assert!(r.status.success(), "ffmpeg -vf {filter}: {}", r.stderr);
+    out.to_path_buf()
+}
+
+/// `streamscope analyze ARGS --out DIR`; returns the run and summary.json's first stream.
+fn analyze(dir: &Path, args: &[&str]) -> (Run, Value) {
+    let out = dir.join("report");
+    let r = run(bin().args(["analyze", "--out", path_str(&out)]).args(args));
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("summary.json"))
+            .unwrap_or_else(|e| panic!("no summary.json ({e}): {}", r.stderr)),
+    )
+    .unwrap();
+    (r, summary)
+}
+
+fn stream<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {summary}"))
+}
+
+fn pts_args<'a>(file: &'a Path, start: &'a str) -> Vec<&'a str> {
+    vec![
+        "--live",
+        path_str(file),
+        "--clock",
+        "pts",
+        "--start-time",
+        start,
+    ]
+}
+
+#[test]
+fn pts_clock_replay_gives_exact_latency() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    // Arrival of PTS 0 two seconds after frame 0's capture: every latency is 2000 ms.
+    let (r, s) = analyze(dir.path(), &pts_args(&c, "2026-11-21T12:00:02Z"));
+    assert!(r.status.success(), "{}", r.stderr);
+    let live = stream(&s, "live1");
+    assert_eq!(live["frames_received"], 90);
+    assert_eq!(
+        (live["dropped"].as_u64(), live["unreadable"].as_u64()),
+        (Some(0), Some(0))
+    );
+    for p in ["min", "p50", "p99", "max"] {
+        let v = live["latency_ms"][p].as_f64().unwrap();
+        assert!((v - 2000.0).abs() <= 1.0, "latency {p} = {v}");
+    }
+    assert_eq!(s["schema"], "streamscope.summary/1");
+    assert_eq!(s["clock"], "pts");
+    assert!((live["fps"]["mean"].as_f64().unwrap() - 30.0).abs() < 0.01);
+    // frames.csv: one row per frame with the documented columns, latency exact.
+    let csv = std::fs::read_to_string(dir.path().join("report/frames.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "stream,frame,capture_utc,arrival_utc,latency_ms,relative_latency_ms,pts_s,vmaf,psnr_y,ssim,event"
+        )
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 90);
+    assert!(
+        rows[1].starts_with(
+            "live1,1,2026-11-21T12:00:00.033333Z,2026-11-21T12:00:02.033333Z,2000.000,"
+        ),
+        "{}",
+        rows[1]
+    );
+}
+
+#[test]
+fn dropped_frames_are_counted_exactly() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    let dropped = impair(
+        &c,
+        "select='not(between(n,30,39))'",
+        &dir.path().join("dropped.mp4"),
+    );
+    let (r, s) = analyze(dir.path(), &pts_args(&dropped, START));
+    assert!(r.status.success(), "{}", r.stderr);
+    let live = stream(&s, "live1");
+    assert_eq!(live["frames_received"], 80);
+    assert_eq!(live["frames_expected"], 90);
+    assert_eq!(live["dropped"], 10);
+    assert_eq!(live["duplicated"], 0);
+    // The 10 missing frames are an 11-interval hole: one freeze of 366.667 ms.
+    assert_eq!(live["freezes"], 1);
+    assert!(
+        (live["freeze_ms_total"].as_f64().unwrap() - 366.667).abs() < 1.0,
+        "{live}"
+    );
+    let events = std::fs::read_to_string(dir.path().join("report/events.csv")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("live1,drop,") && l.ends_with(",10")),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_repeated_frame_is_duplicates_and_a_freeze_of_known_length() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    // Frame 20 shown 6 times (5 repeats), timestamps re-laid at 30 fps: 95 frames.
+    let frozen = impair(
+        &c,
+        "loop=loop=5:size=1:start=20,setpts=N/30/TB",
+        &dir.path().join("frozen.mp4"),
+    );
+    let (r, s) = analyze(dir.path(), &pts_args(&frozen, START));
+    assert!(r.status.success(), "{}", r.stderr);
+    let live = stream(&s, "live1");
+    assert_eq!(live["frames_received"], 95);
+    assert_eq!(live["duplicated"], 5);
+    assert_eq!(live["stale"], 0);
+    assert_eq!(live["dropped"], 0);
+    assert_eq!(live["freezes"], 1);
+    // No new frame from frame 20 (t = 20/30 s) until frame 21 arrives at t = 26/30 s.
+    assert!(
+        (live["freeze_ms_total"].as_f64().unwrap() - 200.0).abs() <= 1.0,
+        "{live}"
+    );
+}
+
+#[test]
+fn relative_latency_against_the_control() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    // The same frames 500 ms later.
+    let late = impair(&c, "setpts=PTS+0.5/TB", &dir.path().join("late.mp4"));
+    let (r, s) = analyze(
+        dir.path(),
+        &[
+            "--live",
+            &format!("cdn={}", path_str(&late)),
+            "--control",
+            path_str(&c),
+            "--clock",
+            "pts",
+            "--start-time",
+            START,
+        ],
+    );
+    assert!(r.status.success(), "{}", r.stderr);
+    let cdn = stream(&s, "cdn");
+    let rel = &cdn["relative_latency_ms"];
+    for p in ["min", "p50", "max"] {
+        assert!(
+            (rel[p].as_f64().unwrap() - 500.0).abs() <= 1.0,
+            "{p}: {rel}"
+        );
+    }
+    assert!((cdn["latency_ms"]["p50"].as_f64().unwrap() - 500.0).abs() <= 1.0);
+    let control = stream(&s, "control");
+    assert_eq!(control["role"], "control");
+    assert!(control["relative_latency_ms"].is_null());
+}
+
+#[test]
+fn fail_if_thresholds_exit_3_and_name_the_check() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    let dropped = impair(
+        &c,
+        "select='not(between(n,30,39))'",
+        &dir.path().join("dropped.mp4"),
+    );
+    let mut args = pts_args(&dropped, START);
+    args.extend(["--fail-if", "latency.p95>2s,dropped>0"]);
+    let (r, _) = analyze(dir.path(), &args);
+    assert_eq!(r.status.code(), Some(3), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("live1: dropped>0 (actual 10)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("latency.p95>2s"),
+        "latency passed: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn one_unreachable_input_does_not_stop_the_others() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    let (r, s) = analyze(
+        dir.path(),
+        &[
+            "--live",
+            &format!("good={}", path_str(&c)),
+            "--live",
+            "bad=rtmp://127.0.0.1:1/live/none",
+            "--clock",
+            "pts",
+            "--start-time",
+            START,
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    assert_eq!(stream(&s, "good")["frames_received"], 90);
+    let bad = stream(&s, "bad");
+    let err = bad["error"].as_str().unwrap();
+    assert!(
+        err.contains("rtmp://127.0.0.1:1/live/none") && err.contains("ffmpeg"),
+        "{err}"
+    );
+    assert!(r.stderr.contains("error: bad:"), "{}", r.stderr);
+}
+
+#[test]
+fn a_stream_without_timecodes_is_named_as_such() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let plain = dir.path().join("plain.mp4");
+    let made = run(Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=2",
+        ])
+        .args(["-c:v", "libx264", "-preset", "ultrafast"])
+        .arg(&plain));
+    assert!(made.status.success());
+    let (r, s) = analyze(dir.path(), &pts_args(&plain, START));
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        r.stderr.contains("no streamscope timecode found"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(stream(&s, "live1")["unreadable"], 60, "rows kept even so");
+}
+
+#[test]
+fn bad_urls_and_arguments() {
+    let dir = tmp();
+    let r = run(bin().args([
+        "analyze",
+        "--live",
+        "gopher://x/y",
+        "--out",
+        path_str(dir.path()),
+    ]));
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        r.stderr.contains("unsupported URL gopher://x/y"),
+        "{}",
+        r.stderr
+    );
+    let r = run(bin().args(["analyze", "--live", "x.mp4", "--clock", "pts"]));
+    assert_eq!(r.status.code(), Some(2));
+    assert!(r.stderr.contains("--start-time"), "{}", r.stderr);
+    let r = run(bin().args(["analyze", "--live", "x.mp4", "--fail-if", "speed>1"]));
+    assert_eq!(r.status.code(), Some(2));
+    assert!(r.stderr.contains("unknown metric"), "{}", r.stderr);
+    let r = run(bin().args(["analyze", "--live", "a=x.mp4", "--live", "a=y.mp4"]));
+    assert_eq!(r.status.code(), Some(1));
+    assert!(r.stderr.contains("used twice"), "{}", r.stderr);
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn live_udp_stream_is_read_in_real_time() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    // Frame 0 is captured at T0, a moment from now; the publisher starts sending at T0 in real
+    // time, so latency is what the UDP path and decoding add. The stream runs 4 s and the
+    // first 110 frames must all arrive: a live stream that stops without an end leaves its
+    // last few frames inside ffmpeg's demuxer and decoder (a player holds them the same way).
+    let now_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let t0 = now_s + 4;
+    let start = chrono::DateTime::from_timestamp(t0 as i64, 0)
+        .unwrap()
+        .to_rfc3339();
+    let clip = dir.path().join("live.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&clip),
+        "--duration",
+        "4s",
+        "--size",
+        "640x360",
+        "--no-audio",
+        "--start-time",
+        &start,
+        "--preset",
+        "ultrafast",
+        "--gop",
+        "500ms",
+    ]);
+    let port = free_udp_port();
+    let url = format!("udp://127.0.0.1:{port}?fifo_size=100000&overrun_nonfatal=1");
+    let out = dir.path().join("report");
+    let analyzer = bin()
+        .args([
+            "analyze",
+            "--live",
+            &url,
+            "--duration",
+            "8s",
+            "--out",
+            path_str(&out),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait = Duration::from_secs(t0) - SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    std::thread::sleep(wait);
+    let publisher = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-re", "-i"])
+        .arg(&clip)
+        .args([
+            "-c",
+            "copy",
+            "-f",
+            "mpegts",
+            "-muxdelay",
+            "0",
+            "-muxpreload",
+            "0",
+        ])
+        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316")));
+    assert!(publisher.status.success(), "{}", publisher.stderr);
+    let r = wait_with_timeout(analyzer, Duration::from_secs(30));
+    assert!(r.status.success(), "{}", r.stderr);
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let live = stream(&s, "live1");
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    let frames: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(frames[..110], (0..110).collect::<Vec<_>>()[..], "{live}");
+    assert_eq!(
+        (live["dropped"].as_u64(), live["unreadable"].as_u64()),
+        (Some(0), Some(0)),
+        "{live}"
+    );
+    let p50 = live["latency_ms"]["p50"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p50 < 1000.0, "p50 latency {p50} ms");
+    assert_eq!(s["clock"], "realtime");
+}
