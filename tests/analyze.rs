@@ -443,3 +443,57 @@ fn live_udp_stream_is_read_in_real_time() {
     assert!(p50 > 0.0 && p50 < 1000.0, "p50 latency {p50} ms");
     assert_eq!(s["clock"], "realtime");
 }
+
+#[test]
+fn ctrl_c_keeps_every_row_and_writes_the_summary() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let port = free_udp_port();
+    let out = dir.path().join("report");
+    // A live input that is analyzed until interrupted.
+    let clip = dir.path().join("c.mp4");
+    streamscope_ok(&[
+        "generate", "--out", path_str(&clip), "--duration", "5s", "--size", "320x240", "--no-audio", "--preset",
+        "ultrafast", "--gop", "500ms",
+    ]);
+    let url = format!("udp://127.0.0.1:{port}?fifo_size=100000&overrun_nonfatal=1");
+    let analyzer = bin()
+        .args(["analyze", "--live", &url, "--out", path_str(&out)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let publisher = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-re", "-i"])
+        .arg(&clip)
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    assert!(Command::new("kill").args(["-INT", &analyzer.id().to_string()]).status().unwrap().success());
+    let r = wait_with_timeout(analyzer, Duration::from_secs(20));
+    let _ = wait_with_timeout_status(publisher);
+    assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
+    assert!(r.stderr.contains("interrupted"), "{}", r.stderr);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["interrupted"], true);
+    let received = stream(&s, "live1")["frames_received"].as_u64().unwrap();
+    let rows = std::fs::read_to_string(out.join("frames.csv")).unwrap().lines().count() as u64 - 1;
+    assert!(received > 10, "{received} frames before Ctrl-C");
+    assert_eq!(rows, received, "every measured row is in frames.csv");
+}
+
+fn wait_with_timeout_status(mut child: std::process::Child) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait().ok()
+}

@@ -98,7 +98,7 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         _ => url.to_owned(),
     });
     let filters = if opts.with_pts {
-        "extractplanes=y,showinfo"
+        "extractplanes=y,showinfo=checksum=0"
     } else {
         "extractplanes=y"
     };
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(
             a.join(" "),
             "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file,crypto,data -i file:in:1.mp4 \
-             -map 0:v:0 -an -sn -dn -vf extractplanes=y,showinfo -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1"
+             -map 0:v:0 -an -sn -dn -vf extractplanes=y,showinfo=checksum=0 -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1"
         );
     }
 
