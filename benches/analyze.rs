@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 /// sampled every 20 ms.
 fn measure(cmd: &mut Command) -> (Duration, u64) {
     let t = Instant::now();
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
     let mut peak = 0;
     loop {
         peak = peak.max(tree_rss_kib(child.id()));
@@ -32,7 +36,11 @@ fn tree_rss_kib(pid: u32) -> u64 {
     let rss = |p: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/{p}/status"))
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
             .unwrap_or(0)
     };
     let children: String = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -52,18 +60,36 @@ fn median(mut v: Vec<(Duration, u64)>) -> (Duration, u64) {
 
 fn main() {
     let sizes = std::env::var("BENCH_SIZES").unwrap_or_else(|_| "1280x720 1920x1080".into());
-    let secs: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let secs: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let bin = env!("CARGO_BIN_EXE_streamscope");
     let dir = tempfile::tempdir().unwrap();
     let frames = secs * 30;
-    println!("analyze vs ffmpeg decode: testsrc2 with timecodes, {frames} frames (x264 veryfast CRF 20), --clock pts, median of {runs}");
-    println!("| size | ffmpeg gray fps | ffmpeg extractplanes fps | analyze fps | analyze ÷ gray | analyze ÷ extractplanes | peak RSS: ffmpeg gray | peak RSS: analyze incl. its ffmpeg |");
+    println!(
+        "analyze vs ffmpeg decode: testsrc2 with timecodes, {frames} frames (x264 veryfast CRF 20), --clock pts, median of {runs}"
+    );
+    println!(
+        "| size | ffmpeg gray fps | ffmpeg extractplanes fps | analyze fps | analyze ÷ gray | analyze ÷ extractplanes | peak RSS: ffmpeg gray | peak RSS: analyze incl. its ffmpeg |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for size in sizes.split_whitespace() {
         let clip = dir.path().join(format!("{size}.mp4"));
         let ok = Command::new(bin)
-            .args(["generate", "--no-audio", "--size", size, "--duration", &format!("{secs}s"), "--out"])
+            .args([
+                "generate",
+                "--no-audio",
+                "--size",
+                size,
+                "--duration",
+                &format!("{secs}s"),
+                "--out",
+            ])
             .arg(&clip)
             .stderr(Stdio::null())
             .status()
@@ -71,7 +97,10 @@ fn main() {
         assert!(ok.success());
         let decode = |extra: &[&str]| {
             let mut c = Command::new("ffmpeg");
-            c.args(["-v", "error", "-nostdin", "-i"]).arg(&clip).args(extra).args(["-f", "rawvideo", "-y", "/dev/null"]);
+            c.args(["-v", "error", "-nostdin", "-i"])
+                .arg(&clip)
+                .args(extra)
+                .args(["-f", "rawvideo", "-y", "/dev/null"]);
             c
         };
         let (mut gray, mut planes, mut ours) = (vec![], vec![], vec![]);
@@ -81,7 +110,14 @@ fn main() {
             let out = dir.path().join("report");
             ours.push(measure(
                 Command::new(bin)
-                    .args(["analyze", "--clock", "pts", "--start-time", "2026-11-21T12:00:00Z", "--live"])
+                    .args([
+                        "analyze",
+                        "--clock",
+                        "pts",
+                        "--start-time",
+                        "2026-11-21T12:00:00Z",
+                        "--live",
+                    ])
                     .arg(&clip)
                     .arg("--out")
                     .arg(&out),
@@ -106,6 +142,10 @@ fn main() {
 /// The run really analyzed every frame (a fast run that read nothing would be a fake win).
 fn check_complete(out: &Path, frames: u64) {
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
-    let rows = csv.lines().skip(1).filter(|l| !l.ends_with("unreadable")).count() as u64;
+    let rows = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.ends_with("unreadable"))
+        .count() as u64;
     assert_eq!(rows, frames, "analyze read {rows} of {frames} timecodes");
 }

@@ -3,8 +3,9 @@
 # Runs as root or through sudo. The Rust toolchain itself comes from rustup.
 set -euo pipefail
 
-# Later issues add pkg-config, clang, meson, ninja-build, nasm, libopencv-*-dev here.
-packages=(ffmpeg)
+# ffmpeg: decoding/encoding; OpenCV (contrib: wechat_qrcode) with clang/libclang and
+# pkg-config for the opencv crate's bindings. Later issues add meson, ninja-build, nasm.
+packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -455,8 +455,18 @@ fn ctrl_c_keeps_every_row_and_writes_the_summary() {
     // A live input that is analyzed until interrupted.
     let clip = dir.path().join("c.mp4");
     streamscope_ok(&[
-        "generate", "--out", path_str(&clip), "--duration", "5s", "--size", "320x240", "--no-audio", "--preset",
-        "ultrafast", "--gop", "500ms",
+        "generate",
+        "--out",
+        path_str(&clip),
+        "--duration",
+        "5s",
+        "--size",
+        "320x240",
+        "--no-audio",
+        "--preset",
+        "ultrafast",
+        "--gop",
+        "500ms",
     ]);
     let url = format!("udp://127.0.0.1:{port}?fifo_size=100000&overrun_nonfatal=1");
     let analyzer = bin()
@@ -473,15 +483,26 @@ fn ctrl_c_keeps_every_row_and_writes_the_summary() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(3000));
-    assert!(Command::new("kill").args(["-INT", &analyzer.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &analyzer.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let r = wait_with_timeout(analyzer, Duration::from_secs(20));
     let _ = wait_with_timeout_status(publisher);
     assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
     assert!(r.stderr.contains("interrupted"), "{}", r.stderr);
-    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["interrupted"], true);
     let received = stream(&s, "live1")["frames_received"].as_u64().unwrap();
-    let rows = std::fs::read_to_string(out.join("frames.csv")).unwrap().lines().count() as u64 - 1;
+    let rows = std::fs::read_to_string(out.join("frames.csv"))
+        .unwrap()
+        .lines()
+        .count() as u64
+        - 1;
     assert!(received > 10, "{received} frames before Ctrl-C");
     assert_eq!(rows, received, "every measured row is in frames.csv");
 }

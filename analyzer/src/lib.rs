@@ -7,6 +7,8 @@ pub mod metrics;
 pub mod qr;
 pub mod report;
 pub mod session;
+#[cfg(feature = "wechat")]
+pub mod wechat;
 
 pub use error::Error;
 pub use qr::{GrayFrame, QrMiss, QrTracker, decode_timecode};

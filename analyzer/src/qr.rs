@@ -62,7 +62,12 @@ fn region_of(quad: &Quad) -> Region {
     let ys = quad.iter().map(|p| p.1.max(0.0) as usize);
     let (x0, x1) = (xs.clone().min().unwrap_or(0), xs.max().unwrap_or(0));
     let (y0, y1) = (ys.clone().min().unwrap_or(0), ys.max().unwrap_or(0));
-    Region { x: x0, y: y0, w: x1.saturating_sub(x0) + 1, h: y1.saturating_sub(y0) + 1 }
+    Region {
+        x: x0,
+        y: y0,
+        w: x1.saturating_sub(x0) + 1,
+        h: y1.saturating_sub(y0) + 1,
+    }
 }
 
 fn locate(frame: GrayFrame<'_>) -> Result<(Timecode, Quad), QrMiss> {
@@ -97,6 +102,8 @@ pub struct QrTracker {
     last: Option<Region>,
     quad: Option<Quad>,
     buf: Vec<u8>,
+    #[cfg(feature = "wechat")]
+    wechat: Option<crate::wechat::WechatReader>,
 }
 
 /// Pixels per module the downscaled picture aims for.
@@ -105,6 +112,21 @@ const TARGET_MODULE_PX: usize = 4;
 const MODULES: usize = 21;
 
 impl QrTracker {
+    /// A tracker using rqrr and, when built with the `wechat` feature and `wechat` is set,
+    /// OpenCV's wechat_qrcode on crops.
+    pub fn new(wechat: bool) -> Self {
+        let _ = wechat;
+        Self {
+            #[cfg(feature = "wechat")]
+            wechat: if wechat {
+                crate::wechat::WechatReader::new()
+            } else {
+                None
+            },
+            ..Self::default()
+        }
+    }
+
     pub fn decode(&mut self, frame: GrayFrame<'_>) -> Result<Timecode, QrMiss> {
         if let Some(quad) = self.quad
             && let Some(tc) = sample_grid(frame, &quad)
@@ -125,8 +147,17 @@ impl QrTracker {
             if let Ok(tc) = self.try_region(frame, region, factor) {
                 return Ok(tc);
             }
+            #[cfg(feature = "wechat")]
+            if let Some(tc) = self.try_wechat(frame, region) {
+                return Ok(tc);
+            }
         }
-        let whole = Region { x: 0, y: 0, w: frame.width, h: frame.height };
+        let whole = Region {
+            x: 0,
+            y: 0,
+            w: frame.width,
+            h: frame.height,
+        };
         if frame.height >= 720
             && let Ok(tc) = self.try_region(frame, whole, 2)
         {
@@ -135,8 +166,22 @@ impl QrTracker {
         self.try_region(frame, whole, 1)
     }
 
+    /// wechat_qrcode on the crop around the code's last place (never on whole frames, where it
+    /// can take 0.4 s on a 1080p frame without a readable code).
+    #[cfg(feature = "wechat")]
+    fn try_wechat(&mut self, frame: GrayFrame<'_>, region: Region) -> Option<Timecode> {
+        let reader = self.wechat.as_mut()?;
+        let (w, h) = downscale(frame, region, 1, &mut self.buf);
+        reader.decode(GrayFrame::new(w, h, &self.buf)?).ok()
+    }
+
     /// Decode `region` of `frame` shrunk by `factor`; remember where the code was.
-    fn try_region(&mut self, frame: GrayFrame<'_>, region: Region, factor: usize) -> Result<Timecode, QrMiss> {
+    fn try_region(
+        &mut self,
+        frame: GrayFrame<'_>,
+        region: Region,
+        factor: usize,
+    ) -> Result<Timecode, QrMiss> {
         let (w, h) = downscale(frame, region, factor, &mut self.buf);
         let small = GrayFrame::new(w, h, &self.buf).ok_or(QrMiss::NotFound)?;
         let (tc, quad) = locate(small)?;
@@ -155,12 +200,15 @@ fn sample_grid(frame: GrayFrame<'_>, quad: &Quad) -> Option<Timecode> {
     let span = (MODULES + 1) as f64;
     let at = |x: f64, y: f64| -> Option<u32> {
         let (px, py) = (x.round(), y.round());
-        if px < 1.0 || py < 1.0 || px >= (frame.width - 1) as f64 || py >= (frame.height - 1) as f64 {
+        if px < 1.0 || py < 1.0 || px >= (frame.width - 1) as f64 || py >= (frame.height - 1) as f64
+        {
             return None;
         }
         let (px, py) = (px as usize, py as usize);
         let v = |dx: isize, dy: isize| {
-            u32::from(frame.data[(py as isize + dy) as usize * frame.width + (px as isize + dx) as usize])
+            u32::from(
+                frame.data[(py as isize + dy) as usize * frame.width + (px as isize + dx) as usize],
+            )
         };
         Some(v(0, 0) + v(-1, 0) + v(1, 0) + v(0, -1) + v(0, 1))
     };
@@ -168,8 +216,14 @@ fn sample_grid(frame: GrayFrame<'_>, quad: &Quad) -> Option<Timecode> {
     for my in 0..MODULES {
         for mx in 0..MODULES {
             let (u, v) = ((mx as f64 + 0.5) / span, (my as f64 + 0.5) / span);
-            let x = (1.0 - u) * (1.0 - v) * tl.0 + u * (1.0 - v) * tr.0 + u * v * br.0 + (1.0 - u) * v * bl.0;
-            let y = (1.0 - u) * (1.0 - v) * tl.1 + u * (1.0 - v) * tr.1 + u * v * br.1 + (1.0 - u) * v * bl.1;
+            let x = (1.0 - u) * (1.0 - v) * tl.0
+                + u * (1.0 - v) * tr.0
+                + u * v * br.0
+                + (1.0 - u) * v * bl.0;
+            let y = (1.0 - u) * (1.0 - v) * tl.1
+                + u * (1.0 - v) * tr.1
+                + u * v * br.1
+                + (1.0 - u) * v * bl.1;
             samples[my * MODULES + mx] = at(x, y)?;
         }
     }
@@ -183,7 +237,12 @@ fn sample_grid(frame: GrayFrame<'_>, quad: &Quad) -> Option<Timecode> {
 }
 
 /// Copy `region` of `frame` into `out`, averaging `factor`×`factor` blocks; returns its size.
-fn downscale(frame: GrayFrame<'_>, region: Region, factor: usize, out: &mut Vec<u8>) -> (usize, usize) {
+fn downscale(
+    frame: GrayFrame<'_>,
+    region: Region,
+    factor: usize,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
     let (w, h) = (region.w / factor, region.h / factor);
     out.clear();
     if factor == 1 {
@@ -199,7 +258,10 @@ fn downscale(frame: GrayFrame<'_>, region: Region, factor: usize, out: &mut Vec<
         sums.fill(0);
         for dy in 0..factor {
             let row = (region.y + by * factor + dy) * frame.width + region.x;
-            for (bx, chunk) in frame.data[row..row + w * factor].chunks_exact(factor).enumerate() {
+            for (bx, chunk) in frame.data[row..row + w * factor]
+                .chunks_exact(factor)
+                .enumerate()
+            {
                 sums[bx] += chunk.iter().map(|&v| u32::from(v)).sum::<u32>();
             }
         }
@@ -279,15 +341,33 @@ mod tests {
 
     #[test]
     fn sampling_a_stale_position_fails_safely() {
-        let size = PictureSize { width: 640, height: 360 };
-        let tc = Timecode { stream_id: 1, frame: 7, capture_us: 70 };
+        let size = PictureSize {
+            width: 640,
+            height: 360,
+        };
+        let tc = Timecode {
+            stream_id: 1,
+            frame: 7,
+            capture_us: 70,
+        };
         let luma = stamped(size, &Placement::default(), &tc);
         // The code as it sits top-right, but looked for bottom-left: no timecode, no panic.
         let quad = [(10.0, 250.0), (110.0, 250.0), (110.0, 350.0), (10.0, 350.0)];
-        assert_eq!(sample_grid(GrayFrame::new(640, 360, &luma).unwrap(), &quad), None);
+        assert_eq!(
+            sample_grid(GrayFrame::new(640, 360, &luma).unwrap(), &quad),
+            None
+        );
         // Off the frame: refused.
-        let quad = [(600.0, 300.0), (700.0, 300.0), (700.0, 400.0), (600.0, 400.0)];
-        assert_eq!(sample_grid(GrayFrame::new(640, 360, &luma).unwrap(), &quad), None);
+        let quad = [
+            (600.0, 300.0),
+            (700.0, 300.0),
+            (700.0, 400.0),
+            (600.0, 400.0),
+        ];
+        assert_eq!(
+            sample_grid(GrayFrame::new(640, 360, &luma).unwrap(), &quad),
+            None
+        );
     }
 
     #[test]
@@ -373,20 +453,37 @@ mod tests {
         let data: Vec<u8> = (0..16).collect();
         let frame = GrayFrame::new(4, 4, &data).unwrap();
         let mut out = Vec::new();
-        let r = Region { x: 0, y: 0, w: 4, h: 4 };
+        let r = Region {
+            x: 0,
+            y: 0,
+            w: 4,
+            h: 4,
+        };
         assert_eq!(downscale(frame, r, 2, &mut out), (2, 2));
         assert_eq!(out, [2, 4, 10, 12]);
-        let r = Region { x: 1, y: 1, w: 2, h: 3 };
+        let r = Region {
+            x: 1,
+            y: 1,
+            w: 2,
+            h: 3,
+        };
         assert_eq!(downscale(frame, r, 1, &mut out), (2, 3));
         assert_eq!(out, [5, 6, 9, 10, 13, 14]);
     }
 
     #[test]
     fn tracker_reads_1080p_through_the_downscaled_crop() {
-        let size = PictureSize { width: 1920, height: 1080 };
+        let size = PictureSize {
+            width: 1920,
+            height: 1080,
+        };
         let mut t = QrTracker::default();
         for frame in 0..3 {
-            let tc = Timecode { stream_id: 1, frame, capture_us: frame * 33_333 };
+            let tc = Timecode {
+                stream_id: 1,
+                frame,
+                capture_us: frame * 33_333,
+            };
             let luma = stamped(size, &Placement::default(), &tc);
             assert_eq!(t.decode(GrayFrame::new(1920, 1080, &luma).unwrap()), Ok(tc));
         }
@@ -394,9 +491,16 @@ mod tests {
         let r = t.last.unwrap();
         assert!(r.w / 22 >= 12, "{r:?}");
         let quad = t.quad.unwrap();
-        let tc = Timecode { stream_id: 1, frame: 99, capture_us: 5 };
+        let tc = Timecode {
+            stream_id: 1,
+            frame: 99,
+            capture_us: 5,
+        };
         let luma = stamped(size, &Placement::default(), &tc);
-        assert_eq!(sample_grid(GrayFrame::new(1920, 1080, &luma).unwrap(), &quad), Some(tc));
+        assert_eq!(
+            sample_grid(GrayFrame::new(1920, 1080, &luma).unwrap(), &quad),
+            Some(tc)
+        );
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct SessionConfig {
     pub open_timeout: Duration,
     /// A stream showing no timecode for this long is given up with `Error::NoTimecode`.
     pub timecode_timeout: Duration,
+    /// Also use OpenCV's wechat_qrcode (when built with the `wechat` feature).
+    pub wechat: bool,
 }
 
 /// Something the caller may want to show or write while the run goes on.
@@ -291,10 +293,10 @@ fn read_stream(
         stopper: stopper.clone(),
     });
     let (work_tx, work_rx) = mpsc::sync_channel(QUEUE_FRAMES);
-    let (dtx, clock_mode) = (tx.clone(), config.clock);
+    let (dtx, clock_mode, wechat) = (tx.clone(), config.clock, config.wechat);
     let decoder = std::thread::Builder::new()
         .name(format!("decode-{stream}"))
-        .spawn(move || decode_stream(stream, clock_mode, &work_rx, &dtx))
+        .spawn(move || decode_stream(stream, clock_mode, QrTracker::new(wechat), &work_rx, &dtx))
         .expect("spawning a decoder thread");
     let result = pump(&mut reader, config, &work_tx, &stopper);
     let result = result.and(reader.finish());
@@ -349,8 +351,13 @@ fn pump(
 }
 
 /// Decoder thread: read the code (tracking it), compare the picture with the previous one.
-fn decode_stream(stream: usize, clock: ClockMode, work: &Receiver<Work>, tx: &Sender<Msg>) {
-    let mut tracker = QrTracker::default();
+fn decode_stream(
+    stream: usize,
+    clock: ClockMode,
+    mut tracker: QrTracker,
+    work: &Receiver<Work>,
+    tx: &Sender<Msg>,
+) {
     let mut prev: Option<Vec<u8>> = None;
     while let Ok(item) = work.recv() {
         let frame = match item {

@@ -58,6 +58,10 @@ pub struct Args {
     /// Fail (exit code 3) when a live stream meets any of these, e.g. "latency.p95>2s,dropped>0".
     #[arg(long, value_parser = parse_checks, value_name = "CHECKS")]
     fail_if: Option<Checks>,
+    /// Read codes with rqrr only (skip OpenCV's wechat_qrcode on blurred codes: less CPU,
+    /// fewer reads at low bitrates).
+    #[arg(long)]
+    no_wechat: bool,
     /// Give up on a stream that delivers no video within this time.
     #[arg(long, value_parser = values::duration, default_value = "15s")]
     open_timeout: Duration,
@@ -88,6 +92,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         max_frames: args.frames,
         open_timeout: args.open_timeout,
         timecode_timeout: Duration::from_secs(10),
+        wechat: !args.no_wechat,
     };
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string())
