@@ -518,3 +518,108 @@ fn wait_with_timeout_status(mut child: std::process::Child) -> Option<std::proce
     let _ = child.kill();
     child.wait().ok()
 }
+
+#[test]
+fn a_mid_stream_resolution_change_is_an_event_and_reading_goes_on() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let hd = dir.path().join("hd.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&hd),
+        "--duration",
+        "2s",
+        "--size",
+        "1280x720",
+        "--no-audio",
+        "--start-time",
+        START,
+        "--preset",
+        "ultrafast",
+        "--gop",
+        "1s",
+    ]);
+    // Second 1 at 1280x720, second 2 as a 640x360 rendition, one MPEG-TS stream (as an ABR
+    // player switching down would deliver).
+    let first = dir.path().join("a.ts");
+    let second = dir.path().join("b.ts");
+    for (args, out) in [
+        (vec!["-t", "1"], &first),
+        (
+            vec!["-ss", "1", "-vf", "scale=640:360", "-output_ts_offset", "1"],
+            &second,
+        ),
+    ] {
+        let mut c = Command::new("ffmpeg");
+        c.args(["-v", "error", "-nostdin", "-y"]);
+        if args[0] == "-ss" {
+            c.args(&args[..2]);
+        }
+        c.arg("-i").arg(&hd);
+        if args[0] == "-ss" {
+            c.args(&args[2..]);
+        } else {
+            c.args(&args);
+        }
+        let r = run(c
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"])
+            .arg(out));
+        assert!(r.status.success(), "{}", r.stderr);
+    }
+    let joined = dir.path().join("switch.ts");
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes.extend(std::fs::read(&second).unwrap());
+    std::fs::write(&joined, bytes).unwrap();
+
+    let (r, s) = analyze(dir.path(), &pts_args(&joined, START));
+    assert!(r.status.success(), "{}", r.stderr);
+    let live = stream(&s, "live1");
+    assert_eq!(live["resolution_changes"], 1, "{live}");
+    assert_eq!(
+        (
+            live["frames_received"].as_u64(),
+            live["unreadable"].as_u64()
+        ),
+        (Some(60), Some(0)),
+        "{live}"
+    );
+    assert_eq!(live["dropped"], 0);
+    let events = std::fs::read_to_string(dir.path().join("report/events.csv")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("live1,resolution_change,") && l.ends_with(",1280x720→640x360")),
+        "{events}"
+    );
+}
+
+#[test]
+fn an_input_without_video_names_the_reason() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let audio = dir.path().join("tone.m4a");
+    let made = run(Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-nostdin",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:duration=1",
+        ])
+        .arg(&audio));
+    assert!(made.status.success());
+    let (r, s) = analyze(dir.path(), &pts_args(&audio, START));
+    assert_eq!(r.status.code(), Some(1));
+    let err = stream(&s, "live1")["error"].as_str().unwrap().to_owned();
+    assert!(
+        err.contains("matches no streams") && err.contains("-map 0:v:0"),
+        "{err}"
+    );
+}

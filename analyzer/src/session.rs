@@ -382,6 +382,7 @@ fn decode_stream(
             pts_us: frame.pts_us,
             timecode,
             picture_changed,
+            source_size: frame.source_size,
         };
         prev = Some(frame.luma);
         if tx.send(Msg::Arrival { stream, arrival }).is_err() {

@@ -97,13 +97,16 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         Protocol::File if !url.starts_with("file:") => format!("file:{url}"),
         _ => url.to_owned(),
     });
-    let filters = if opts.with_pts {
-        "extractplanes=y,showinfo=checksum=0"
-    } else {
-        "extractplanes=y"
-    };
+    // showinfo logs each frame's PTS and decoded size (it sits before ffmpeg's autoscale, so
+    // a mid-stream resolution change shows there while the frames keep the first size).
     a.extend(strs(&[
-        "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", filters,
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        "extractplanes=y,showinfo=checksum=0",
     ]));
     // Passthrough: ffmpeg must neither duplicate nor drop frames, or it would fake the very
     // impairments we measure. Flush every frame to the pipe (ffmpeg 5.1 already does so for
@@ -123,8 +126,14 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
 /// What a `showinfo` log line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShowInfo {
+    /// The filter graph was (re)configured: frame numbers restart at 0.
     TimeBase { num: i64, den: i64 },
-    Frame { n: u64, pts: i64 },
+    Frame {
+        n: u64,
+        pts: i64,
+        width: u32,
+        height: u32,
+    },
 }
 
 /// Parse a `showinfo` line (`config in time_base: 1/15360, …` or `n:   0 pts:   512 …`).
@@ -142,7 +151,13 @@ pub fn parse_showinfo(line: &str) -> Option<ShowInfo> {
     }
     let n = field(line, " n:")?.parse().ok()?;
     let pts = field(line, " pts:")?.parse().ok()?;
-    Some(ShowInfo::Frame { n, pts })
+    let (w, h) = field(line, " s:")?.split_once('x')?;
+    Some(ShowInfo::Frame {
+        n,
+        pts,
+        width: w.parse().ok()?,
+        height: h.parse().ok()?,
+    })
 }
 
 /// The token after `key` (skipping spaces).
@@ -210,7 +225,10 @@ mod tests {
             ),
             "{a}"
         );
-        assert!(a.contains("-vf extractplanes=y -fps_mode"), "{a}");
+        assert!(
+            a.contains("-vf extractplanes=y,showinfo=checksum=0 -fps_mode"),
+            "{a}"
+        );
     }
 
     #[test]
@@ -222,7 +240,15 @@ mod tests {
         );
         let f = "[Parsed_showinfo_1 @ 0x5614dfb41580] [info] n:   1 pts:    512 pts_time:0.0333333 pos:    28100 \
                  fmt:gray sar:0/1 s:640x360 i:P iskey:0 type:B checksum:0FFB1";
-        assert_eq!(parse_showinfo(f), Some(ShowInfo::Frame { n: 1, pts: 512 }));
+        assert_eq!(
+            parse_showinfo(f),
+            Some(ShowInfo::Frame {
+                n: 1,
+                pts: 512,
+                width: 640,
+                height: 360
+            })
+        );
         let side =
             "[Parsed_showinfo_1 @ 0x5614dfb41580] [info] color_range:unknown color_space:unknown";
         assert_eq!(parse_showinfo(side), None);

@@ -59,8 +59,11 @@ pub struct RawFrame {
     pub seq: u64,
     /// Realtime arrival, µs UTC, taken as the last byte of the frame left ffmpeg.
     pub arrival_us: i64,
-    /// Frame PTS in µs (with `ReaderOptions::with_pts`).
+    /// Frame PTS in µs (the stream's own with `ReaderOptions::with_pts`, else shifted by
+    /// ffmpeg to start near 0).
     pub pts_us: Option<i64>,
+    /// The frame's size as decoded, before ffmpeg scales it to the stream's first size.
+    pub source_size: Option<(u32, u32)>,
     pub width: usize,
     pub height: usize,
     pub luma: Vec<u8>,
@@ -123,9 +126,15 @@ pub struct Reader {
     input: Option<InputInfo>,
     width: usize,
     height: usize,
-    with_pts: bool,
     time_base: Option<(i64, i64)>,
-    pending_pts: VecDeque<(u64, i64)>,
+    /// Frames described by showinfo: (index in the stream, PTS µs, size).
+    pending: VecDeque<(u64, Option<i64>, (u32, u32))>,
+    /// showinfo's frame numbers restart when ffmpeg rebuilds the filter graph: the index of
+    /// its frame 0 in the stream.
+    graph_base: u64,
+    noted_frames: u64,
+    /// How long to wait for a frame's showinfo line.
+    note_wait: Duration,
     clock: WallClock,
     seq: u64,
 }
@@ -161,9 +170,12 @@ impl Reader {
             input: None,
             width: 0,
             height: 0,
-            with_pts: opts.with_pts,
             time_base: None,
-            pending_pts: VecDeque::new(),
+            pending: VecDeque::new(),
+            graph_base: 0,
+            noted_frames: 0,
+            // Replays need every PTS; live arrival is already stamped, so wait less.
+            note_wait: Duration::from_millis(if opts.with_pts { 5000 } else { 500 }),
             clock,
             seq: 0,
         };
@@ -203,14 +215,22 @@ impl Reader {
                 self.width = width;
                 self.height = height;
             }
-            Note::Show(ShowInfo::TimeBase { num, den }) => self.time_base = Some((num, den)),
-            Note::Show(ShowInfo::Frame { n, pts }) => {
-                if let Some(us) = self
+            Note::Show(ShowInfo::TimeBase { num, den }) => {
+                self.time_base = Some((num, den));
+                self.graph_base = self.noted_frames;
+            }
+            Note::Show(ShowInfo::Frame {
+                n,
+                pts,
+                width,
+                height,
+            }) => {
+                let us = self
                     .time_base
-                    .and_then(|(num, den)| pts_to_us(pts, num, den))
-                {
-                    self.pending_pts.push_back((n, us));
-                }
+                    .and_then(|(num, den)| pts_to_us(pts, num, den));
+                self.pending
+                    .push_back((self.graph_base + n, us, (width, height)));
+                self.noted_frames = self.graph_base + n + 1;
             }
         }
     }
@@ -252,36 +272,38 @@ impl Reader {
         let arrival_us = self.clock.now_us();
         let seq = self.seq;
         self.seq += 1;
-        let pts_us = if self.with_pts {
-            self.pts_of(seq)
-        } else {
-            None
-        };
+        let (pts_us, source_size) = self.note_of(seq);
         Ok(Some(RawFrame {
             seq,
             arrival_us,
             pts_us,
+            source_size,
             width: self.width,
             height: self.height,
             luma,
         }))
     }
 
-    /// PTS of frame `seq` from the showinfo lines (logged before the frame is written).
-    fn pts_of(&mut self, seq: u64) -> Option<i64> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+    /// PTS and decoded size of frame `seq` from the showinfo lines (logged before the frame
+    /// is written).
+    fn note_of(&mut self, seq: u64) -> (Option<i64>, Option<(u32, u32)>) {
+        let deadline = Instant::now() + self.note_wait;
         loop {
-            while let Some(&(n, us)) = self.pending_pts.front() {
-                if n < seq {
-                    self.pending_pts.pop_front();
+            while let Some(&(index, us, size)) = self.pending.front() {
+                if index < seq {
+                    self.pending.pop_front();
                 } else {
-                    return (n == seq).then_some(us);
+                    return if index == seq {
+                        (us, Some(size))
+                    } else {
+                        (None, None)
+                    };
                 }
             }
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.notes.recv_timeout(wait) {
                 Ok(note) => self.take_note(note),
-                Err(_) => return None,
+                Err(_) => return (None, None),
             }
         }
     }

@@ -18,6 +18,8 @@ pub struct FrameArrival {
     pub timecode: Option<Timecode>,
     /// Did the picture outside the code change since the previous frame?
     pub picture_changed: bool,
+    /// The frame's size as decoded (before ffmpeg scales it to the stream's first size).
+    pub source_size: Option<(u32, u32)>,
 }
 
 /// What a frame is, in the light of the frames before it.
@@ -142,6 +144,7 @@ pub(crate) mod tests {
                 capture_us: f * 33_333,
             }),
             picture_changed: changed,
+            source_size: None,
         }
     }
 

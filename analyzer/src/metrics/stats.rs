@@ -136,6 +136,23 @@ pub fn drops(rows: &[FrameRow]) -> (u64, u64) {
     (expected, expected - unique)
 }
 
+/// Where the decoded picture size changed: (row index, from, to).
+pub fn resolution_changes(rows: &[FrameRow]) -> Vec<(usize, (u32, u32), (u32, u32))> {
+    let mut out = Vec::new();
+    let mut prev: Option<(u32, u32)> = None;
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(size) = r.arrival.source_size {
+            if let Some(p) = prev
+                && p != size
+            {
+                out.push((i, p, size));
+            }
+            prev = Some(size);
+        }
+    }
+    out
+}
+
 /// Count of rows of one kind.
 pub fn count(rows: &[FrameRow], kind: FrameKind) -> u64 {
     rows.iter().filter(|r| r.kind == kind).count() as u64
@@ -229,6 +246,26 @@ mod tests {
         let skip: Vec<u64> = (30..45).collect();
         let (_, min) = delivered_fps(&rows(91, &skip)).unwrap();
         assert_eq!(min, 15.0);
+    }
+
+    #[test]
+    fn resolution_changes_are_found_between_known_sizes() {
+        let mut r = rows(6, &[]);
+        let sizes = [
+            Some((640, 360)),
+            None,
+            Some((640, 360)),
+            Some((320, 180)),
+            Some((320, 180)),
+            Some((640, 360)),
+        ];
+        for (row, size) in r.iter_mut().zip(sizes) {
+            row.arrival.source_size = size;
+        }
+        assert_eq!(
+            resolution_changes(&r),
+            [(3, (640, 360), (320, 180)), (5, (320, 180), (640, 360))]
+        );
     }
 
     #[test]

@@ -124,6 +124,7 @@ mod tests {
             pts_us: Some(100_000),
             timecode: Some(tc),
             picture_changed: true,
+            source_size: None,
         });
         row.relative_latency_us = Some(-1_500);
         assert_eq!(
@@ -136,6 +137,7 @@ mod tests {
             pts_us: None,
             timecode: None,
             picture_changed: true,
+            source_size: None,
         });
         assert_eq!(
             row_cells("c", &row).join(","),

@@ -75,6 +75,7 @@ pub struct StreamSummary {
     pub stale: u64,
     pub freezes: u64,
     pub freeze_ms_total: f64,
+    pub resolution_changes: u64,
     pub startup_ms: Option<f64>,
     pub fps: Option<Fps>,
     pub latency_ms: Option<LatencyMs>,
@@ -92,6 +93,8 @@ pub struct Event {
     pub start_us: i64,
     pub duration_us: i64,
     pub frames: u64,
+    /// Free text, e.g. `640x360→320x180` for a resolution change.
+    pub detail: String,
 }
 
 fn stream_summary(
@@ -132,6 +135,7 @@ fn stream_summary(
         stale: stats::count(rows, FrameKind::Stale),
         freezes: freezes.len() as u64,
         freeze_ms_total: freezes.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3,
+        resolution_changes: stats::resolution_changes(rows).len() as u64,
         startup_ms: rows
             .first()
             .map(|r| (r.arrival.arrival_us - started_us) as f64 / 1e3),
@@ -160,6 +164,7 @@ pub fn stream_events(s: &StreamResult) -> Vec<Event> {
             start_us: r.arrival.arrival_us,
             duration_us: r.gap_before as i64 * interval,
             frames: r.gap_before,
+            detail: String::new(),
         })
         .collect();
     if interval > 0 {
@@ -172,9 +177,22 @@ pub fn stream_events(s: &StreamResult) -> Vec<Event> {
                     start_us: f.start_us,
                     duration_us: f.duration_us,
                     frames: (f.duration_us / interval) as u64,
+                    detail: String::new(),
                 }),
         );
     }
+    events.extend(
+        stats::resolution_changes(&s.rows)
+            .into_iter()
+            .map(|(i, from, to)| Event {
+                stream: s.spec.name.clone(),
+                kind: "resolution_change",
+                start_us: s.rows[i].arrival.arrival_us,
+                duration_us: 0,
+                frames: 0,
+                detail: format!("{}x{}→{}x{}", from.0, from.1, to.0, to.1),
+            }),
+    );
     events.sort_by_key(|e| e.start_us);
     events
 }
@@ -276,8 +294,15 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
 
 pub fn write_events(path: &Path, events: &[Event]) -> Result<(), Error> {
     let mut w = csv::Writer::from_path(path).map_err(|e| io(path)(e.into()))?;
-    w.write_record(["stream", "kind", "start_utc", "duration_ms", "frames"])
-        .map_err(|e| io(path)(e.into()))?;
+    w.write_record([
+        "stream",
+        "kind",
+        "start_utc",
+        "duration_ms",
+        "frames",
+        "detail",
+    ])
+    .map_err(|e| io(path)(e.into()))?;
     for e in events {
         w.write_record([
             e.stream.clone(),
@@ -285,8 +310,79 @@ pub fn write_events(path: &Path, events: &[Event]) -> Result<(), Error> {
             utc(e.start_us),
             ms(e.duration_us),
             e.frames.to_string(),
+            e.detail.clone(),
         ])
         .map_err(|e| io(path)(e.into()))?;
     }
     w.flush().map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Classifier, FrameArrival};
+    use crate::session::StreamSpec;
+    use generator::Timecode;
+
+    fn result(name: &str, frames: &[u64]) -> StreamResult {
+        let mut c = Classifier::new(0);
+        let rows = frames
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| {
+                c.push(FrameArrival {
+                    seq: i as u64,
+                    arrival_us: f as i64 * 33_333 + 100_000,
+                    pts_us: None,
+                    timecode: Some(Timecode {
+                        stream_id: 1,
+                        frame: f,
+                        capture_us: f * 33_333,
+                    }),
+                    picture_changed: true,
+                    source_size: None,
+                })
+            })
+            .collect();
+        StreamResult {
+            spec: StreamSpec {
+                name: name.into(),
+                url: format!("{name}.ts"),
+                role: Role::Live,
+            },
+            info: None,
+            frame_size: None,
+            rows,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn csv_columns_are_the_union_over_streams() {
+        let session = SessionResult {
+            started_us: 0,
+            ended_us: 1,
+            streams: vec![result("broken", &[]), result("good", &[0, 1, 2, 4])],
+            interrupted: false,
+        };
+        let summary = summarize(&session, "streamscope analyze", ClockMode::Realtime);
+        let dir = std::env::temp_dir().join(format!("ss-summary-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("summary.csv");
+        write_csv(&path, &summary).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert!(
+            header.contains(&"latency_ms.p95") && !header.contains(&"latency_ms"),
+            "{header:?}"
+        );
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert!(rows.iter().all(|r| r.len() == header.len()));
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        assert_eq!(rows[0][col("latency_ms.p95")], "");
+        assert_eq!(rows[1][col("latency_ms.p95")], "100.0");
+        assert_eq!(rows[1][col("dropped")], "1");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
