@@ -136,8 +136,17 @@ pub fn drops(rows: &[FrameRow]) -> (u64, u64) {
     (expected, expected - unique)
 }
 
-/// Where the decoded picture size changed: (row index, from, to).
-pub fn resolution_changes(rows: &[FrameRow]) -> Vec<(usize, (u32, u32), (u32, u32))> {
+/// The decoded picture size changed at a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolutionChange {
+    /// Index of the first row at the new size.
+    pub row: usize,
+    pub from: (u32, u32),
+    pub to: (u32, u32),
+}
+
+/// Where the decoded picture size changed.
+pub fn resolution_changes(rows: &[FrameRow]) -> Vec<ResolutionChange> {
     let mut out = Vec::new();
     let mut prev: Option<(u32, u32)> = None;
     for (i, r) in rows.iter().enumerate() {
@@ -145,7 +154,11 @@ pub fn resolution_changes(rows: &[FrameRow]) -> Vec<(usize, (u32, u32), (u32, u3
             if let Some(p) = prev
                 && p != size
             {
-                out.push((i, p, size));
+                out.push(ResolutionChange {
+                    row: i,
+                    from: p,
+                    to: size,
+                });
             }
             prev = Some(size);
         }
@@ -262,8 +275,12 @@ mod tests {
         for (row, size) in r.iter_mut().zip(sizes) {
             row.arrival.source_size = size;
         }
+        let found: Vec<_> = resolution_changes(&r)
+            .iter()
+            .map(|c| (c.row, c.from, c.to))
+            .collect();
         assert_eq!(
-            resolution_changes(&r),
+            found,
             [(3, (640, 360), (320, 180)), (5, (320, 180), (640, 360))]
         );
     }

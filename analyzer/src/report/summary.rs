@@ -184,13 +184,13 @@ pub fn stream_events(s: &StreamResult) -> Vec<Event> {
     events.extend(
         stats::resolution_changes(&s.rows)
             .into_iter()
-            .map(|(i, from, to)| Event {
+            .map(|c| Event {
                 stream: s.spec.name.clone(),
                 kind: "resolution_change",
-                start_us: s.rows[i].arrival.arrival_us,
+                start_us: s.rows[c.row].arrival.arrival_us,
                 duration_us: 0,
                 frames: 0,
-                detail: format!("{}x{}→{}x{}", from.0, from.1, to.0, to.1),
+                detail: format!("{}x{}→{}x{}", c.from.0, c.from.1, c.to.0, c.to.1),
             }),
     );
     events.sort_by_key(|e| e.start_us);
