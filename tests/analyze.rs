@@ -110,6 +110,19 @@ fn pts_clock_replay_gives_exact_latency() {
     assert_eq!(s["schema"], "streamscope.summary/1");
     assert_eq!(s["clock"], "pts");
     assert!((live["fps"]["mean"].as_f64().unwrap() - 30.0).abs() < 0.01);
+    assert_eq!(
+        (
+            live["codec"].as_str(),
+            live["width"].as_u64(),
+            live["height"].as_u64()
+        ),
+        (Some("h264"), Some(640), Some(360))
+    );
+    assert_eq!(live["fps_nominal"], 30.0);
+    assert!(
+        live["bitrate_kbps"].as_u64().is_some_and(|b| b > 50),
+        "{live}"
+    );
     // frames.csv: one row per frame with the documented columns, latency exact.
     let csv = std::fs::read_to_string(dir.path().join("report/frames.csv")).unwrap();
     let mut lines = csv.lines();

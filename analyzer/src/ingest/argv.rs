@@ -165,6 +165,19 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split(key).nth(1)?.split_whitespace().next()
 }
 
+/// The `1035 kb/s` of an ffmpeg stream line.
+pub fn parse_kbps(line: &str) -> Option<u32> {
+    let before = line
+        .split(" kb/s")
+        .next()
+        .filter(|b| b.len() < line.len())?;
+    before
+        .rsplit([' ', ','])
+        .find(|t| !t.is_empty())?
+        .parse()
+        .ok()
+}
+
 /// `pts × num/den` seconds in µs, rounded to nearest.
 pub fn pts_to_us(pts: i64, num: i64, den: i64) -> Option<i64> {
     if den == 0 {
@@ -253,6 +266,17 @@ mod tests {
             "[Parsed_showinfo_1 @ 0x5614dfb41580] [info] color_range:unknown color_space:unknown";
         assert_eq!(parse_showinfo(side), None);
         assert_eq!(parse_showinfo("[info] frame=    1 fps=0.0"), None);
+    }
+
+    #[test]
+    fn bitrate_from_a_stream_line() {
+        let line = "[info]   Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), \
+                    640x360, 1035 kb/s, 30 fps, 30 tbr, 15360 tbn (default)";
+        assert_eq!(parse_kbps(line), Some(1035));
+        assert_eq!(
+            parse_kbps("Stream #0:0: Video: h264, yuv420p, 640x360, 30 fps"),
+            None
+        );
     }
 
     #[test]

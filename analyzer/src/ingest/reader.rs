@@ -51,6 +51,8 @@ pub struct InputInfo {
     pub width: u32,
     pub height: u32,
     pub fps: f32,
+    /// The stream's bitrate when the container states it.
+    pub bitrate_kbps: Option<u32>,
 }
 
 /// One frame's luma plane with its arrival time.
@@ -84,6 +86,7 @@ fn hook(tx: Sender<Note>) -> generator::process::EventHook {
                     width: v.width,
                     height: v.height,
                     fps: v.fps,
+                    bitrate_kbps: super::argv::parse_kbps(&s.raw_log_message),
                 })
             }),
             FfmpegEvent::ParsedOutputStream(s) => s.video_data().map(|v| Note::Output {

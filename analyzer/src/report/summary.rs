@@ -66,6 +66,9 @@ pub struct StreamSummary {
     pub codec: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// Frame rate the stream declares (delivered fps is `fps`).
+    pub fps_nominal: Option<f32>,
+    pub bitrate_kbps: Option<u32>,
     pub frames_received: u64,
     pub frames_expected: u64,
     pub dropped: u64,
@@ -126,6 +129,8 @@ fn stream_summary(
         codec: s.info.as_ref().map(|i| i.codec.clone()),
         width: s.info.as_ref().map(|i| i.width),
         height: s.info.as_ref().map(|i| i.height),
+        fps_nominal: s.info.as_ref().map(|i| i.fps).filter(|f| *f > 0.0),
+        bitrate_kbps: s.info.as_ref().and_then(|i| i.bitrate_kbps),
         frames_received: rows.len() as u64,
         frames_expected: expected,
         dropped,
