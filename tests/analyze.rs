@@ -67,6 +67,18 @@ fn analyze(dir: &Path, args: &[&str]) -> (Run, Value) {
     (r, summary)
 }
 
+/// The 3 s clip through an ffmpeg filter, analyzed with the pts clock: (run, live1 summary,
+/// events.csv).
+fn analyze_impaired(filter: &str) -> (Run, Value, String) {
+    let dir = tmp();
+    let c = clip(dir.path());
+    let impaired = impair(&c, filter, &dir.path().join("impaired.mp4"));
+    let (r, s) = analyze(dir.path(), &pts_args(&impaired, START));
+    assert!(r.status.success(), "{}", r.stderr);
+    let events = std::fs::read_to_string(dir.path().join("report/events.csv")).unwrap();
+    (r, stream(&s, "live1").clone(), events)
+}
+
 fn stream<'a>(summary: &'a Value, name: &str) -> &'a Value {
     summary["streams"]
         .as_array()
@@ -148,16 +160,7 @@ fn dropped_frames_are_counted_exactly() {
     if !require("ffmpeg") {
         return;
     }
-    let dir = tmp();
-    let c = clip(dir.path());
-    let dropped = impair(
-        &c,
-        "select='not(between(n,30,39))'",
-        &dir.path().join("dropped.mp4"),
-    );
-    let (r, s) = analyze(dir.path(), &pts_args(&dropped, START));
-    assert!(r.status.success(), "{}", r.stderr);
-    let live = stream(&s, "live1");
+    let (_, live, events) = analyze_impaired("select='not(between(n,30,39))'");
     assert_eq!(live["frames_received"], 80);
     assert_eq!(live["frames_expected"], 90);
     assert_eq!(live["dropped"], 10);
@@ -168,11 +171,16 @@ fn dropped_frames_are_counted_exactly() {
         (live["freeze_ms_total"].as_f64().unwrap() - 366.667).abs() < 1.0,
         "{live}"
     );
-    let events = std::fs::read_to_string(dir.path().join("report/events.csv")).unwrap();
+    // stream,kind,start_utc,duration_ms,frames,detail
+    let drop: Vec<&str> = events
+        .lines()
+        .find(|l| l.starts_with("live1,drop,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    assert_eq!(drop[4], "10", "{events}");
     assert!(
-        events
-            .lines()
-            .any(|l| l.starts_with("live1,drop,") && l.ends_with(",10")),
+        (drop[3].parse::<f64>().unwrap() - 333.33).abs() < 0.01,
         "{events}"
     );
 }
@@ -182,17 +190,8 @@ fn a_repeated_frame_is_duplicates_and_a_freeze_of_known_length() {
     if !require("ffmpeg") {
         return;
     }
-    let dir = tmp();
-    let c = clip(dir.path());
     // Frame 20 shown 6 times (5 repeats), timestamps re-laid at 30 fps: 95 frames.
-    let frozen = impair(
-        &c,
-        "loop=loop=5:size=1:start=20,setpts=N/30/TB",
-        &dir.path().join("frozen.mp4"),
-    );
-    let (r, s) = analyze(dir.path(), &pts_args(&frozen, START));
-    assert!(r.status.success(), "{}", r.stderr);
-    let live = stream(&s, "live1");
+    let (_, live, _) = analyze_impaired("loop=loop=5:size=1:start=20,setpts=N/30/TB");
     assert_eq!(live["frames_received"], 95);
     assert_eq!(live["duplicated"], 5);
     assert_eq!(live["stale"], 0);

@@ -306,52 +306,27 @@ fn invalid_arguments_are_usage_errors_with_reasons() {
     let dir = tmp();
     let out = join(&dir, "x.mp4");
     let o = path_str(&out);
-    fails_with(
-        &["generate", "--out", o, "--size", "641x360"],
-        2,
-        "must be even",
-    );
-    fails_with(
-        &["generate", "--out", o, "--size", "huge"],
-        2,
-        "expected WIDTHxHEIGHT",
-    );
-    fails_with(
-        &["generate", "--out", o, "--fps", "fast"],
-        2,
-        "invalid frame rate",
-    );
-    fails_with(
-        &["generate", "--out", o, "--fps", "500"],
-        2,
-        "between 1 and 240 fps",
-    );
-    fails_with(
-        &["generate", "--out", o, "--duration", "0s"],
-        2,
-        "greater than zero",
-    );
-    fails_with(
-        &["generate", "--out", o, "--duration", "soon"],
-        2,
-        "invalid duration",
-    );
-    fails_with(
-        &["generate", "--out", o, "--pattern", "nope"],
-        2,
-        "unknown pattern",
-    );
-    fails_with(
-        &["generate", "--out", o, "--crf", "20", "--bitrate", "1M"],
-        2,
-        "cannot be used with",
-    );
-    fails_with(&["generate", "--out", o, "--stream-id", "100"], 2, "100");
-    fails_with(
-        &["generate", "--out", o, "--size", "128x96"],
-        1,
-        "too small for the timecode",
-    );
+    let cases: [(&[&str], i32, &str); 10] = [
+        (&["--size", "641x360"], 2, "must be even"),
+        (&["--size", "huge"], 2, "expected WIDTHxHEIGHT"),
+        (&["--fps", "fast"], 2, "invalid frame rate"),
+        (&["--fps", "500"], 2, "between 1 and 240 fps"),
+        (&["--duration", "0s"], 2, "greater than zero"),
+        (&["--duration", "soon"], 2, "invalid duration"),
+        (&["--pattern", "nope"], 2, "unknown pattern"),
+        (
+            &["--crf", "20", "--bitrate", "1M"],
+            2,
+            "cannot be used with",
+        ),
+        (&["--stream-id", "100"], 2, "100"),
+        (&["--size", "128x96"], 1, "too small for the timecode"),
+    ];
+    for (extra, code, needle) in cases {
+        let mut args = vec!["generate", "--out", o];
+        args.extend(extra);
+        fails_with(&args, code, needle);
+    }
     assert!(!out.exists(), "nothing is written for invalid arguments");
 }
 

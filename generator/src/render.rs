@@ -5,6 +5,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::Path;
 use std::process::{ChildStdin, ChildStdout};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::Error;
@@ -77,6 +79,82 @@ impl FrameSource {
     pub fn stop(self) {
         drop(self.stdout);
         let _ = self.process.kill_with("stopped");
+    }
+}
+
+/// A `FrameSource` read on its own thread, up to `depth` frames ahead, so decoding and
+/// reading the pipe overlap the consumer's work. Buffers are recycled.
+pub struct ReadAhead {
+    full: Option<Receiver<Result<Vec<u8>, Error>>>,
+    empty: Option<Sender<Vec<u8>>>,
+    thread: Option<JoinHandle<FrameSource>>,
+}
+
+impl ReadAhead {
+    /// Read at most `frames` frames of `frame_len` bytes from `source`.
+    pub fn start(mut source: FrameSource, frames: u64, frame_len: usize, depth: usize) -> Self {
+        let (full_tx, full_rx) = sync_channel(depth);
+        let (empty_tx, empty_rx) = channel();
+        for _ in 0..=depth {
+            let _ = empty_tx.send(vec![0u8; frame_len]);
+        }
+        let thread = std::thread::Builder::new()
+            .name("frame-source".into())
+            .spawn(move || {
+                for _ in 0..frames {
+                    let Ok(mut buf) = empty_rx.recv() else { break };
+                    let item = match source.read_frame(&mut buf) {
+                        Ok(true) => Ok(buf),
+                        Ok(false) => break,
+                        Err(e) => Err(e),
+                    };
+                    let failed = item.is_err();
+                    if full_tx.send(item).is_err() || failed {
+                        break;
+                    }
+                }
+                source
+            })
+            .expect("spawning a thread");
+        Self {
+            full: Some(full_rx),
+            empty: Some(empty_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// The next frame; None at the end of the source.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        match self.full.as_ref().map(Receiver::recv) {
+            Some(Ok(item)) => item.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Hand a buffer back for the next read.
+    pub fn recycle(&self, buf: Vec<u8>) {
+        if let Some(tx) = &self.empty {
+            let _ = tx.send(buf);
+        }
+    }
+
+    fn join(&mut self) -> Option<FrameSource> {
+        // Closing both channels unblocks the reader wherever it waits.
+        self.full.take();
+        self.empty.take();
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+
+    /// Wait for the decoder after its last frame (reports a failed decode).
+    pub fn finish(mut self) -> Result<(), Error> {
+        self.join().map_or(Ok(()), FrameSource::finish)
+    }
+
+    /// Stop the decoder early.
+    pub fn stop(mut self) {
+        if let Some(s) = self.join() {
+            s.stop();
+        }
     }
 }
 
@@ -156,14 +234,14 @@ pub fn render_file(
     .validate()?;
 
     let frame_len = enc.size.frame_len();
-    let mut source = FrameSource::spawn(
+    let source = FrameSource::spawn(
         ffmpeg,
         &argv::decode_args(&spec.content, enc.size, enc.rate, enc.frames),
         frame_len,
     )?;
     let mut sink = FrameSink::spawn(ffmpeg, &argv::encode_args(enc))?;
+    let mut frames = ReadAhead::start(source, enc.frames, frame_len, 3);
 
-    let mut buf = vec![0u8; frame_len];
     let mut composite_time = Duration::ZERO;
     let mut written = 0u64;
     let mut interrupted = false;
@@ -172,27 +250,21 @@ pub fn render_file(
             interrupted = true;
             break;
         }
-        match source.read_frame(&mut buf) {
-            Ok(true) => {}
-            Ok(false) => {
-                // The decoder ended early: its own error explains why, if it failed.
+        let mut buf = match frames.next_frame() {
+            Ok(Some(buf)) => buf,
+            // The decoder ended early or failed: its own error explains why, if it failed.
+            ended => {
                 drop(sink);
-                source
+                frames
                     .finish()
                     .map_err(|e| e.context("decoding the content"))?;
+                ended?;
                 return Err(Error::ShortContent {
                     got: written,
                     expected: enc.frames,
                 });
             }
-            Err(e) => {
-                drop(sink);
-                source
-                    .finish()
-                    .map_err(|e| e.context("decoding the content"))?;
-                return Err(e);
-            }
-        }
+        };
         let tc = Timecode {
             stream_id: spec.stream_id,
             frame: written,
@@ -202,18 +274,19 @@ pub fn render_file(
         compositor.stamp(&mut buf, &tc)?;
         composite_time += t.elapsed();
         if let Err(e) = sink.write_frame(&buf) {
-            source.stop();
+            frames.stop();
             // A broken pipe means the encoder died: its exit status and stderr say why.
             sink.finish().map_err(|e| e.context("encoding"))?;
             return Err(e);
         }
+        frames.recycle(buf);
         written += 1;
         progress(written);
     }
     if interrupted {
-        source.stop();
+        frames.stop();
     } else {
-        source
+        frames
             .finish()
             .map_err(|e| e.context("decoding the content"))?;
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::classify::{FrameKind, FrameRow};
 
 /// Nearest-rank percentiles and extremes of a sample, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Distribution {
     pub p50: f64,
     pub p90: f64,
@@ -15,6 +15,7 @@ pub struct Distribution {
     pub min: f64,
     pub max: f64,
     pub mean: f64,
+    #[serde(skip)]
     pub count: usize,
 }
 

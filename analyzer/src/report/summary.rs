@@ -32,31 +32,6 @@ pub struct Fps {
     pub min: f64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct LatencyMs {
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub min: f64,
-    pub max: f64,
-    pub mean: f64,
-}
-
-impl From<Distribution> for LatencyMs {
-    fn from(d: Distribution) -> Self {
-        Self {
-            p50: d.p50,
-            p90: d.p90,
-            p95: d.p95,
-            p99: d.p99,
-            min: d.min,
-            max: d.max,
-            mean: d.mean,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamSummary {
     pub name: String,
@@ -81,8 +56,8 @@ pub struct StreamSummary {
     pub resolution_changes: u64,
     pub startup_ms: Option<f64>,
     pub fps: Option<Fps>,
-    pub latency_ms: Option<LatencyMs>,
-    pub relative_latency_ms: Option<LatencyMs>,
+    pub latency_ms: Option<Distribution>,
+    pub relative_latency_ms: Option<Distribution>,
     pub vmaf: Option<f64>,
     pub psnr_y: Option<f64>,
     pub ssim: Option<f64>,
@@ -145,11 +120,8 @@ fn stream_summary(
             .first()
             .map(|r| (r.arrival.arrival_us - started_us) as f64 / 1e3),
         fps: stats::delivered_fps(rows).map(|(mean, min)| Fps { mean, min }),
-        latency_ms: stats::distribution(&latencies).map(Into::into),
-        relative_latency_ms: relative
-            .as_deref()
-            .and_then(stats::distribution)
-            .map(Into::into),
+        latency_ms: stats::distribution(&latencies),
+        relative_latency_ms: relative.as_deref().and_then(stats::distribution),
         vmaf: None,
         psnr_y: None,
         ssim: None,
