@@ -223,7 +223,11 @@ impl Status {
             let multi = indicatif::MultiProgress::new();
             let bars = streams
                 .iter()
-                .map(|_| multi.add(indicatif::ProgressBar::new_spinner()))
+                .map(|_| {
+                    let bar = multi.add(indicatif::ProgressBar::new_spinner());
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    bar
+                })
                 .collect();
             (multi, bars)
         });

@@ -80,9 +80,15 @@ impl Progress {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {pos}/{len} frames ({per_sec}, eta {eta})",
+                    "{msg} [{bar:40}] {pos}/{len} frames ({fps} fps, eta {eta})",
                 )
                 .expect("valid template")
+                .with_key(
+                    "fps",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", s.per_sec());
+                    },
+                )
                 .progress_chars("=> "),
             );
             bar.set_message(what);
