@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # ffmpeg: decoding/encoding; OpenCV (contrib: wechat_qrcode) with clang/libclang and
-# pkg-config for the opencv crate's bindings. Later issues add meson, ninja-build, nasm.
-packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev)
+# pkg-config for the opencv crate's bindings; meson, ninja-build and nasm build the bundled
+# libvmaf (libvmaf-sys, static).
+packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod qr;
 pub mod report;
 pub mod session;
+pub mod vmaf;
 #[cfg(feature = "wechat")]
 pub mod wechat;
 
