@@ -22,6 +22,9 @@ enum Command {
     Generate(cli::generate::Args),
     /// Measure latency, frame loss and smoothness of streams carrying streamscope timecodes.
     Analyze(cli::analyze::Args),
+    /// Score a distorted stream against its reference (VMAF, PSNR-Y, SSIM), frames paired by
+    /// their embedded frame number.
+    Vmaf(cli::vmaf::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => cli::generate::run(&cli.global, args),
         Command::Analyze(args) => cli::analyze::run(&cli.global, args),
+        Command::Vmaf(args) => cli::vmaf::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -20,6 +20,8 @@ pub enum Error {
         "no streamscope timecode found in the first {secs} s of {url} — was it made with `streamscope generate`/`publish`?"
     )]
     NoTimecode { url: String, secs: u64 },
+    #[error(transparent)]
+    Vmaf(#[from] crate::vmaf::VmafError),
     #[error("{what}: {source}")]
     Io {
         what: String,

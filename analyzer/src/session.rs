@@ -274,6 +274,7 @@ fn read_stream(
 ) {
     let opts = ReaderOptions {
         with_pts: matches!(config.clock, ClockMode::Pts { .. }),
+        ..ReaderOptions::default()
     };
     let mut reader = match Reader::open(&config.ffmpeg, url, opts, clock, config.open_timeout) {
         Ok(r) => r,
@@ -367,11 +368,12 @@ fn decode_stream(
                 return;
             }
         };
-        let gray = GrayFrame::new(frame.width, frame.height, &frame.luma);
+        let luma = &frame.data[..frame.width * frame.height];
+        let gray = GrayFrame::new(frame.width, frame.height, luma);
         let timecode = gray.and_then(|g| tracker.decode(g).ok());
-        let picture_changed = prev
-            .as_ref()
-            .is_none_or(|p| mean_abs_diff(p, &frame.luma, frame.width) > PICTURE_CHANGE_LEVELS);
+        let picture_changed = prev.as_ref().is_none_or(|p| {
+            mean_abs_diff(&p[..luma.len().min(p.len())], luma, frame.width) > PICTURE_CHANGE_LEVELS
+        });
         let arrival_us = match clock {
             ClockMode::Realtime => frame.arrival_us,
             ClockMode::Pts { start_us } => start_us + frame.pts_us.unwrap_or(0),
@@ -384,7 +386,7 @@ fn decode_stream(
             picture_changed,
             source_size: frame.source_size,
         };
-        prev = Some(frame.luma);
+        prev = Some(frame.data);
         if tx.send(Msg::Arrival { stream, arrival }).is_err() {
             return;
         }

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod generate;
 pub mod values;
+pub mod vmaf;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -50,8 +50,27 @@ impl Protocol {
 /// Reader settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReaderOptions {
-    /// Log each frame's PTS (`showinfo`) for `--clock pts`.
+    /// Keep the stream's own PTS (`-copyts`) for `--clock pts`.
     pub with_pts: bool,
+    /// Deliver whole yuv420p frames (for quality metrics) instead of the luma plane alone.
+    pub yuv420: bool,
+    /// Scale frames to this size (bicubic), e.g. a rendition to its reference's size.
+    pub scale_to: Option<(u32, u32)>,
+}
+
+/// The `-vf` chain of a reader: showinfo first (it reports PTS and the decoded size, before
+/// any scaling), then the optional bicubic scale, then the pixel layout.
+pub fn reader_filters(opts: ReaderOptions) -> String {
+    let mut f = String::from("showinfo=checksum=0");
+    if let Some((w, h)) = opts.scale_to {
+        f.push_str(&format!(",scale={w}:{h}:flags=bicubic"));
+    }
+    f.push_str(if opts.yuv420 {
+        ",format=yuv420p"
+    } else {
+        ",extractplanes=y"
+    });
+    f
 }
 
 /// ffmpeg argv that decodes the first video stream of `url` and writes each frame's luma plane
@@ -97,17 +116,10 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         Protocol::File if !url.starts_with("file:") => format!("file:{url}"),
         _ => url.to_owned(),
     });
-    // showinfo logs each frame's PTS and decoded size (it sits before ffmpeg's autoscale, so
-    // a mid-stream resolution change shows there while the frames keep the first size).
-    a.extend(strs(&[
-        "-map",
-        "0:v:0",
-        "-an",
-        "-sn",
-        "-dn",
-        "-vf",
-        "extractplanes=y,showinfo=checksum=0",
-    ]));
+    // showinfo sits before ffmpeg's autoscale, so a mid-stream resolution change shows there
+    // while the frames keep the first size.
+    a.extend(strs(&["-map", "0:v:0", "-an", "-sn", "-dn", "-vf"]));
+    a.push(reader_filters(opts));
     // Passthrough: ffmpeg must neither duplicate nor drop frames, or it would fake the very
     // impairments we measure. Flush every frame to the pipe (ffmpeg 5.1 already does so for
     // non-seekable outputs; measured: no latency difference), stated so it cannot regress.
@@ -209,11 +221,18 @@ mod tests {
 
     #[test]
     fn file_reader_argv() {
-        let a = reader_args("in:1.mp4", Protocol::File, ReaderOptions { with_pts: true });
+        let a = reader_args(
+            "in:1.mp4",
+            Protocol::File,
+            ReaderOptions {
+                with_pts: true,
+                ..ReaderOptions::default()
+            },
+        );
         assert_eq!(
             a.join(" "),
             "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file,crypto,data -i file:in:1.mp4 \
-             -map 0:v:0 -an -sn -dn -vf extractplanes=y,showinfo=checksum=0 -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1"
+             -map 0:v:0 -an -sn -dn -vf showinfo=checksum=0,extractplanes=y -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1"
         );
     }
 
@@ -239,8 +258,25 @@ mod tests {
             "{a}"
         );
         assert!(
-            a.contains("-vf extractplanes=y,showinfo=checksum=0 -fps_mode"),
+            a.contains("-vf showinfo=checksum=0,extractplanes=y -fps_mode"),
             "{a}"
+        );
+    }
+
+    #[test]
+    fn filter_chains() {
+        assert_eq!(
+            reader_filters(ReaderOptions::default()),
+            "showinfo=checksum=0,extractplanes=y"
+        );
+        let vmaf = ReaderOptions {
+            yuv420: true,
+            scale_to: Some((1280, 720)),
+            ..ReaderOptions::default()
+        };
+        assert_eq!(
+            reader_filters(vmaf),
+            "showinfo=checksum=0,scale=1280:720:flags=bicubic,format=yuv420p"
         );
     }
 

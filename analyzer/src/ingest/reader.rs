@@ -55,7 +55,8 @@ pub struct InputInfo {
     pub bitrate_kbps: Option<u32>,
 }
 
-/// One frame's luma plane with its arrival time.
+/// One frame (its luma plane, or whole yuv420p with `ReaderOptions::yuv420`) with its arrival
+/// time.
 #[derive(Debug, Clone)]
 pub struct RawFrame {
     pub seq: u64,
@@ -68,7 +69,8 @@ pub struct RawFrame {
     pub source_size: Option<(u32, u32)>,
     pub width: usize,
     pub height: usize,
-    pub luma: Vec<u8>,
+    /// The luma plane (width × height bytes), followed by U and V for yuv420p frames.
+    pub data: Vec<u8>,
 }
 
 enum Note {
@@ -138,6 +140,7 @@ pub struct Reader {
     noted_frames: u64,
     /// How long to wait for a frame's showinfo line.
     note_wait: Duration,
+    yuv420: bool,
     clock: WallClock,
     seq: u64,
 }
@@ -179,6 +182,7 @@ impl Reader {
             noted_frames: 0,
             // Replays need every PTS; live arrival is already stamped, so wait less.
             note_wait: Duration::from_millis(if opts.with_pts { 5000 } else { 500 }),
+            yuv420: opts.yuv420,
             clock,
             seq: 0,
         };
@@ -256,7 +260,8 @@ impl Reader {
 
     /// The next frame, or None at the end of the stream (or after `Stopper::stop`).
     pub fn next_frame(&mut self) -> Result<Option<RawFrame>, Error> {
-        let mut luma = vec![0u8; self.width * self.height];
+        let len = self.width * self.height;
+        let mut luma = vec![0u8; if self.yuv420 { len * 3 / 2 } else { len }];
         let mut filled = 0;
         while filled < luma.len() {
             match self.stdout.read(&mut luma[filled..]) {
@@ -283,7 +288,7 @@ impl Reader {
             source_size,
             width: self.width,
             height: self.height,
-            luma,
+            data: luma,
         }))
     }
 

@@ -2,6 +2,7 @@
 //! `summary.csv`. Formatting only; the numbers come from `metrics`.
 
 pub mod frames;
+pub mod quality;
 pub mod summary;
 pub mod thresholds;
 

@@ -21,13 +21,19 @@ pub struct Yuv420<'a> {
 
 impl Yuv420<'_> {
     pub fn is_valid(&self) -> bool {
-        self.width % 2 == 0 && self.height % 2 == 0 && self.data.len() == self.width * self.height * 3 / 2
+        self.width.is_multiple_of(2)
+            && self.height.is_multiple_of(2)
+            && self.data.len() == self.width * self.height * 3 / 2
     }
 }
 
 /// The single return-code check: libvmaf returns 0 or a negative errno.
 fn check(call: &'static str, rc: i32) -> Result<(), VmafError> {
-    if rc == 0 { Ok(()) } else { Err(VmafError::Call { call, code: rc }) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(VmafError::Call { call, code: rc })
+    }
 }
 
 /// A libvmaf context with one model and the PSNR and SSIM extractors registered.
@@ -52,10 +58,16 @@ impl Context {
         let mut raw_ctx: *mut sys::VmafContext = ptr::null_mut();
         // SAFETY: `raw_ctx` is a valid out-pointer; `cfg` is passed by value.
         check("vmaf_init", unsafe { sys::vmaf_init(&mut raw_ctx, cfg) })?;
-        let ctx = NonNull::new(raw_ctx).ok_or(VmafError::Call { call: "vmaf_init", code: 0 })?;
+        let ctx = NonNull::new(raw_ctx).ok_or(VmafError::Call {
+            call: "vmaf_init",
+            code: 0,
+        })?;
 
         let name = CString::new(model).map_err(|_| VmafError::Model(model.to_owned()))?;
-        let mut model_cfg = sys::VmafModelConfig { name: name.as_ptr(), flags: 0 };
+        let mut model_cfg = sys::VmafModelConfig {
+            name: name.as_ptr(),
+            flags: 0,
+        };
         let mut raw_model: *mut sys::VmafModel = ptr::null_mut();
         // SAFETY: out-pointer and config are valid for the call; `name` outlives it (libvmaf
         // copies what it keeps).
@@ -65,7 +77,10 @@ impl Context {
             unsafe { sys::vmaf_close(ctx.as_ptr()) };
             return Err(VmafError::Model(model.to_owned()));
         };
-        let this = Self { ctx, model: model_ptr };
+        let this = Self {
+            ctx,
+            model: model_ptr,
+        };
         // SAFETY: both handles are live; libvmaf copies the feature list it needs.
         check("vmaf_use_features_from_model", unsafe {
             sys::vmaf_use_features_from_model(this.ctx.as_ptr(), this.model.as_ptr())
@@ -89,7 +104,13 @@ impl Context {
         let (w, h) = (frame.width as u32, frame.height as u32);
         // SAFETY: `pic` is a valid out-parameter; libvmaf allocates the planes.
         check("vmaf_picture_alloc", unsafe {
-            sys::vmaf_picture_alloc(&mut pic, sys::VmafPixelFormat::VMAF_PIX_FMT_YUV420P, 8, w, h)
+            sys::vmaf_picture_alloc(
+                &mut pic,
+                sys::VmafPixelFormat::VMAF_PIX_FMT_YUV420P,
+                8,
+                w,
+                h,
+            )
         })?;
         let mut offset = 0;
         for plane in 0..3 {
@@ -111,7 +132,12 @@ impl Context {
 
     /// Score one pair at `index` (strictly increasing). The pictures' ownership passes to
     /// libvmaf, which frees them.
-    pub fn read(&mut self, reference: &Yuv420<'_>, distorted: &Yuv420<'_>, index: u32) -> Result<(), VmafError> {
+    pub fn read(
+        &mut self,
+        reference: &Yuv420<'_>,
+        distorted: &Yuv420<'_>,
+        index: u32,
+    ) -> Result<(), VmafError> {
         let mut r = Self::picture(reference)?;
         let mut d = match Self::picture(distorted) {
             Ok(d) => d,
@@ -122,7 +148,9 @@ impl Context {
             }
         };
         // SAFETY: live context; libvmaf takes ownership of both pictures (by value).
-        check("vmaf_read_pictures", unsafe { sys::vmaf_read_pictures(self.ctx.as_ptr(), &mut r, &mut d, index) })
+        check("vmaf_read_pictures", unsafe {
+            sys::vmaf_read_pictures(self.ctx.as_ptr(), &mut r, &mut d, index)
+        })
     }
 
     /// Signal the end of input, so the scores of the last frames can be computed.

@@ -2,6 +2,7 @@
 //! frame number, and a reference window whose size never grows with run length.
 
 mod ffi;
+pub mod offline;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,9 @@ pub const MODELS: [&str; 3] = ["vmaf_v0.6.1", "vmaf_4k_v0.6.1", "vmaf_v0.6.1neg"
 pub enum VmafError {
     #[error("libvmaf: {call} failed with code {code}")]
     Call { call: &'static str, code: i32 },
-    #[error("libvmaf has no built-in model {0:?} (built in: vmaf_v0.6.1, vmaf_4k_v0.6.1, vmaf_v0.6.1neg)")]
+    #[error(
+        "libvmaf has no built-in model {0:?} (built in: vmaf_v0.6.1, vmaf_4k_v0.6.1, vmaf_v0.6.1neg)"
+    )]
     Model(String),
     #[error("frame buffer is not a whole yuv420p picture")]
     FrameSize,
@@ -39,15 +42,25 @@ pub struct Scorer {
 
 impl Scorer {
     pub fn new(model: &str, threads: u32, subsample: u32) -> Result<Self, VmafError> {
-        Ok(Self { ctx: ffi::Context::new(model, threads, subsample)?, keys: Vec::new(), model: model.to_owned() })
+        Ok(Self {
+            ctx: ffi::Context::new(model, threads, subsample)?,
+            keys: Vec::new(),
+            model: model.to_owned(),
+        })
     }
 
     /// Score `distorted` against `reference` (same size). `key` comes back with its scores.
-    pub fn push(&mut self, key: u64, reference: &Yuv420<'_>, distorted: &Yuv420<'_>) -> Result<(), VmafError> {
+    pub fn push(
+        &mut self,
+        key: u64,
+        reference: &Yuv420<'_>,
+        distorted: &Yuv420<'_>,
+    ) -> Result<(), VmafError> {
         if (reference.width, reference.height) != (distorted.width, distorted.height) {
             return Err(VmafError::FrameSize);
         }
-        self.ctx.read(reference, distorted, self.keys.len() as u32)?;
+        self.ctx
+            .read(reference, distorted, self.keys.len() as u32)?;
         self.keys.push(key);
         Ok(())
     }
@@ -72,11 +85,14 @@ impl Scorer {
             .enumerate()
             .map(|(i, key)| {
                 let i = i as u32;
-                Ok((key, FrameScores {
-                    vmaf: self.ctx.vmaf_at(i)?,
-                    psnr_y: self.ctx.feature_at(c"psnr_y", i)?,
-                    ssim: self.ctx.feature_at(c"float_ssim", i)?,
-                }))
+                Ok((
+                    key,
+                    FrameScores {
+                        vmaf: self.ctx.vmaf_at(i)?,
+                        psnr_y: self.ctx.feature_at(c"psnr_y", i)?,
+                        ssim: self.ctx.feature_at(c"float_ssim", i)?,
+                    },
+                ))
             })
             .collect()
     }
@@ -85,24 +101,27 @@ impl Scorer {
 /// Reference frames keyed by frame number, at most `capacity` of them: inserting beyond that
 /// evicts the lowest frame number, so memory stays flat whatever the delay between streams.
 #[derive(Debug)]
-pub struct ReferenceWindow {
-    frames: BTreeMap<u64, Vec<u8>>,
+pub struct ReferenceWindow<T> {
+    frames: BTreeMap<u64, T>,
     capacity: usize,
 }
 
-impl ReferenceWindow {
+impl<T> ReferenceWindow<T> {
     pub fn new(capacity: usize) -> Self {
-        Self { frames: BTreeMap::new(), capacity: capacity.max(1) }
+        Self {
+            frames: BTreeMap::new(),
+            capacity: capacity.max(1),
+        }
     }
 
-    pub fn insert(&mut self, frame: u64, data: Vec<u8>) {
+    pub fn insert(&mut self, frame: u64, data: T) {
         self.frames.insert(frame, data);
         while self.frames.len() > self.capacity {
             self.frames.pop_first();
         }
     }
 
-    pub fn get(&self, frame: u64) -> Option<&Vec<u8>> {
+    pub fn get(&self, frame: u64) -> Option<&T> {
         self.frames.get(&frame)
     }
 
@@ -130,6 +149,21 @@ pub struct VmafSummary {
     pub p1: f64,
     pub p5: f64,
     pub frames_scored: usize,
+}
+
+/// Mean and minimum of a per-frame metric.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MeanMin {
+    pub mean: f64,
+    pub min: f64,
+}
+
+pub fn mean_min(values: &[f64]) -> Option<MeanMin> {
+    let min = values.iter().copied().min_by(f64::total_cmp)?;
+    Some(MeanMin {
+        mean: values.iter().sum::<f64>() / values.len() as f64,
+        min,
+    })
 }
 
 /// Pool per-frame VMAF scores (harmonic mean as libvmaf computes it: on score + 1).
@@ -170,14 +204,23 @@ mod tests {
     #[test]
     fn pooling() {
         let s = pool(&[100.0, 80.0, 90.0, 60.0]).unwrap();
-        assert_eq!((s.mean, s.min, s.p1, s.frames_scored), (82.5, 60.0, 60.0, 4));
+        assert_eq!(
+            (s.mean, s.min, s.p1, s.frames_scored),
+            (82.5, 60.0, 60.0, 4)
+        );
         let expected_hm = 4.0 / (1.0 / 101.0 + 1.0 / 81.0 + 1.0 / 91.0 + 1.0 / 61.0) - 1.0;
         assert!((s.harmonic_mean - expected_hm).abs() < 1e-9);
         assert!(pool(&[]).is_none());
     }
 
     fn gray_frame(w: usize, h: usize, seed: u8) -> Vec<u8> {
-        let mut f: Vec<u8> = (0..w * h).map(|i| ((i % w) as u8).wrapping_mul(3).wrapping_add(seed ^ (i / w) as u8)).collect();
+        let mut f: Vec<u8> = (0..w * h)
+            .map(|i| {
+                ((i % w) as u8)
+                    .wrapping_mul(3)
+                    .wrapping_add(seed ^ (i / w) as u8)
+            })
+            .collect();
         f.extend(std::iter::repeat_n(128u8, w * h / 2));
         f
     }
@@ -188,19 +231,42 @@ mod tests {
         let mut s = Scorer::new("vmaf_v0.6.1", 1, 1).unwrap();
         for i in 0..4u64 {
             let f = gray_frame(w, h, i as u8);
-            let pic = Yuv420 { width: w, height: h, data: &f };
+            let pic = Yuv420 {
+                width: w,
+                height: h,
+                data: &f,
+            };
             s.push(i, &pic, &pic).unwrap();
         }
         for i in 4..8u64 {
             let r = gray_frame(w, h, i as u8);
             let mut d = r.clone();
-            d.iter_mut().take(w * h).enumerate().for_each(|(j, v)| *v = v.wrapping_add((j * 7 % 23) as u8));
-            s.push(i, &Yuv420 { width: w, height: h, data: &r }, &Yuv420 { width: w, height: h, data: &d }).unwrap();
+            d.iter_mut()
+                .take(w * h)
+                .enumerate()
+                .for_each(|(j, v)| *v = v.wrapping_add((j * 7 % 23) as u8));
+            s.push(
+                i,
+                &Yuv420 {
+                    width: w,
+                    height: h,
+                    data: &r,
+                },
+                &Yuv420 {
+                    width: w,
+                    height: h,
+                    data: &d,
+                },
+            )
+            .unwrap();
         }
         let scores = s.finish().unwrap();
         assert_eq!(scores.len(), 8);
         for (k, sc) in &scores[..4] {
-            assert_eq!(sc.psnr_y, 60.0, "pair {k}: PSNR-Y of identical pictures is libvmaf's 8-bit cap");
+            assert_eq!(
+                sc.psnr_y, 60.0,
+                "pair {k}: PSNR-Y of identical pictures is libvmaf's 8-bit cap"
+            );
             assert!((sc.ssim - 1.0).abs() < 1e-6, "pair {k}: ssim {}", sc.ssim);
         }
         for (k, sc) in &scores[4..] {
@@ -210,11 +276,26 @@ mod tests {
 
     #[test]
     fn unknown_model_and_size_mismatch_are_errors() {
-        assert!(matches!(Scorer::new("vmaf_nope", 1, 1).err(), Some(VmafError::Model(_))));
+        assert!(matches!(
+            Scorer::new("vmaf_nope", 1, 1).err(),
+            Some(VmafError::Model(_))
+        ));
         let mut s = Scorer::new("vmaf_v0.6.1", 1, 1).unwrap();
         let a = gray_frame(64, 48, 0);
         let b = gray_frame(32, 24, 0);
-        let r = s.push(0, &Yuv420 { width: 64, height: 48, data: &a }, &Yuv420 { width: 32, height: 24, data: &b });
+        let r = s.push(
+            0,
+            &Yuv420 {
+                width: 64,
+                height: 48,
+                data: &a,
+            },
+            &Yuv420 {
+                width: 32,
+                height: 24,
+                data: &b,
+            },
+        );
         assert_eq!(r, Err(VmafError::FrameSize));
     }
 }

@@ -1,0 +1,108 @@
+//! Outputs of offline quality scoring (`streamscope vmaf`): `frames.csv` with the quality
+//! columns filled and `summary.json` (schema `streamscope.summary/1`).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::frames::{FRAMES_HEADER, utc};
+use crate::Error;
+use crate::vmaf::offline::{OfflineResult, Pairing};
+use crate::vmaf::{MeanMin, VmafSummary, mean_min, pool};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QualitySummary {
+    pub schema: &'static str,
+    pub started_at: String,
+    pub ended_at: String,
+    pub command: String,
+    pub vmaf_model: String,
+    /// `frame_number` or `index`.
+    pub pairing: &'static str,
+    /// The distorted frames were scaled (bicubic) to this reference size, when sizes differed.
+    pub scaled_to: Option<String>,
+    pub streams: Vec<QualityStream>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityStream {
+    pub name: &'static str,
+    pub role: &'static str,
+    pub url: String,
+    pub frames_received: u64,
+    pub frames_scored: u64,
+    pub unscored: u64,
+    pub vmaf: Option<VmafSummary>,
+    pub psnr_y: Option<MeanMin>,
+    pub ssim: Option<MeanMin>,
+}
+
+pub fn summarize(
+    r: &OfflineResult,
+    distorted_url: &str,
+    command: &str,
+    started_us: i64,
+    ended_us: i64,
+) -> QualitySummary {
+    let scores: Vec<_> = r.frames.iter().filter_map(|f| f.scores).collect();
+    let pick = |f: fn(&crate::vmaf::FrameScores) -> f64| scores.iter().map(f).collect::<Vec<_>>();
+    QualitySummary {
+        schema: super::summary::SCHEMA,
+        started_at: utc(started_us),
+        ended_at: utc(ended_us),
+        command: command.to_owned(),
+        vmaf_model: r.model.clone(),
+        pairing: match r.pairing {
+            Pairing::FrameNumber => "frame_number",
+            Pairing::Index => "index",
+        },
+        scaled_to: r.scaled_to.map(|(w, h)| format!("{w}x{h}")),
+        streams: vec![QualityStream {
+            name: "distorted",
+            role: "live",
+            url: distorted_url.to_owned(),
+            frames_received: r.frames.len() as u64,
+            frames_scored: scores.len() as u64,
+            unscored: (r.frames.len() - scores.len()) as u64,
+            vmaf: pool(&pick(|s| s.vmaf)),
+            psnr_y: mean_min(&pick(|s| s.psnr_y)),
+            ssim: mean_min(&pick(|s| s.ssim)),
+        }],
+    }
+}
+
+pub fn write(dir: &Path, r: &OfflineResult, summary: &QualitySummary) -> Result<(), Error> {
+    let path = dir.join("frames.csv");
+    let io = |source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    };
+    let mut w = csv::Writer::from_path(&path).map_err(|e| io(e.into()))?;
+    w.write_record(FRAMES_HEADER).map_err(|e| io(e.into()))?;
+    for f in &r.frames {
+        let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+        w.write_record([
+            "distorted".to_owned(),
+            f.timecode.map_or(String::new(), |t| t.frame.to_string()),
+            f.timecode
+                .map_or(String::new(), |t| utc(t.capture_us as i64)),
+            String::new(),
+            String::new(),
+            String::new(),
+            f.pts_us
+                .map_or(String::new(), |p| format!("{:.6}", p as f64 / 1e6)),
+            num(f.scores.map(|s| s.vmaf)),
+            num(f.scores.map(|s| s.psnr_y)),
+            num(f.scores.map(|s| s.ssim)),
+            f.unscored.unwrap_or("").to_owned(),
+        ])
+        .map_err(|e| io(e.into()))?;
+    }
+    w.flush().map_err(io)?;
+    let json = serde_json::to_string_pretty(summary).map_err(|e| io(e.into()))?;
+    let spath = dir.join("summary.json");
+    std::fs::write(&spath, json + "\n").map_err(|source| Error::Io {
+        what: format!("writing {}", spath.display()),
+        source,
+    })
+}

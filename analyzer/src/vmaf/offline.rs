@@ -1,0 +1,213 @@
+//! Offline scoring of a distorted stream against its reference: each distorted frame is paired
+//! with the reference frame that carries the same embedded frame number (by index when the
+//! inputs carry no timecodes), the distorted is scaled to the reference size in ffmpeg.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use generator::Timecode;
+
+use super::{FrameScores, ReferenceWindow, Scorer, Yuv420};
+use crate::Error;
+use crate::ingest::{InputInfo, RawFrame, Reader, ReaderOptions, WallClock};
+use crate::qr::{GrayFrame, QrTracker};
+
+#[derive(Debug, Clone)]
+pub struct OfflineConfig {
+    pub ffmpeg: PathBuf,
+    pub reference: String,
+    pub distorted: String,
+    pub model: String,
+    pub threads: u32,
+    pub subsample: u32,
+    /// How much reference video is kept for pairing (bounds memory); converted to frames at the
+    /// reference's frame rate (30 fps when unknown).
+    pub window: Duration,
+    pub open_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pairing {
+    /// By the frame number each frame carries (robust to drops and duplicates).
+    FrameNumber,
+    /// By position, because the inputs carry no readable timecodes.
+    Index,
+}
+
+/// One distorted frame: its timecode, the reference frame it was paired with, its scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredFrame {
+    pub seq: u64,
+    pub timecode: Option<Timecode>,
+    pub pts_us: Option<i64>,
+    pub reference_seq: Option<u64>,
+    pub scores: Option<FrameScores>,
+    /// Why the frame was not scored.
+    pub unscored: Option<&'static str>,
+}
+
+#[derive(Debug)]
+pub struct OfflineResult {
+    pub pairing: Pairing,
+    pub model: String,
+    pub reference: Option<InputInfo>,
+    pub distorted: Option<InputInfo>,
+    /// The reference size the distorted frames were scaled to, when the sizes differed.
+    pub scaled_to: Option<(u32, u32)>,
+    pub frames: Vec<ScoredFrame>,
+    /// Largest number of reference frames held at once.
+    pub window_peak: usize,
+}
+
+/// A reference frame as held in the window: its arrival order and yuv420p data.
+struct Held {
+    seq: u64,
+    data: Vec<u8>,
+}
+
+fn timecode(tracker: &mut QrTracker, f: &RawFrame) -> Option<Timecode> {
+    let luma = &f.data[..f.width * f.height];
+    tracker
+        .decode(GrayFrame::new(f.width, f.height, luma)?)
+        .ok()
+}
+
+/// Score `config.distorted` against `config.reference`.
+pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
+    let clock = WallClock::start();
+    let yuv = ReaderOptions {
+        with_pts: true,
+        yuv420: true,
+        scale_to: None,
+    };
+    let mut reference = Reader::open(
+        &config.ffmpeg,
+        &config.reference,
+        yuv,
+        clock,
+        config.open_timeout,
+    )?;
+    let (rw, rh) = reference.frame_size();
+    let scale = ReaderOptions {
+        scale_to: Some((rw as u32, rh as u32)),
+        ..yuv
+    };
+    let mut distorted = Reader::open(
+        &config.ffmpeg,
+        &config.distorted,
+        scale,
+        clock,
+        config.open_timeout,
+    )?;
+    let (reference_info, distorted_info) = (reference.input().cloned(), distorted.input().cloned());
+    let mut scorer =
+        Scorer::new(&config.model, config.threads, config.subsample).map_err(Error::Vmaf)?;
+    let (mut rt, mut dt) = (QrTracker::new(true), QrTracker::new(true));
+
+    // Pair by frame number if both first frames carry timecodes.
+    let first_ref = reference.next_frame()?;
+    let first_dist = distorted.next_frame()?;
+    let pairing = match (&first_ref, &first_dist) {
+        (Some(r), Some(d)) if timecode(&mut rt, r).is_some() && timecode(&mut dt, d).is_some() => {
+            Pairing::FrameNumber
+        }
+        _ => Pairing::Index,
+    };
+    let fps = reference_info
+        .as_ref()
+        .map_or(30.0, |i| if i.fps > 0.0 { f64::from(i.fps) } else { 30.0 });
+    let mut window: ReferenceWindow<Held> =
+        ReferenceWindow::new((config.window.as_secs_f64() * fps).ceil() as usize);
+    let mut window_peak = 0;
+    let mut pending_ref = first_ref;
+    let mut ref_done = false;
+    let mut frames = Vec::new();
+    let mut next_dist = first_dist;
+    let mut index_key = 0u64;
+    let mut scaled_from = None;
+    while let Some(d) = next_dist.take() {
+        if let Some(size) = d.source_size
+            && size != (rw as u32, rh as u32)
+        {
+            scaled_from = Some(size);
+        }
+        let tc = timecode(&mut dt, &d);
+        let wanted = match pairing {
+            Pairing::FrameNumber => tc.map(|t| t.frame),
+            Pairing::Index => Some(index_key),
+        };
+        index_key += 1;
+        // Read the reference until it holds the wanted frame (or passes it, or ends).
+        if let Some(w) = wanted {
+            while !ref_done && window.newest().is_none_or(|n| n < w) {
+                let r = match pending_ref.take() {
+                    Some(r) => Some(r),
+                    None => reference.next_frame()?,
+                };
+                let Some(r) = r else {
+                    ref_done = true;
+                    break;
+                };
+                let key = match pairing {
+                    Pairing::FrameNumber => timecode(&mut rt, &r).map(|t| t.frame),
+                    Pairing::Index => Some(r.seq),
+                };
+                if let Some(k) = key {
+                    window.insert(
+                        k,
+                        Held {
+                            seq: r.seq,
+                            data: r.data,
+                        },
+                    );
+                    window_peak = window_peak.max(window.len());
+                }
+            }
+        }
+        let mut row = ScoredFrame {
+            seq: d.seq,
+            timecode: tc,
+            pts_us: d.pts_us,
+            reference_seq: None,
+            scores: None,
+            unscored: None,
+        };
+        match wanted.and_then(|w| window.get(w)) {
+            Some(h) => {
+                let r = Yuv420 {
+                    width: rw,
+                    height: rh,
+                    data: &h.data,
+                };
+                let dist = Yuv420 {
+                    width: d.width,
+                    height: d.height,
+                    data: &d.data,
+                };
+                scorer
+                    .push(frames.len() as u64, &r, &dist)
+                    .map_err(Error::Vmaf)?;
+                row.reference_seq = Some(h.seq);
+            }
+            None if wanted.is_none() => row.unscored = Some("unreadable"),
+            None => row.unscored = Some("no_reference_frame"),
+        }
+        frames.push(row);
+        next_dist = distorted.next_frame()?;
+    }
+    reference.stopper().stop();
+    let _ = reference.finish();
+    distorted.finish()?;
+    for (key, scores) in scorer.finish().map_err(Error::Vmaf)? {
+        frames[key as usize].scores = Some(scores);
+    }
+    Ok(OfflineResult {
+        pairing,
+        model: config.model.clone(),
+        reference: reference_info,
+        distorted: distorted_info,
+        scaled_to: scaled_from.map(|_| (rw as u32, rh as u32)),
+        frames,
+        window_peak,
+    })
+}

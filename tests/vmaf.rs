@@ -1,0 +1,224 @@
+//! End-to-end tests of `streamscope vmaf` with real ffmpeg and the bundled libvmaf: identical
+//! inputs, a bitrate ladder, pairing through dropped frames, a scaled rendition.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+/// A 3 s 640x360 timecoded reference, nearly lossless.
+fn reference(dir: &Path) -> PathBuf {
+    let out = dir.join("ref.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&out),
+        "--duration",
+        "3s",
+        "--size",
+        "640x360",
+        "--no-audio",
+        "--crf",
+        "12",
+        "--preset",
+        "ultrafast",
+    ]);
+    out
+}
+
+fn ffmpeg(args: &[&str], input: &Path, out: &Path) {
+    let r = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-i"])
+        .arg(input)
+        .args(args)
+        .arg(out));
+    assert!(r.status.success(), "ffmpeg {args:?}: {}", r.stderr);
+}
+
+/// `streamscope vmaf`: (summary.json's distorted stream, frame number → vmaf, whole summary).
+fn vmaf(
+    dir: &Path,
+    name: &str,
+    reference: &Path,
+    distorted: &Path,
+) -> (Value, HashMap<u64, f64>, Value) {
+    let out = dir.join(name);
+    let r = run(bin()
+        .args([
+            "vmaf",
+            "--vmaf-threads",
+            "2",
+            "--reference",
+            path_str(reference),
+            "--distorted",
+            path_str(distorted),
+        ])
+        .args(["--out", path_str(&out)]));
+    assert!(r.status.success(), "{}", r.stderr);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    let per_frame = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            Some((c[1].parse().ok()?, c[7].parse().ok()?))
+        })
+        .collect();
+    (summary["streams"][0].clone(), per_frame, summary)
+}
+
+#[test]
+fn identical_inputs_score_at_the_caps() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    let (s, per_frame, all) = vmaf(dir.path(), "same", &r, &r);
+    assert_eq!(all["pairing"], "frame_number");
+    assert_eq!(all["vmaf_model"], "vmaf_v0.6.1");
+    assert_eq!(s["frames_scored"], 90);
+    assert_eq!(per_frame.len(), 90);
+    assert!(s["vmaf"]["mean"].as_f64().unwrap() >= 99.0, "{s}");
+    assert_eq!(s["psnr_y"]["mean"], 60.0, "libvmaf's 8-bit PSNR cap");
+    assert!(
+        (s["ssim"]["mean"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+        "{s}"
+    );
+}
+
+#[test]
+fn lower_bitrates_score_strictly_lower() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    let mut means = Vec::new();
+    for rate in ["3000k", "800k", "200k"] {
+        let d = dir.path().join(format!("{rate}.mp4"));
+        ffmpeg(
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-b:v",
+                rate,
+                "-maxrate",
+                rate,
+                "-bufsize",
+                rate,
+            ],
+            &r,
+            &d,
+        );
+        let (s, _, _) = vmaf(dir.path(), rate, &r, &d);
+        means.push(s["vmaf"]["mean"].as_f64().unwrap());
+    }
+    assert!(
+        means[0] > means[1] && means[1] > means[2],
+        "VMAF means {means:?}"
+    );
+}
+
+#[test]
+fn dropped_frames_are_skipped_not_misaligned() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    let drop = "select='not(between(n,30,39))'";
+    // The provider's copy: frames 30–39 lost, the rest re-encoded lossy.
+    let distorted = dir.path().join("dropped.mp4");
+    ffmpeg(
+        &[
+            "-vf",
+            drop,
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "30",
+        ],
+        &r,
+        &distorted,
+    );
+    // The correctly paired run: a reference with the same frames removed, losslessly.
+    let aligned_ref = dir.path().join("ref_dropped.mkv");
+    ffmpeg(
+        &[
+            "-vf",
+            drop,
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+            "-preset",
+            "ultrafast",
+        ],
+        &r,
+        &aligned_ref,
+    );
+
+    let (s, paired, _) = vmaf(dir.path(), "paired", &r, &distorted);
+    let (_, aligned, _) = vmaf(dir.path(), "aligned", &aligned_ref, &distorted);
+    assert_eq!(s["frames_received"], 80);
+    assert_eq!(s["frames_scored"], 80);
+    assert_eq!(paired.len(), 80);
+    assert!(
+        (30..40).all(|f| !paired.contains_key(&f)),
+        "dropped frames are not scored"
+    );
+    for (frame, score) in &aligned {
+        let p = paired[frame];
+        assert!(
+            (p - score).abs() < 1e-4,
+            "frame {frame}: {p} paired by number vs {score} aligned"
+        );
+    }
+}
+
+#[test]
+fn a_smaller_rendition_is_scaled_to_the_reference() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    let small = dir.path().join("small.mp4");
+    ffmpeg(
+        &[
+            "-vf",
+            "scale=320:180",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+        ],
+        &r,
+        &small,
+    );
+    let (s, _, all) = vmaf(dir.path(), "small", &r, &small);
+    assert_eq!(all["scaled_to"], "640x360", "{all}");
+    assert_eq!(s["frames_scored"], 90, "{s}");
+    let mean = s["vmaf"]["mean"].as_f64().unwrap();
+    assert!(
+        mean > 40.0 && mean < 99.0,
+        "VMAF {mean} of an upscaled 180p rendition"
+    );
+}
