@@ -9,7 +9,10 @@ use generator::Timecode;
 
 use super::{FrameScores, ReferenceWindow, Scorer, Yuv420};
 use crate::Error;
-use crate::ingest::{InputInfo, RawFrame, Reader, ReaderOptions, WallClock};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+
+use crate::ingest::{InputInfo, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
 use crate::qr::{GrayFrame, QrTracker};
 
 #[derive(Debug, Clone)]
@@ -72,6 +75,70 @@ fn timecode(tracker: &mut QrTracker, f: &RawFrame) -> Option<Timecode> {
         .ok()
 }
 
+type Item = Result<(RawFrame, Option<Timecode>), Error>;
+
+/// One input read, and its codes decoded, on a thread of its own a few frames ahead, so that
+/// ffmpeg's decoding overlaps libvmaf's scoring.
+struct Feed {
+    rx: Option<Receiver<Item>>,
+    stopper: Stopper,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Feed {
+    fn start(mut reader: Reader) -> Self {
+        let stopper = reader.stopper();
+        let (tx, rx) = sync_channel::<Item>(4);
+        let thread = std::thread::Builder::new()
+            .name("vmaf-feed".into())
+            .spawn(move || {
+                let mut tracker = QrTracker::new(true);
+                loop {
+                    match reader.next_frame() {
+                        Ok(Some(f)) => {
+                            let tc = timecode(&mut tracker, &f);
+                            if tx.send(Ok((f, tc))).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+                if let Err(e) = reader.finish() {
+                    let _ = tx.send(Err(e));
+                }
+            })
+            .expect("spawning a thread");
+        Self {
+            rx: Some(rx),
+            stopper,
+            thread: Some(thread),
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<(RawFrame, Option<Timecode>)>, Error> {
+        match self.rx.as_ref().map(Receiver::recv) {
+            Some(Ok(item)) => item.map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Dropping a feed stops reading (ffmpeg is killed) and waits for its thread, on every path.
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.stopper.stop();
+        self.rx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Score `config.distorted` against `config.reference`.
 pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let clock = WallClock::start();
@@ -80,7 +147,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
         yuv420: true,
         scale_to: None,
     };
-    let mut reference = Reader::open(
+    let reference = Reader::open(
         &config.ffmpeg,
         &config.reference,
         yuv,
@@ -92,7 +159,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
         scale_to: Some((rw as u32, rh as u32)),
         ..yuv
     };
-    let mut distorted = Reader::open(
+    let distorted = Reader::open(
         &config.ffmpeg,
         &config.distorted,
         scale,
@@ -102,15 +169,13 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let (reference_info, distorted_info) = (reference.input().cloned(), distorted.input().cloned());
     let mut scorer =
         Scorer::new(&config.model, config.threads, config.subsample).map_err(Error::Vmaf)?;
-    let (mut rt, mut dt) = (QrTracker::new(true), QrTracker::new(true));
+    let (mut reference, mut distorted) = (Feed::start(reference), Feed::start(distorted));
 
     // Pair by frame number if both first frames carry timecodes.
-    let first_ref = reference.next_frame()?;
-    let first_dist = distorted.next_frame()?;
-    let pairing = match (&first_ref, &first_dist) {
-        (Some(r), Some(d)) if timecode(&mut rt, r).is_some() && timecode(&mut dt, d).is_some() => {
-            Pairing::FrameNumber
-        }
+    let mut pending_ref = reference.next()?;
+    let mut next_dist = distorted.next()?;
+    let pairing = match (&pending_ref, &next_dist) {
+        (Some((_, Some(_))), Some((_, Some(_)))) => Pairing::FrameNumber,
         _ => Pairing::Index,
     };
     let fps = reference_info
@@ -119,19 +184,16 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let mut window: ReferenceWindow<Held> =
         ReferenceWindow::new((config.window.as_secs_f64() * fps).ceil() as usize);
     let mut window_peak = 0;
-    let mut pending_ref = first_ref;
     let mut ref_done = false;
     let mut frames = Vec::new();
-    let mut next_dist = first_dist;
     let mut index_key = 0u64;
     let mut scaled_from = None;
-    while let Some(d) = next_dist.take() {
+    while let Some((d, tc)) = next_dist.take() {
         if let Some(size) = d.source_size
             && size != (rw as u32, rh as u32)
         {
             scaled_from = Some(size);
         }
-        let tc = timecode(&mut dt, &d);
         let wanted = match pairing {
             Pairing::FrameNumber => tc.map(|t| t.frame),
             Pairing::Index => Some(index_key),
@@ -140,16 +202,16 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
         // Read the reference until it holds the wanted frame (or passes it, or ends).
         if let Some(w) = wanted {
             while !ref_done && window.newest().is_none_or(|n| n < w) {
-                let r = match pending_ref.take() {
+                let next = match pending_ref.take() {
                     Some(r) => Some(r),
-                    None => reference.next_frame()?,
+                    None => reference.next()?,
                 };
-                let Some(r) = r else {
+                let Some((r, rtc)) = next else {
                     ref_done = true;
                     break;
                 };
                 let key = match pairing {
-                    Pairing::FrameNumber => timecode(&mut rt, &r).map(|t| t.frame),
+                    Pairing::FrameNumber => rtc.map(|t| t.frame),
                     Pairing::Index => Some(r.seq),
                 };
                 if let Some(k) = key {
@@ -193,11 +255,9 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
             None => row.unscored = Some("no_reference_frame"),
         }
         frames.push(row);
-        next_dist = distorted.next_frame()?;
+        next_dist = distorted.next()?;
     }
-    reference.stopper().stop();
-    let _ = reference.finish();
-    distorted.finish()?;
+    drop((reference, distorted));
     for (key, scores) in scorer.finish().map_err(Error::Vmaf)? {
         frames[key as usize].scores = Some(scores);
     }
