@@ -15,22 +15,7 @@ const START: &str = "2026-11-21T12:00:00Z";
 
 /// A 3 s, 640x360, 30 fps timecoded clip starting at START.
 fn clip(dir: &Path) -> PathBuf {
-    let out = dir.join("clip.mp4");
-    streamscope_ok(&[
-        "generate",
-        "--out",
-        path_str(&out),
-        "--duration",
-        "3s",
-        "--size",
-        "640x360",
-        "--no-audio",
-        "--start-time",
-        START,
-        "--preset",
-        "ultrafast",
-    ]);
-    out
+    generated_clip(dir, "clip.mp4", &["--start-time", START])
 }
 
 /// Re-encode `src` through an ffmpeg video filter (timestamps passed through untouched).

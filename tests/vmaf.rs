@@ -12,22 +12,7 @@ use serde_json::Value;
 
 /// A 3 s 640x360 timecoded reference, nearly lossless.
 fn reference(dir: &Path) -> PathBuf {
-    let out = dir.join("ref.mp4");
-    streamscope_ok(&[
-        "generate",
-        "--out",
-        path_str(&out),
-        "--duration",
-        "3s",
-        "--size",
-        "640x360",
-        "--no-audio",
-        "--crf",
-        "12",
-        "--preset",
-        "ultrafast",
-    ]);
-    out
+    generated_clip(dir, "ref.mp4", &["--crf", "12"])
 }
 
 fn ffmpeg(args: &[&str], input: &Path, out: &Path) {

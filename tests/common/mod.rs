@@ -172,6 +172,27 @@ pub fn mp4_top_level_boxes(file: &Path) -> Vec<String> {
     boxes
 }
 
+/// `streamscope generate` of a 3 s, 640x360, 30 fps clip without audio (x264 ultrafast) into
+/// `dir/name`, with `extra` arguments.
+pub fn generated_clip(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let mut args = vec![
+        "generate",
+        "--out",
+        path_str(&out),
+        "--duration",
+        "3s",
+        "--size",
+        "640x360",
+        "--no-audio",
+        "--preset",
+        "ultrafast",
+    ];
+    args.extend(extra);
+    streamscope_ok(&args);
+    out
+}
+
 pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
