@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use analyzer::{GrayFrame, QrMiss, decode_timecode};
 use generator::Timecode;
+use serde_json::Value;
 
 /// True when the tool runs. Missing tools fail the test under CI=true and skip it elsewhere.
 pub fn require(tool: &str) -> bool {
@@ -191,6 +192,16 @@ pub fn generated_clip(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     args.extend(extra);
     streamscope_ok(&args);
     out
+}
+
+/// The summary entry of stream `name`.
+pub fn stream<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {summary}"))
 }
 
 pub fn tmp() -> tempfile::TempDir {
