@@ -81,7 +81,6 @@ pub enum Update<'a> {
 pub struct StreamResult {
     pub spec: StreamSpec,
     pub info: Option<InputInfo>,
-    pub frame_size: Option<(usize, usize)>,
     pub rows: Vec<FrameRow>,
     pub error: Option<Error>,
 }
@@ -142,7 +141,6 @@ pub fn run(
             .map(|spec| StreamResult {
                 spec: spec.clone(),
                 info: None,
-                frame_size: None,
                 rows: Vec::new(),
                 error: None,
             })
@@ -199,7 +197,6 @@ fn collect(
             } => {
                 let s = &mut result.streams[stream];
                 s.info = info;
-                s.frame_size = Some(size);
                 if stopping {
                     stopper.stop();
                 }

@@ -328,7 +328,6 @@ mod tests {
                 role: Role::Live,
             },
             info: None,
-            frame_size: None,
             rows,
             error: None,
         }

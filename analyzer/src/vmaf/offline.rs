@@ -12,7 +12,7 @@ use crate::Error;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::ingest::{InputInfo, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
+use crate::ingest::{RawFrame, Reader, ReaderOptions, Stopper, WallClock};
 use crate::qr::{GrayFrame, QrTracker};
 
 #[derive(Debug, Clone)]
@@ -37,13 +37,11 @@ pub enum Pairing {
     Index,
 }
 
-/// One distorted frame: its timecode, the reference frame it was paired with, its scores.
+/// One distorted frame, in delivery order: its timecode and its scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredFrame {
-    pub seq: u64,
     pub timecode: Option<Timecode>,
     pub pts_us: Option<i64>,
-    pub reference_seq: Option<u64>,
     pub scores: Option<FrameScores>,
     /// Why the frame was not scored.
     pub unscored: Option<&'static str>,
@@ -53,19 +51,9 @@ pub struct ScoredFrame {
 pub struct OfflineResult {
     pub pairing: Pairing,
     pub model: String,
-    pub reference: Option<InputInfo>,
-    pub distorted: Option<InputInfo>,
     /// The reference size the distorted frames were scaled to, when the sizes differed.
     pub scaled_to: Option<(u32, u32)>,
     pub frames: Vec<ScoredFrame>,
-    /// Largest number of reference frames held at once.
-    pub window_peak: usize,
-}
-
-/// A reference frame as held in the window: its arrival order and yuv420p data.
-struct Held {
-    seq: u64,
-    data: Vec<u8>,
 }
 
 fn timecode(tracker: &mut QrTracker, f: &RawFrame) -> Option<Timecode> {
@@ -166,7 +154,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
         clock,
         config.open_timeout,
     )?;
-    let (reference_info, distorted_info) = (reference.input().cloned(), distorted.input().cloned());
+    let reference_fps = reference.input().map_or(0.0, |i| f64::from(i.fps));
     let mut scorer =
         Scorer::new(&config.model, config.threads, config.subsample).map_err(Error::Vmaf)?;
     let (mut reference, mut distorted) = (Feed::start(reference), Feed::start(distorted));
@@ -178,22 +166,21 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
         (Some((_, Some(_))), Some((_, Some(_)))) => Pairing::FrameNumber,
         _ => Pairing::Index,
     };
-    let fps = reference_info
-        .as_ref()
-        .map_or(30.0, |i| if i.fps > 0.0 { f64::from(i.fps) } else { 30.0 });
-    let mut window: ReferenceWindow<Held> =
+    let fps = if reference_fps > 0.0 {
+        reference_fps
+    } else {
+        30.0
+    };
+    let mut window: ReferenceWindow<Vec<u8>> =
         ReferenceWindow::new((config.window.as_secs_f64() * fps).ceil() as usize);
-    let mut window_peak = 0;
     let mut ref_done = false;
     let mut frames = Vec::new();
     let mut index_key = 0u64;
-    let mut scaled_from = None;
+    let mut scaled = false;
     while let Some((d, tc)) = next_dist.take() {
-        if let Some(size) = d.source_size
-            && size != (rw as u32, rh as u32)
-        {
-            scaled_from = Some(size);
-        }
+        scaled |= d
+            .source_size
+            .is_some_and(|size| size != (rw as u32, rh as u32));
         let wanted = match pairing {
             Pairing::FrameNumber => tc.map(|t| t.frame),
             Pairing::Index => Some(index_key),
@@ -215,22 +202,13 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
                     Pairing::Index => Some(r.seq),
                 };
                 if let Some(k) = key {
-                    window.insert(
-                        k,
-                        Held {
-                            seq: r.seq,
-                            data: r.data,
-                        },
-                    );
-                    window_peak = window_peak.max(window.len());
+                    window.insert(k, r.data);
                 }
             }
         }
         let mut row = ScoredFrame {
-            seq: d.seq,
             timecode: tc,
             pts_us: d.pts_us,
-            reference_seq: None,
             scores: None,
             unscored: None,
         };
@@ -239,7 +217,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
                 let r = Yuv420 {
                     width: rw,
                     height: rh,
-                    data: &h.data,
+                    data: h,
                 };
                 let dist = Yuv420 {
                     width: d.width,
@@ -249,7 +227,6 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
                 scorer
                     .push(frames.len() as u64, &r, &dist)
                     .map_err(Error::Vmaf)?;
-                row.reference_seq = Some(h.seq);
             }
             None if wanted.is_none() => row.unscored = Some("unreadable"),
             None => row.unscored = Some("no_reference_frame"),
@@ -264,10 +241,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     Ok(OfflineResult {
         pairing,
         model: config.model.clone(),
-        reference: reference_info,
-        distorted: distorted_info,
-        scaled_to: scaled_from.map(|_| (rw as u32, rh as u32)),
+        scaled_to: scaled.then_some((rw as u32, rh as u32)),
         frames,
-        window_peak,
     })
 }
