@@ -144,6 +144,15 @@ impl fmt::Display for Timecode {
     }
 }
 
+/// µs since the Unix epoch as RFC 3339 UTC with microseconds (`2026-11-21T12:00:00.033333Z`);
+/// the number itself when out of chrono's range.
+pub fn utc_rfc3339(us: i64) -> String {
+    DateTime::from_timestamp_micros(us).map_or_else(
+        || us.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
+}
+
 /// Value of a run of ASCII digits (caller guarantees digits, ≤ 19 of them).
 fn digits(s: &[u8]) -> u64 {
     s.iter().fold(0, |acc, &d| acc * 10 + u64::from(d - b'0'))

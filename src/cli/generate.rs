@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, SubsecRound, Utc};
 use generator::argv::{self, Content, EncodeSpec, Pattern, RateControl};
 use generator::render::{RenderSpec, render_file};
+use generator::signal::utc_rfc3339;
 use generator::{Corner, FrameRate, PictureSize, Placement};
 
 use super::{EXIT_INTERRUPTED, Global, Progress, values};
@@ -139,8 +140,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         enc.rate,
         argv::seconds(enc.rate, outcome.frames_written),
         spec.stream_id,
-        micros_to_rfc3339(spec.start_us),
-        micros_to_rfc3339(schedule.capture_us(last)),
+        utc_rfc3339(spec.start_us as i64),
+        utc_rfc3339(schedule.capture_us(last) as i64),
     );
     if let Some(dir) = &args.hls {
         println!("wrote {}", dir.join("index.m3u8").display());
@@ -242,14 +243,4 @@ fn prepare_outputs(args: &Args) -> anyhow::Result<()> {
         let _ = fs::remove_file(probe);
     }
     Ok(())
-}
-
-fn micros_to_rfc3339(us: u64) -> String {
-    i64::try_from(us)
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .map_or_else(
-            || us.to_string(),
-            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        )
 }

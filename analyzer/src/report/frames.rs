@@ -7,7 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use generator::Timecode;
+
 use crate::metrics::FrameRow;
+use crate::vmaf::FrameScores;
 
 pub const FRAMES_HEADER: [&str; 11] = [
     "stream",
@@ -23,13 +26,7 @@ pub const FRAMES_HEADER: [&str; 11] = [
     "event",
 ];
 
-/// µs since the epoch as RFC 3339 UTC with microseconds.
-pub fn utc(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us).map_or_else(
-        || us.to_string(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-    )
-}
+pub use generator::signal::utc_rfc3339 as utc;
 
 /// µs as milliseconds with three decimals (exact).
 pub fn ms(us: i64) -> String {
@@ -38,24 +35,54 @@ pub fn ms(us: i64) -> String {
     format!("{sign}{}.{:03}", a / 1000, a % 1000)
 }
 
-/// The cells of one row, in `FRAMES_HEADER` order.
+/// What one `frames.csv` row holds; `record` lays it out in `FRAMES_HEADER` order, the one
+/// place that order is spelled out.
+#[derive(Debug, Clone, Default)]
+pub struct FrameCells<'a> {
+    pub stream: &'a str,
+    pub timecode: Option<Timecode>,
+    pub arrival_us: Option<i64>,
+    pub latency_us: Option<i64>,
+    pub relative_latency_us: Option<i64>,
+    pub pts_us: Option<i64>,
+    pub scores: Option<FrameScores>,
+    pub event: &'a str,
+}
+
+impl FrameCells<'_> {
+    pub fn record(&self) -> [String; 11] {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let score =
+            |f: fn(&FrameScores) -> f64| opt(self.scores.as_ref().map(|s| format!("{:.6}", f(s))));
+        [
+            self.stream.to_owned(),
+            opt(self.timecode.map(|t| t.frame.to_string())),
+            opt(self.timecode.map(|t| utc(t.capture_us as i64))),
+            opt(self.arrival_us.map(utc)),
+            opt(self.latency_us.map(ms)),
+            opt(self.relative_latency_us.map(ms)),
+            opt(self.pts_us.map(|p| format!("{:.6}", p as f64 / 1e6))),
+            score(|s| s.vmaf),
+            score(|s| s.psnr_y),
+            score(|s| s.ssim),
+            self.event.to_owned(),
+        ]
+    }
+}
+
+/// The cells of one measured row, in `FRAMES_HEADER` order.
 pub fn row_cells(stream: &str, row: &FrameRow) -> [String; 11] {
-    let tc = row.arrival.timecode;
-    [
-        stream.to_owned(),
-        tc.map_or(String::new(), |t| t.frame.to_string()),
-        tc.map_or(String::new(), |t| utc(t.capture_us as i64)),
-        utc(row.arrival.arrival_us),
-        row.latency_us.map_or(String::new(), ms),
-        row.relative_latency_us.map_or(String::new(), ms),
-        row.arrival
-            .pts_us
-            .map_or(String::new(), |p| format!("{:.6}", p as f64 / 1e6)),
-        String::new(),
-        String::new(),
-        String::new(),
-        row.kind.event().to_owned(),
-    ]
+    FrameCells {
+        stream,
+        timecode: row.arrival.timecode,
+        arrival_us: Some(row.arrival.arrival_us),
+        latency_us: row.latency_us,
+        relative_latency_us: row.relative_latency_us,
+        pts_us: row.arrival.pts_us,
+        scores: None,
+        event: row.kind.event(),
+    }
+    .record()
 }
 
 pub struct FramesCsv {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::frames::{FRAMES_HEADER, utc};
+use super::frames::{FRAMES_HEADER, FrameCells, utc};
 use crate::Error;
 use crate::vmaf::offline::{OfflineResult, Pairing};
 use crate::vmaf::{MeanMin, VmafSummary, mean_min, pool};
@@ -80,23 +80,15 @@ pub fn write(dir: &Path, r: &OfflineResult, summary: &QualitySummary) -> Result<
     let mut w = csv::Writer::from_path(&path).map_err(|e| io(e.into()))?;
     w.write_record(FRAMES_HEADER).map_err(|e| io(e.into()))?;
     for f in &r.frames {
-        let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
-        w.write_record([
-            "distorted".to_owned(),
-            f.timecode.map_or(String::new(), |t| t.frame.to_string()),
-            f.timecode
-                .map_or(String::new(), |t| utc(t.capture_us as i64)),
-            String::new(),
-            String::new(),
-            String::new(),
-            f.pts_us
-                .map_or(String::new(), |p| format!("{:.6}", p as f64 / 1e6)),
-            num(f.scores.map(|s| s.vmaf)),
-            num(f.scores.map(|s| s.psnr_y)),
-            num(f.scores.map(|s| s.ssim)),
-            f.unscored.unwrap_or("").to_owned(),
-        ])
-        .map_err(|e| io(e.into()))?;
+        let cells = FrameCells {
+            stream: "distorted",
+            timecode: f.timecode,
+            pts_us: f.pts_us,
+            scores: f.scores,
+            event: f.unscored.unwrap_or(""),
+            ..FrameCells::default()
+        };
+        w.write_record(cells.record()).map_err(|e| io(e.into()))?;
     }
     w.flush().map_err(io)?;
     let json = serde_json::to_string_pretty(summary).map_err(|e| io(e.into()))?;
