@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -19,23 +18,14 @@ fn clip(dir: &Path) -> PathBuf {
 
 /// Re-encode `src` through an ffmpeg video filter (timestamps passed through untouched).
 fn impair(src: &Path, filter: &str, out: &Path) -> PathBuf {
-    let r = run(Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-i"])
-        .arg(src)
-        .args([
-            "-vf",
-            filter,
-            "-fps_mode",
-            "passthrough",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "12",
-        ])
-        .arg(out));
-    assert!(r.status.success(), "ffmpeg -vf {filter}: {}", r.stderr);
+    run_ok(
+        ffmpeg_cmd()
+            .arg("-i")
+            .arg(src)
+            .args(["-vf", filter, "-fps_mode", "passthrough"])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-crf", "12"])
+            .arg(out),
+    );
     out.to_path_buf()
 }
 
@@ -282,19 +272,17 @@ fn a_stream_without_timecodes_is_named_as_such() {
     }
     let dir = tmp();
     let plain = dir.path().join("plain.mp4");
-    let made = run(Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-nostdin",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=30:duration=2",
-        ])
-        .args(["-c:v", "libx264", "-preset", "ultrafast"])
-        .arg(&plain));
-    assert!(made.status.success());
+    run_ok(
+        ffmpeg_cmd()
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=30:duration=2",
+            ])
+            .args(["-c:v", "libx264", "-preset", "ultrafast"])
+            .arg(&plain),
+    );
     let (r, s) = analyze(dir.path(), &pts_args(&plain, START));
     assert_eq!(r.status.code(), Some(1));
     assert!(
@@ -359,29 +347,23 @@ fn a_mid_stream_resolution_change_is_an_event_and_reading_goes_on() {
     // player switching down would deliver).
     let first = dir.path().join("a.ts");
     let second = dir.path().join("b.ts");
-    for (args, out) in [
-        (vec!["-t", "1"], &first),
-        (
-            vec!["-ss", "1", "-vf", "scale=640:360", "-output_ts_offset", "1"],
-            &second,
-        ),
-    ] {
-        let mut c = Command::new("ffmpeg");
-        c.args(["-v", "error", "-nostdin", "-y"]);
-        if args[0] == "-ss" {
-            c.args(&args[..2]);
-        }
-        c.arg("-i").arg(&hd);
-        if args[0] == "-ss" {
-            c.args(&args[2..]);
-        } else {
-            c.args(&args);
-        }
-        let r = run(c
-            .args(["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"])
-            .arg(out));
-        assert!(r.status.success(), "{}", r.stderr);
-    }
+    let encode = ["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"];
+    run_ok(
+        ffmpeg_cmd()
+            .arg("-i")
+            .arg(&hd)
+            .args(["-t", "1"])
+            .args(encode)
+            .arg(&first),
+    );
+    run_ok(
+        ffmpeg_cmd()
+            .args(["-ss", "1", "-i"])
+            .arg(&hd)
+            .args(["-vf", "scale=640:360", "-output_ts_offset", "1"])
+            .args(encode)
+            .arg(&second),
+    );
     let joined = dir.path().join("switch.ts");
     let mut bytes = std::fs::read(&first).unwrap();
     bytes.extend(std::fs::read(&second).unwrap());
@@ -416,18 +398,11 @@ fn an_input_without_video_names_the_reason() {
     }
     let dir = tmp();
     let audio = dir.path().join("tone.m4a");
-    let made = run(Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-nostdin",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=1000:duration=1",
-        ])
-        .arg(&audio));
-    assert!(made.status.success());
+    run_ok(
+        ffmpeg_cmd()
+            .args(["-f", "lavfi", "-i", "sine=frequency=1000:duration=1"])
+            .arg(&audio),
+    );
     let (r, s) = analyze(dir.path(), &pts_args(&audio, START));
     assert_eq!(r.status.code(), Some(1));
     let err = stream(&s, "live1")["error"].as_str().unwrap().to_owned();

@@ -232,19 +232,17 @@ fn source_video_is_fitted_and_looped_under_the_code() {
     let dir = tmp();
     let src = join(&dir, "source 4x3.mp4");
     // A 1 s, 4:3 clip at 25 fps: generate must scale, pad and loop it to 2 s at 30 fps.
-    let made = run(Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-nostdin",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25:duration=1",
-        ])
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-y"])
-        .arg(&src));
-    assert!(made.status.success(), "{}", made.stderr);
+    run_ok(
+        ffmpeg_cmd()
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=25:duration=1",
+            ])
+            .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(&src),
+    );
     let out = join(&dir, "out.mp4");
     streamscope_ok(&[
         "generate",

@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -16,12 +15,7 @@ fn reference(dir: &Path) -> PathBuf {
 }
 
 fn ffmpeg(args: &[&str], input: &Path, out: &Path) {
-    let r = run(Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-i"])
-        .arg(input)
-        .args(args)
-        .arg(out));
-    assert!(r.status.success(), "ffmpeg {args:?}: {}", r.stderr);
+    run_ok(ffmpeg_cmd().arg("-i").arg(input).args(args).arg(out));
 }
 
 /// `streamscope vmaf`: (summary.json's distorted stream, frame number → vmaf, whole summary).

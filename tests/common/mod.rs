@@ -83,6 +83,20 @@ pub fn run(cmd: &mut Command) -> Run {
     wait_with_timeout(child, Duration::from_secs(120))
 }
 
+/// ffmpeg, quiet (`-v error`), without stdin, overwriting outputs; add the rest.
+pub fn ffmpeg_cmd() -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-v", "error", "-nostdin", "-y"]);
+    c
+}
+
+/// Run `cmd` (2 min limit); it must succeed.
+pub fn run_ok(cmd: &mut Command) -> Run {
+    let r = run(cmd);
+    assert!(r.status.success(), "{cmd:?} failed: {}", r.stderr);
+    r
+}
+
 /// `streamscope ARGS…`, which must succeed.
 pub fn streamscope_ok(args: &[&str]) -> Run {
     let r = run(bin().args(args));
