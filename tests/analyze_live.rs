@@ -182,3 +182,61 @@ fn wait_with_timeout_status(mut child: std::process::Child) -> Option<std::proce
     let _ = child.kill();
     child.wait().ok()
 }
+
+#[test]
+fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let clip = generated_clip(dir.path(), "c.mp4", &["--gop", "500ms"]);
+    let (cport, lport) = (free_udp_port(), free_udp_port());
+    let udp = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");
+    let out = dir.path().join("report");
+    let analyzer = bin()
+        .args(["analyze", "--vmaf", "--duration", "8s", "--out", path_str(&out)])
+        .args(["--control", &udp(cport), "--live", &udp(lport)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // One publisher: the untouched control, and a 180p low-bitrate rendition as the provider.
+    let ts = ["-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0"];
+    let publisher = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-re", "-i"])
+        .arg(&clip)
+        .args(["-map", "0:v", "-c", "copy"])
+        .args(ts)
+        .arg(format!("udp://127.0.0.1:{cport}?pkt_size=1316"))
+        .args(["-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast"])
+        .args(["-tune", "zerolatency", "-b:v", "250k", "-s", "320x180", "-g", "15"])
+        .args(ts)
+        .arg(format!("udp://127.0.0.1:{lport}?pkt_size=1316")));
+    assert!(publisher.status.success(), "{}", publisher.stderr);
+    let r = wait_with_timeout(analyzer, Duration::from_secs(40));
+    assert!(r.status.success(), "{}", r.stderr);
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let live = stream(&s, "live1");
+    let received = live["frames_received"].as_u64().unwrap();
+    let scored = live["vmaf"]["frames_scored"].as_u64().unwrap();
+    let unscored: u64 = live["vmaf_unscored"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(received >= 30 && scored >= 10, "{live}");
+    assert_eq!(scored + unscored, received, "every frame scored or accounted for: {live}");
+    assert_eq!(live["dropped"], 0, "scoring never holds up arrivals: {live}");
+    assert_eq!(live["scaled_to"], "640x360");
+    let mean = live["vmaf"]["mean"].as_f64().unwrap();
+    assert!(mean > 10.0 && mean < 99.0, "VMAF {mean} of a 180p 250k rendition");
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    let filled = csv
+        .lines()
+        .filter(|l| l.starts_with("live1,") && !l.split(',').nth(7).unwrap().is_empty())
+        .count() as u64;
+    assert_eq!(filled, scored, "frames.csv carries each scored frame's VMAF");
+}

@@ -201,3 +201,95 @@ fn a_smaller_rendition_is_scaled_to_the_reference() {
         "VMAF {mean} of an upscaled 180p rendition"
     );
 }
+
+/// `analyze --vmaf` on a replay: per stream frame number → vmaf from frames.csv.
+fn analyze_vmaf(dir: &Path, name: &str, args: &[&str]) -> (Value, HashMap<u64, f64>) {
+    let out = dir.join(name);
+    let r = run(bin()
+        .args(["analyze", "--vmaf-threads", "2", "--clock", "pts"])
+        .args(["--start-time", "2026-11-21T12:00:00Z", "--out", path_str(&out)])
+        .args(args));
+    assert!(r.status.success(), "{}", r.stderr);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    let per_frame = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0] == "live1").then_some(())?;
+            Some((c[1].parse().ok()?, c[7].parse().ok()?))
+        })
+        .collect();
+    (summary, per_frame)
+}
+
+#[test]
+fn analyze_vmaf_scores_each_frame_like_the_offline_command() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    // A provider's 180p rendition that lost frames 30–39.
+    let distorted = dir.path().join("rendition.mp4");
+    ffmpeg(
+        &[
+            "-vf",
+            "select='not(between(n,30,39))',scale=320:180",
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "26",
+        ],
+        &r,
+        &distorted,
+    );
+    let (_, offline, _) = vmaf(dir.path(), "offline", &r, &distorted);
+    assert_eq!(offline.len(), 80);
+    let live = format!("live1={}", path_str(&distorted));
+    for (name, reference) in [
+        ("control", ["--control", path_str(&r), "--vmaf"]),
+        ("file", ["--reference", path_str(&r), "--vmaf"]),
+    ] {
+        let (s, scores) = analyze_vmaf(dir.path(), name, &[&["--live", &live][..], &reference[..]].concat());
+        assert_eq!(s["vmaf_model"], "vmaf_v0.6.1", "{name}");
+        let l = stream(&s, "live1");
+        assert_eq!(l["vmaf"]["frames_scored"], 80, "{name}: {l}");
+        assert_eq!(l["scaled_to"], "640x360", "{name}");
+        assert_eq!(
+            l["vmaf_unscored"],
+            serde_json::json!({"subsampled": 0, "busy": 0, "unreadable": 0, "no_reference_frame": 0}),
+            "{name}: a replay scores every frame"
+        );
+        assert!(l["psnr_y"]["mean"].as_f64().unwrap() > 20.0, "{l}");
+        assert!(stream(&s, "live1")["ssim"]["min"].as_f64().unwrap() > 0.5);
+        if name == "control" {
+            assert!(stream(&s, "control")["vmaf"].is_null(), "the control is the reference");
+        }
+        assert_eq!(scores.len(), 80, "{name}");
+        for (frame, score) in &offline {
+            let live = scores[frame];
+            assert!(
+                (live - score).abs() < 1e-4,
+                "{name}: frame {frame}: {live} in analyze vs {score} offline"
+            );
+        }
+    }
+}
+
+#[test]
+fn analyze_vmaf_without_a_reference_is_refused() {
+    let r = run(bin().args(["analyze", "--live", "x.mp4", "--vmaf"]));
+    assert!(!r.status.success());
+    assert!(
+        r.stderr.contains("--vmaf needs a reference: --control URL or --reference FILE"),
+        "{}",
+        r.stderr
+    );
+}

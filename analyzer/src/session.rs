@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,10 @@ use crate::Error;
 use crate::ingest::{InputInfo, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
 use crate::metrics::{Classifier, FrameArrival, FrameRow};
 use crate::qr::{GrayFrame, QrTracker, mean_abs_diff};
+use crate::vmaf::live::{
+    LiveFeeder, LiveScoring, LiveVmafConfig, ReferenceInfo, ReferenceSource, SharedReference,
+    StreamQuality, probe_file,
+};
 
 /// Frames queued between a reader and its decoder. A full queue stalls ffmpeg, which the
 /// reader logs, because it would delay later arrivals.
@@ -56,6 +61,8 @@ pub struct SessionConfig {
     pub timecode_timeout: Duration,
     /// Also use OpenCV's wechat_qrcode (when built with the `wechat` feature).
     pub wechat: bool,
+    /// Score the live streams against the reference (VMAF, PSNR-Y, SSIM).
+    pub vmaf: Option<LiveVmafConfig>,
 }
 
 /// Something the caller may want to show or write while the run goes on.
@@ -83,6 +90,18 @@ pub struct StreamResult {
     pub info: Option<InputInfo>,
     pub rows: Vec<FrameRow>,
     pub error: Option<Error>,
+    /// Quality scores (live streams of a `vmaf` run).
+    pub quality: Option<StreamQuality>,
+}
+
+/// How a run's quality was scored.
+#[derive(Debug, Clone)]
+pub struct VmafRun {
+    pub model: String,
+    /// Every live frame was scaled (bicubic, in ffmpeg) to this reference size.
+    pub size: Option<(usize, usize)>,
+    /// Why scoring was off, when it was asked for but could not run.
+    pub disabled: Option<String>,
 }
 
 #[derive(Debug)]
@@ -92,6 +111,7 @@ pub struct SessionResult {
     pub streams: Vec<StreamResult>,
     /// Stopped by the caller's stop flag (Ctrl-C).
     pub interrupted: bool,
+    pub vmaf: Option<VmafRun>,
 }
 
 enum Msg {
@@ -111,6 +131,15 @@ enum Msg {
     },
 }
 
+/// What a stream's decoder does with whole frames for quality scoring.
+enum QualityHook {
+    None,
+    /// A live stream: offer frames to its scorer.
+    Live(LiveFeeder),
+    /// The control as reference: share first sightings with the scorers.
+    Control(Arc<SharedReference>),
+}
+
 enum Work {
     Frame(RawFrame),
     End(Result<(), Error>),
@@ -124,14 +153,6 @@ pub fn run(
 ) -> SessionResult {
     let clock = WallClock::start();
     let (tx, rx) = mpsc::channel();
-    for (i, spec) in config.streams.iter().enumerate() {
-        let (tx, cfg, url) = (tx.clone(), config.clone(), spec.url.clone());
-        std::thread::Builder::new()
-            .name(format!("reader-{i}"))
-            .spawn(move || read_stream(i, &url, &cfg, clock, &tx))
-            .expect("spawning a reader thread");
-    }
-    drop(tx);
     let mut result = SessionResult {
         started_us: clock.start_us(),
         ended_us: 0,
@@ -143,13 +164,125 @@ pub fn run(
                 info: None,
                 rows: Vec::new(),
                 error: None,
+                quality: None,
             })
             .collect(),
         interrupted: false,
+        vmaf: None,
     };
+    let base = ReaderOptions {
+        with_pts: matches!(config.clock, ClockMode::Pts { .. }),
+        yuv420: config.vmaf.is_some(),
+        scale_to: None,
+    };
+    let n = config.streams.len();
+    let mut started = vec![false; n];
+    let mut feeders: HashMap<usize, LiveFeeder> = HashMap::new();
+    let mut scoring = None;
+    if let Some(v) = &config.vmaf {
+        // The reference opens first: live readers scale their frames to its size.
+        let control = config.streams.iter().position(|s| s.role == Role::Control);
+        let live: Vec<usize> = (0..n)
+            .filter(|&i| config.streams[i].role == Role::Live)
+            .collect();
+        let mut control_hook = None;
+        let reference = match (&v.reference, control) {
+            (ReferenceSource::File(url), _) => {
+                probe_file(&config.ffmpeg, url, config.open_timeout)
+                    .map_err(|e| format!("the reference {url} could not be read: {e}"))
+            }
+            (ReferenceSource::Control, Some(c)) => {
+                let (ready_tx, ready_rx) = mpsc::channel();
+                let (hook_tx, hook_rx) = mpsc::channel();
+                let later = HookSource::Later {
+                    ready: ready_tx,
+                    hook: hook_rx,
+                };
+                spawn_reader(config, c, base, later, clock, &tx);
+                started[c] = true;
+                control_hook = Some(hook_tx);
+                ready_rx
+                    .recv()
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| "the control did not open".to_owned())
+            }
+            (ReferenceSource::Control, None) => {
+                Err("no reference: VMAF needs --control or --reference".to_owned())
+            }
+        };
+        let scorers = reference.and_then(|r| {
+            LiveScoring::start(v, &config.ffmpeg, config.open_timeout, &r, &live)
+                .map_err(|e| format!("VMAF could not start: {e}"))
+        });
+        let mut run = VmafRun {
+            model: v.model.clone(),
+            size: None,
+            disabled: None,
+        };
+        match scorers {
+            Ok((s, f)) => {
+                if let (Some(hook), Some(shared)) = (control_hook, &s.shared) {
+                    let _ = hook.send(QualityHook::Control(shared.clone()));
+                }
+                run.size = Some(s.size);
+                feeders = live.into_iter().zip(f).collect();
+                scoring = Some(s);
+            }
+            Err(why) => {
+                tracing::warn!("quality is not scored: {why}");
+                run.disabled = Some(why);
+            }
+        }
+        result.vmaf = Some(run);
+    }
+    let scale_to = result
+        .vmaf
+        .as_ref()
+        .and_then(|v| v.size)
+        .map(|(w, h)| (w as u32, h as u32));
+    for i in (0..n).filter(|&i| !started[i]) {
+        let hook = feeders.remove(&i).map_or(QualityHook::None, QualityHook::Live);
+        let opts = ReaderOptions {
+            scale_to: scale_to.filter(|_| config.streams[i].role == Role::Live),
+            ..base
+        };
+        spawn_reader(config, i, opts, HookSource::Now(hook), clock, &tx);
+    }
+    drop(tx);
     collect(config, stop, &rx, &mut result, on_update);
     result.ended_us = clock.now_us();
+    if let Some(s) = scoring {
+        for (i, q) in s.finish() {
+            result.streams[i].quality = Some(q);
+        }
+    }
     result
+}
+
+/// How a stream's decoder gets its quality hook: now, or once the reference is known (the
+/// control, which must open before the live readers).
+enum HookSource {
+    Now(QualityHook),
+    Later {
+        ready: Sender<Option<ReferenceInfo>>,
+        hook: Receiver<QualityHook>,
+    },
+}
+
+fn spawn_reader(
+    config: &SessionConfig,
+    i: usize,
+    opts: ReaderOptions,
+    hook: HookSource,
+    clock: WallClock,
+    tx: &Sender<Msg>,
+) {
+    let (tx, cfg) = (tx.clone(), config.clone());
+    std::thread::Builder::new()
+        .name(format!("reader-{i}"))
+        .spawn(move || read_stream(i, &cfg, opts, hook, clock, &tx))
+        .expect("spawning a reader thread");
 }
 
 fn collect(
@@ -264,23 +397,34 @@ fn no_timecode(url: &str, timeout: Duration) -> Error {
 /// Reader thread: open, read and timestamp frames, hand them to the decoder thread.
 fn read_stream(
     stream: usize,
-    url: &str,
     config: &SessionConfig,
+    opts: ReaderOptions,
+    hook: HookSource,
     clock: WallClock,
     tx: &Sender<Msg>,
 ) {
-    let opts = ReaderOptions {
-        with_pts: matches!(config.clock, ClockMode::Pts { .. }),
-        ..ReaderOptions::default()
-    };
+    let url = &config.streams[stream].url;
     let mut reader = match Reader::open(&config.ffmpeg, url, opts, clock, config.open_timeout) {
         Ok(r) => r,
         Err(e) => {
+            if let HookSource::Later { ready, .. } = hook {
+                let _ = ready.send(None);
+            }
             let _ = tx.send(Msg::Ended {
                 stream,
                 result: Err(e),
             });
             return;
+        }
+    };
+    let hook = match hook {
+        HookSource::Now(h) => h,
+        HookSource::Later { ready, hook } => {
+            let _ = ready.send(Some(ReferenceInfo {
+                size: reader.frame_size(),
+                fps: reader.input().map_or(0.0, |i| f64::from(i.fps)),
+            }));
+            hook.recv().unwrap_or(QualityHook::None)
         }
     };
     let stopper = reader.stopper();
@@ -294,7 +438,10 @@ fn read_stream(
     let (dtx, clock_mode, wechat) = (tx.clone(), config.clock, config.wechat);
     let decoder = std::thread::Builder::new()
         .name(format!("decode-{stream}"))
-        .spawn(move || decode_stream(stream, clock_mode, QrTracker::new(wechat), &work_rx, &dtx))
+        .spawn(move || {
+            let tracker = QrTracker::new(wechat);
+            decode_stream(stream, clock_mode, tracker, hook, &work_rx, &dtx);
+        })
         .expect("spawning a decoder thread");
     let result = pump(&mut reader, config, &work_tx, &stopper);
     let result = result.and(reader.finish());
@@ -348,11 +495,13 @@ fn pump(
     Ok(())
 }
 
-/// Decoder thread: read the code (tracking it), compare the picture with the previous one.
+/// Decoder thread: read the code (tracking it), compare the picture with the previous one,
+/// hand whole frames to quality scoring.
 fn decode_stream(
     stream: usize,
     clock: ClockMode,
     mut tracker: QrTracker,
+    mut hook: QualityHook,
     work: &Receiver<Work>,
     tx: &Sender<Msg>,
 ) {
@@ -361,11 +510,15 @@ fn decode_stream(
         let frame = match item {
             Work::Frame(f) => f,
             Work::End(result) => {
+                if let QualityHook::Control(shared) = &hook {
+                    shared.end();
+                }
                 let _ = tx.send(Msg::Ended { stream, result });
                 return;
             }
         };
-        let luma = &frame.data[..frame.width * frame.height];
+        let luma_len = frame.width * frame.height;
+        let luma = &frame.data[..luma_len];
         let gray = GrayFrame::new(frame.width, frame.height, luma);
         let timecode = gray.and_then(|g| tracker.decode(g).ok());
         let picture_changed = prev.as_ref().is_none_or(|p| {
@@ -383,7 +536,18 @@ fn decode_stream(
             picture_changed,
             source_size: frame.source_size,
         };
-        prev = Some(frame.data);
+        prev = match (&mut hook, timecode) {
+            (QualityHook::Control(shared), Some(tc)) => {
+                let luma = frame.data[..luma_len].to_vec();
+                shared.insert(tc.frame, frame.data);
+                Some(luma)
+            }
+            (QualityHook::Live(feeder), tc) => {
+                feeder.offer(frame.seq, tc, &frame.data);
+                Some(frame.data)
+            }
+            _ => Some(frame.data),
+        };
         if tx.send(Msg::Arrival { stream, arrival }).is_err() {
             return;
         }

@@ -11,6 +11,7 @@ use analyzer::ingest::Protocol;
 use analyzer::metrics::FrameRow;
 use analyzer::report::{self, FramesCsv, summary, thresholds};
 use analyzer::session::{self, ClockMode, Role, SessionConfig, StreamSpec, Update};
+use analyzer::vmaf::live::{LiveVmafConfig, ReferenceSource};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 
@@ -65,6 +66,16 @@ pub struct Args {
     /// Give up on a stream that delivers no video within this time.
     #[arg(long, value_parser = values::duration, default_value = "15s")]
     open_timeout: Duration,
+    /// Score quality (VMAF, PSNR-Y, SSIM) of every live stream against the control (or
+    /// --reference), frames paired by their embedded frame number.
+    #[arg(long)]
+    vmaf: bool,
+    /// Reference file for --vmaf instead of the control (e.g. the clip being published); read
+    /// on demand. Implies --vmaf.
+    #[arg(long, value_name = "FILE|URL")]
+    reference: Option<String>,
+    #[command(flatten)]
+    vmaf_options: super::vmaf::VmafOptions,
 }
 
 /// The parsed `--fail-if` list (one clap value).
@@ -93,6 +104,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         open_timeout: args.open_timeout,
         timecode_timeout: Duration::from_secs(10),
         wechat: !args.no_wechat,
+        vmaf: vmaf_config(&args, clock)?,
     };
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string())
@@ -115,7 +127,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         status.update(&u);
     });
     status.finish();
-    let flushed = frames.flush();
+    let mut flushed = frames.flush();
+    if flushed.is_ok() && result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
+        flushed = analyzer::report::frames::rewrite_with_scores(&out.join("frames.csv"), &result);
+    }
 
     let command =
         generator::process::shell_line(Path::new("streamscope"), std::env::args_os().skip(1));
@@ -166,6 +181,27 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_THRESHOLDS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn vmaf_config(args: &Args, clock: ClockMode) -> anyhow::Result<Option<LiveVmafConfig>> {
+    if !args.vmaf && args.reference.is_none() {
+        return Ok(None);
+    }
+    let reference = match (&args.reference, &args.control) {
+        (Some(file), _) => ReferenceSource::File(file.clone()),
+        (None, Some(_)) => ReferenceSource::Control,
+        (None, None) => bail!("--vmaf needs a reference: --control URL or --reference FILE"),
+    };
+    let o = &args.vmaf_options;
+    Ok(Some(LiveVmafConfig {
+        model: o.vmaf_model.clone(),
+        threads: o.threads(),
+        subsample: o.vmaf_subsample,
+        window: o.vmaf_window,
+        reference,
+        // Replays are not live: score every frame, deterministically.
+        exhaustive: matches!(clock, ClockMode::Pts { .. }),
+    }))
 }
 
 /// `--live [NAME=]URL …` and `--control URL` as named streams, checked before any work.
@@ -323,6 +359,21 @@ fn print_summary(s: &summary::Summary, out: &Path) {
             st.unreadable,
             st.freezes
         );
+        if let Some(v) = st.vmaf {
+            let scaled = st
+                .scaled_to
+                .as_ref()
+                .map_or(String::new(), |s| format!(", scaled to {s}"));
+            println!(
+                "  VMAF mean {:.2}, 1% low {:.2}, min {:.2}; PSNR-Y {}; SSIM {}; {} frames scored{scaled}",
+                v.mean,
+                v.p1,
+                v.min,
+                st.psnr_y.map_or("–".into(), |p| format!("{:.2} dB", p.mean)),
+                st.ssim.map_or("–".into(), |p| format!("{:.4}", p.mean)),
+                v.frames_scored
+            );
+        }
     }
     println!("wrote {}", out.display());
 }

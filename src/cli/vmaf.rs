@@ -24,32 +24,44 @@ pub struct Args {
     /// Output folder (default: reports/vmaf-<UTC time>/).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    vmaf: VmafOptions,
+}
+
+/// libvmaf settings shared by `vmaf` and `analyze --vmaf`.
+#[derive(clap::Args, Clone)]
+pub struct VmafOptions {
     /// Built-in VMAF model.
     #[arg(long, default_value = "vmaf_v0.6.1", value_parser = analyzer::vmaf::MODELS)]
-    vmaf_model: String,
+    pub vmaf_model: String,
     /// libvmaf threads (default: all cores).
     #[arg(long)]
-    vmaf_threads: Option<u32>,
+    pub vmaf_threads: Option<u32>,
     /// Score every Nth frame (libvmaf's n_subsample).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    vmaf_subsample: u32,
+    pub vmaf_subsample: u32,
     /// Reference video kept for pairing; bounds memory.
     #[arg(long, default_value = "10s", value_parser = values::duration)]
-    vmaf_window: Duration,
+    pub vmaf_window: Duration,
+}
+
+impl VmafOptions {
+    pub fn threads(&self) -> u32 {
+        self.vmaf_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+    }
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let threads = args
-        .vmaf_threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    let threads = args.vmaf.threads();
     let config = OfflineConfig {
         ffmpeg: global.ffmpeg()?,
         reference: args.reference.clone(),
         distorted: args.distorted.clone(),
-        model: args.vmaf_model.clone(),
+        model: args.vmaf.vmaf_model.clone(),
         threads,
-        subsample: args.vmaf_subsample,
-        window: args.vmaf_window,
+        subsample: args.vmaf.vmaf_subsample,
+        window: args.vmaf.vmaf_window,
         open_timeout: Duration::from_secs(15),
     };
     let out = args.out.clone().unwrap_or_else(|| {

@@ -10,6 +10,7 @@ use crate::Error;
 use generator::Timecode;
 
 use crate::metrics::FrameRow;
+use crate::session::SessionResult;
 use crate::vmaf::FrameScores;
 
 pub const FRAMES_HEADER: [&str; 11] = [
@@ -71,7 +72,7 @@ impl FrameCells<'_> {
 }
 
 /// The cells of one measured row, in `FRAMES_HEADER` order.
-pub fn row_cells(stream: &str, row: &FrameRow) -> [String; 11] {
+pub fn row_cells(stream: &str, row: &FrameRow, scores: Option<FrameScores>) -> [String; 11] {
     FrameCells {
         stream,
         timecode: row.arrival.timecode,
@@ -79,7 +80,7 @@ pub fn row_cells(stream: &str, row: &FrameRow) -> [String; 11] {
         latency_us: row.latency_us,
         relative_latency_us: row.relative_latency_us,
         pts_us: row.arrival.pts_us,
-        scores: None,
+        scores,
         event: row.kind.event(),
     }
     .record()
@@ -110,7 +111,7 @@ impl FramesCsv {
 
     pub fn write(&mut self, stream: &str, row: &FrameRow) -> Result<(), Error> {
         self.out
-            .write_record(row_cells(stream, row))
+            .write_record(row_cells(stream, row, None))
             .map_err(|e| self.io(e.into()))?;
         if self.last_flush.elapsed() >= Duration::from_secs(1) {
             self.flush()?;
@@ -129,6 +130,40 @@ impl FramesCsv {
             source,
         }
     }
+}
+
+/// Rewrite `frames.csv` with the quality columns filled (per-frame scores exist only after
+/// libvmaf's final flush). Rows in arrival order; written beside the file and renamed over
+/// it, so a failed rewrite leaves the streamed file as it was.
+pub fn rewrite_with_scores(path: &Path, result: &SessionResult) -> Result<(), Error> {
+    let tmp = path.with_extension("csv.tmp");
+    let io = |source| Error::Io {
+        what: format!("writing {}", tmp.display()),
+        source,
+    };
+    let mut rows: Vec<(&str, &FrameRow, Option<FrameScores>)> = result
+        .streams
+        .iter()
+        .flat_map(|s| {
+            s.rows.iter().map(move |r| {
+                let scores = s
+                    .quality
+                    .as_ref()
+                    .and_then(|q| q.scores.get(&r.arrival.seq).copied());
+                (s.spec.name.as_str(), r, scores)
+            })
+        })
+        .collect();
+    rows.sort_by_key(|(_, r, _)| r.arrival.arrival_us);
+    let mut out = csv::Writer::from_writer(BufWriter::new(File::create(&tmp).map_err(io)?));
+    out.write_record(FRAMES_HEADER).map_err(|e| io(e.into()))?;
+    for (stream, row, scores) in rows {
+        out.write_record(row_cells(stream, row, scores))
+            .map_err(|e| io(e.into()))?;
+    }
+    out.flush().map_err(io)?;
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
 #[cfg(test)]
@@ -155,7 +190,7 @@ mod tests {
         });
         row.relative_latency_us = Some(-1_500);
         assert_eq!(
-            row_cells("live1", &row).join(","),
+            row_cells("live1", &row, None).join(","),
             "live1,3,2026-11-21T12:00:00.100000Z,2026-11-21T12:00:00.350250Z,250.250,-1.500,0.100000,,,,"
         );
         let row = c.push(FrameArrival {
@@ -167,7 +202,7 @@ mod tests {
             source_size: None,
         });
         assert_eq!(
-            row_cells("c", &row).join(","),
+            row_cells("c", &row, None).join(","),
             "c,,,1970-01-01T00:00:00.000000Z,,,,,,,unreadable"
         );
     }

@@ -9,7 +9,9 @@ use super::frames::{ms, utc};
 use crate::Error;
 use crate::metrics::stats::{self, Distribution};
 use crate::metrics::{FrameKind, FrameRow};
-use crate::session::{ClockMode, Role, SessionResult, StreamResult};
+use crate::session::{ClockMode, Role, SessionResult, StreamResult, VmafRun};
+use crate::vmaf::live::Unscored;
+use crate::vmaf::{MeanMin, VmafSummary, mean_min, pool};
 
 pub const SCHEMA: &str = "streamscope.summary/1";
 /// A freeze is this many frame intervals without a new frame.
@@ -23,6 +25,10 @@ pub struct Summary {
     pub command: String,
     pub clock: &'static str,
     pub interrupted: bool,
+    /// The VMAF model, when quality was scored.
+    pub vmaf_model: Option<String>,
+    /// Why quality was not scored although `--vmaf` asked for it.
+    pub vmaf_disabled: Option<String>,
     pub streams: Vec<StreamSummary>,
 }
 
@@ -58,9 +64,15 @@ pub struct StreamSummary {
     pub fps: Option<Fps>,
     pub latency_ms: Option<Distribution>,
     pub relative_latency_ms: Option<Distribution>,
-    pub vmaf: Option<f64>,
-    pub psnr_y: Option<f64>,
-    pub ssim: Option<f64>,
+    pub vmaf: Option<VmafSummary>,
+    pub psnr_y: Option<MeanMin>,
+    pub ssim: Option<MeanMin>,
+    /// Frames not scored, by reason (live streams of a `--vmaf` run).
+    pub vmaf_unscored: Option<Unscored>,
+    /// The stream's frames were scaled (bicubic) to this reference size before scoring.
+    pub scaled_to: Option<String>,
+    /// libvmaf failed for this stream.
+    pub vmaf_error: Option<String>,
 }
 
 /// One row of `events.csv`.
@@ -75,11 +87,56 @@ pub struct Event {
     pub detail: String,
 }
 
+/// Quality of one stream: scores pooled in delivery order.
+struct QualityCells {
+    vmaf: Option<VmafSummary>,
+    psnr_y: Option<MeanMin>,
+    ssim: Option<MeanMin>,
+    unscored: Option<Unscored>,
+    scaled_to: Option<String>,
+    error: Option<String>,
+}
+
+fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
+    let Some(q) = &s.quality else {
+        return QualityCells {
+            vmaf: None,
+            psnr_y: None,
+            ssim: None,
+            unscored: None,
+            scaled_to: None,
+            error: None,
+        };
+    };
+    let scores: Vec<_> = s
+        .rows
+        .iter()
+        .filter_map(|r| q.scores.get(&r.arrival.seq))
+        .collect();
+    let pick = |f: fn(&crate::vmaf::FrameScores) -> f64| scores.iter().map(|s| f(s)).collect::<Vec<_>>();
+    let size = vmaf.and_then(|v| v.size);
+    let scaled = size.filter(|&(w, h)| {
+        s.rows
+            .iter()
+            .any(|r| r.arrival.source_size.is_some_and(|z| z != (w as u32, h as u32)))
+    });
+    QualityCells {
+        vmaf: pool(&pick(|s| s.vmaf)),
+        psnr_y: mean_min(&pick(|s| s.psnr_y)),
+        ssim: mean_min(&pick(|s| s.ssim)),
+        unscored: Some(q.unscored),
+        scaled_to: scaled.map(|(w, h)| format!("{w}x{h}")),
+        error: q.error.as_ref().map(ToString::to_string),
+    }
+}
+
 fn stream_summary(
     started_us: i64,
     s: &StreamResult,
     control: Option<&[FrameRow]>,
+    vmaf: Option<&VmafRun>,
 ) -> StreamSummary {
+    let quality = quality_cells(s, vmaf);
     let rows = &s.rows;
     let (expected, dropped) = stats::drops(rows);
     let interval = stats::frame_interval_us(rows);
@@ -122,9 +179,12 @@ fn stream_summary(
         fps: stats::delivered_fps(rows).map(|(mean, min)| Fps { mean, min }),
         latency_ms: stats::distribution(&latencies),
         relative_latency_ms: relative.as_deref().and_then(stats::distribution),
-        vmaf: None,
-        psnr_y: None,
-        ssim: None,
+        vmaf: quality.vmaf,
+        psnr_y: quality.psnr_y,
+        ssim: quality.ssim,
+        vmaf_unscored: quality.unscored,
+        scaled_to: quality.scaled_to,
+        vmaf_error: quality.error,
     }
 }
 
@@ -191,6 +251,12 @@ pub fn summarize(result: &SessionResult, command: &str, clock: ClockMode) -> Sum
             ClockMode::Pts { .. } => "pts",
         },
         interrupted: result.interrupted,
+        vmaf_model: result
+            .vmaf
+            .as_ref()
+            .filter(|v| v.disabled.is_none())
+            .map(|v| v.model.clone()),
+        vmaf_disabled: result.vmaf.as_ref().and_then(|v| v.disabled.clone()),
         streams: result
             .streams
             .iter()
@@ -199,6 +265,7 @@ pub fn summarize(result: &SessionResult, command: &str, clock: ClockMode) -> Sum
                     result.started_us,
                     s,
                     control.filter(|_| s.spec.role == Role::Live),
+                    result.vmaf.as_ref(),
                 )
             })
             .collect(),
@@ -330,6 +397,7 @@ mod tests {
             info: None,
             rows,
             error: None,
+            quality: None,
         }
     }
 
@@ -340,6 +408,7 @@ mod tests {
             ended_us: 1,
             streams: vec![result("broken", &[]), result("good", &[0, 1, 2, 4])],
             interrupted: false,
+            vmaf: None,
         };
         let summary = summarize(&session, "streamscope analyze", ClockMode::Realtime);
         let dir = std::env::temp_dir().join(format!("ss-summary-{}", std::process::id()));

@@ -62,10 +62,14 @@ fn key_for(metric: &str) -> Option<String> {
         | "latency_ms"
         | "relative_latency_ms"
         | "startup_ms"
-        | "freeze_ms_total" => head.into(),
+        | "freeze_ms_total"
+        | "vmaf"
+        | "psnr_y"
+        | "ssim" => head.into(),
         _ => return None,
     };
-    let needs_tail = head.ends_with("latency_ms") || head == "fps";
+    let needs_tail =
+        head.ends_with("latency_ms") || ["fps", "vmaf", "psnr_y", "ssim"].contains(&head.as_str());
     match (needs_tail, tail) {
         (true, Some(t)) => Some(format!("{head}.{t}")),
         (false, None) => Some(head),

@@ -2,6 +2,7 @@
 //! frame number, and a reference window whose size never grows with run length.
 
 mod ffi;
+pub mod live;
 pub mod offline;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,15 @@ impl<T> ReferenceWindow<T> {
 
     pub fn get(&self, frame: u64) -> Option<&T> {
         self.frames.get(&frame)
+    }
+
+    /// Lowest frame number held.
+    pub fn oldest(&self) -> Option<u64> {
+        self.frames.first_key_value().map(|(k, _)| *k)
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Highest frame number held.

@@ -67,14 +67,14 @@ type Item = Result<(RawFrame, Option<Timecode>), Error>;
 
 /// One input read, and its codes decoded, on a thread of its own a few frames ahead, so that
 /// ffmpeg's decoding overlaps libvmaf's scoring.
-struct Feed {
+pub(super) struct Feed {
     rx: Option<Receiver<Item>>,
     stopper: Stopper,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Feed {
-    fn start(mut reader: Reader) -> Self {
+    pub(super) fn start(mut reader: Reader) -> Self {
         let stopper = reader.stopper();
         let (tx, rx) = sync_channel::<Item>(4);
         let thread = std::thread::Builder::new()
@@ -108,7 +108,7 @@ impl Feed {
         }
     }
 
-    fn next(&mut self) -> Result<Option<(RawFrame, Option<Timecode>)>, Error> {
+    pub(super) fn next(&mut self) -> Result<Option<(RawFrame, Option<Timecode>)>, Error> {
         match self.rx.as_ref().map(Receiver::recv) {
             Some(Ok(item)) => item.map(Some),
             _ => Ok(None),

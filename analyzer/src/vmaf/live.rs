@@ -1,0 +1,583 @@
+//! Live scoring during `analyze --vmaf`: per live stream a scoring thread behind a small
+//! bounded queue, adaptive subsampling so arrivals are never delayed, and reference frames
+//! from the control (a window shared with its decoder) or read on demand from a file.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use generator::Timecode;
+
+use super::offline::Feed;
+use super::{FrameScores, ReferenceWindow, Scorer, VmafError, Yuv420};
+use crate::Error;
+use crate::ingest::{Reader, ReaderOptions, WallClock};
+
+/// Frames waiting for a scorer, per stream: small, so memory stays flat and a slow scorer
+/// shows up at once as skipped frames.
+pub const QUEUE_FRAMES: usize = 4;
+/// How long a scorer waits for a reference frame that has not arrived yet (realtime).
+const REFERENCE_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceSource {
+    /// The control stream of the run.
+    Control,
+    /// A file (or URL) read on demand, e.g. the clip the publisher sends.
+    File(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveVmafConfig {
+    pub model: String,
+    /// libvmaf threads of each live stream's scorer.
+    pub threads: u32,
+    pub subsample: u32,
+    /// Reference video kept for pairing, converted to frames at the reference's frame rate.
+    pub window: Duration,
+    pub reference: ReferenceSource,
+    /// Score every frame: the queue blocks instead of skipping and the control waits for the
+    /// scorers (replays with `--clock pts`, where nothing is live).
+    pub exhaustive: bool,
+}
+
+/// Why frames of a stream were not scored.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Unscored {
+    /// Skipped by the adaptive subsampler to keep up.
+    pub subsampled: u64,
+    /// Offered while the queue was full.
+    pub busy: u64,
+    /// No readable timecode, so no frame number to pair by.
+    pub unreadable: u64,
+    /// The reference frame with that number was not (or no longer) held.
+    pub no_reference_frame: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    subsampled: AtomicU64,
+    busy: AtomicU64,
+    unreadable: AtomicU64,
+    no_reference_frame: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Unscored {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Unscored {
+            subsampled: get(&self.subsampled),
+            busy: get(&self.busy),
+            unreadable: get(&self.unreadable),
+            no_reference_frame: get(&self.no_reference_frame),
+        }
+    }
+}
+
+/// Quality results of one live stream.
+#[derive(Debug, Default)]
+pub struct StreamQuality {
+    /// Scores by the frame's reader sequence number (`FrameArrival::seq`).
+    pub scores: HashMap<u64, FrameScores>,
+    pub unscored: Unscored,
+    pub error: Option<VmafError>,
+}
+
+/// Chooses which frames to offer the scorer: every `step`th, where `step` doubles when the
+/// queue is full and shrinks again after a calm stretch. Pure state, no clock.
+#[derive(Debug, Clone)]
+pub struct Subsampler {
+    step: u32,
+    since: u32,
+    calm: u32,
+}
+
+const MAX_STEP: u32 = 64;
+/// Offers in a row that found the queue (nearly) empty before `step` shrinks by one.
+const CALM_OFFERS: u32 = 10;
+
+impl Default for Subsampler {
+    fn default() -> Self {
+        Self {
+            step: 1,
+            since: 0,
+            calm: 0,
+        }
+    }
+}
+
+impl Subsampler {
+    /// Whether this frame is due to be offered.
+    pub fn due(&mut self) -> bool {
+        self.since += 1;
+        if self.since >= self.step {
+            self.since = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// What the offer met: rejected (queue full), or accepted with `backlog` frames waiting.
+    pub fn feedback(&mut self, accepted: bool, backlog: usize) {
+        if !accepted {
+            self.step = (self.step * 2).min(MAX_STEP);
+            self.calm = 0;
+        } else if backlog <= 1 {
+            self.calm += 1;
+            if self.calm >= CALM_OFFERS && self.step > 1 {
+                self.step -= 1;
+                self.calm = 0;
+            }
+        } else {
+            self.calm = 0;
+        }
+    }
+
+    pub fn step(&self) -> u32 {
+        self.step
+    }
+}
+
+struct RefState {
+    window: ReferenceWindow<Arc<Vec<u8>>>,
+    ended: bool,
+    /// Per scorer, the frame number it wants now (u64::MAX once it is done).
+    progress: Vec<u64>,
+}
+
+/// The control's frames by frame number, shared between its decoder and the scorers.
+pub struct SharedReference {
+    state: Mutex<RefState>,
+    changed: Condvar,
+    exhaustive: bool,
+}
+
+impl SharedReference {
+    fn lock(&self) -> MutexGuard<'_, RefState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Add the control's first sighting of `frame`. With `exhaustive`, waits while the window
+    /// is full of frames some scorer may still need.
+    pub fn insert(&self, frame: u64, data: Vec<u8>) {
+        let mut s = self.lock();
+        if self.exhaustive {
+            while s.window.len() >= s.window.capacity()
+                && s.window
+                    .oldest()
+                    .is_some_and(|o| o >= s.progress.iter().copied().min().unwrap_or(u64::MAX))
+            {
+                s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        if s.window.get(frame).is_none() {
+            s.window.insert(frame, Arc::new(data));
+        }
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The control ended: nothing more will arrive.
+    pub fn end(&self) {
+        self.lock().ended = true;
+        self.changed.notify_all();
+    }
+
+    fn wait_for(&self, scorer: usize, frame: u64) -> Option<Arc<Vec<u8>>> {
+        let mut s = self.lock();
+        s.progress[scorer] = frame;
+        self.changed.notify_all();
+        let deadline = Instant::now() + REFERENCE_WAIT;
+        loop {
+            if let Some(d) = s.window.get(frame) {
+                return Some(d.clone());
+            }
+            if s.ended || s.window.newest().is_some_and(|n| n > frame) {
+                return None;
+            }
+            if self.exhaustive {
+                s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            } else {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                s = self
+                    .changed
+                    .wait_timeout(s, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        }
+    }
+
+    fn done(&self, scorer: usize) {
+        self.lock().progress[scorer] = u64::MAX;
+        self.changed.notify_all();
+    }
+}
+
+struct Job {
+    seq: u64,
+    frame: u64,
+    data: Vec<u8>,
+}
+
+/// The decoder side of one live stream's scorer.
+pub struct LiveFeeder {
+    tx: SyncSender<Job>,
+    backlog: Arc<AtomicUsize>,
+    subsampler: Subsampler,
+    exhaustive: bool,
+    counters: Arc<Counters>,
+}
+
+impl LiveFeeder {
+    /// Offer a decoded frame (whole yuv420p, at the reference size). Copies it only when it
+    /// is queued; never blocks unless the run is exhaustive.
+    pub fn offer(&mut self, seq: u64, timecode: Option<Timecode>, data: &[u8]) {
+        let Some(tc) = timecode else {
+            self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let job = |data: &[u8]| Job {
+            seq,
+            frame: tc.frame,
+            data: data.to_vec(),
+        };
+        if self.exhaustive {
+            self.backlog.fetch_add(1, Ordering::SeqCst);
+            let _ = self.tx.send(job(data));
+            return;
+        }
+        if !self.subsampler.due() {
+            self.counters.subsampled.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let accepted = self.backlog.load(Ordering::SeqCst) < QUEUE_FRAMES && {
+            self.backlog.fetch_add(1, Ordering::SeqCst);
+            match self.tx.try_send(job(data)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.backlog.fetch_sub(1, Ordering::SeqCst);
+                    false
+                }
+            }
+        };
+        if !accepted {
+            self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        }
+        self.subsampler
+            .feedback(accepted, self.backlog.load(Ordering::SeqCst));
+    }
+}
+
+enum RefFeed {
+    Shared(Arc<SharedReference>, usize),
+    File {
+        feed: Feed,
+        window: ReferenceWindow<Arc<Vec<u8>>>,
+        done: bool,
+    },
+}
+
+impl RefFeed {
+    fn get(&mut self, frame: u64) -> Result<Option<Arc<Vec<u8>>>, Error> {
+        match self {
+            RefFeed::Shared(shared, i) => Ok(shared.wait_for(*i, frame)),
+            RefFeed::File { feed, window, done } => {
+                while !*done && window.newest().is_none_or(|n| n < frame) {
+                    match feed.next()? {
+                        Some((f, Some(tc))) if window.get(tc.frame).is_none() => {
+                            window.insert(tc.frame, Arc::new(f.data));
+                        }
+                        Some(_) => {}
+                        None => *done = true,
+                    }
+                }
+                Ok(window.get(frame).cloned())
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let RefFeed::Shared(shared, i) = self {
+            shared.done(*i);
+        }
+    }
+}
+
+type Outcome = (Result<Vec<(u64, FrameScores)>, VmafError>, Option<Error>);
+
+/// The scorers of a run.
+pub struct LiveScoring {
+    /// The reference's (and therefore every scored frame's) size.
+    pub size: (usize, usize),
+    /// Shared with the control's decoder, when the control is the reference.
+    pub shared: Option<Arc<SharedReference>>,
+    workers: Vec<(usize, Arc<Counters>, JoinHandle<Outcome>)>,
+}
+
+/// Where to get the reference and at what size: opened before the live readers start, so
+/// they can scale to it.
+pub struct ReferenceInfo {
+    pub size: (usize, usize),
+    pub fps: f64,
+}
+
+/// Open a reference file just long enough to learn its size and frame rate.
+pub fn probe_file(
+    ffmpeg: &Path,
+    url: &str,
+    open_timeout: Duration,
+) -> Result<ReferenceInfo, Error> {
+    let reader = Reader::open(
+        ffmpeg,
+        url,
+        ReaderOptions {
+            yuv420: true,
+            ..ReaderOptions::default()
+        },
+        WallClock::start(),
+        open_timeout,
+    )?;
+    let info = ReferenceInfo {
+        size: reader.frame_size(),
+        fps: reader.input().map_or(0.0, |i| f64::from(i.fps)),
+    };
+    reader.stopper().stop();
+    let _ = reader.finish();
+    Ok(info)
+}
+
+impl LiveScoring {
+    /// Start one scorer per live stream (`streams` are their indices in the run).
+    pub fn start(
+        config: &LiveVmafConfig,
+        ffmpeg: &Path,
+        open_timeout: Duration,
+        reference: &ReferenceInfo,
+        streams: &[usize],
+    ) -> Result<(Self, Vec<LiveFeeder>), Error> {
+        let fps = if reference.fps > 0.0 {
+            reference.fps
+        } else {
+            30.0
+        };
+        let capacity = (config.window.as_secs_f64() * fps).ceil().max(2.0) as usize;
+        let window = Arc::new(SharedReference {
+            state: Mutex::new(RefState {
+                window: ReferenceWindow::new(capacity),
+                ended: false,
+                progress: vec![0; streams.len()],
+            }),
+            changed: Condvar::new(),
+            exhaustive: config.exhaustive,
+        });
+        let mut workers = Vec::new();
+        let mut feeders = Vec::new();
+        for (i, &stream) in streams.iter().enumerate() {
+            let scorer = Scorer::new(&config.model, config.threads, config.subsample)?;
+            let feed = match &config.reference {
+                ReferenceSource::Control => RefFeed::Shared(window.clone(), i),
+                ReferenceSource::File(url) => {
+                    let opts = ReaderOptions {
+                        yuv420: true,
+                        ..ReaderOptions::default()
+                    };
+                    let reader = Reader::open(ffmpeg, url, opts, WallClock::start(), open_timeout)?;
+                    RefFeed::File {
+                        feed: Feed::start(reader),
+                        window: ReferenceWindow::new(capacity),
+                        done: false,
+                    }
+                }
+            };
+            let (tx, rx) = sync_channel(if config.exhaustive { 1 } else { QUEUE_FRAMES });
+            let backlog = Arc::new(AtomicUsize::new(0));
+            let counters = Arc::new(Counters::default());
+            let size = reference.size;
+            let (b, c) = (backlog.clone(), counters.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("vmaf-{stream}"))
+                .spawn(move || score(scorer, feed, size, &rx, &b, &c))
+                .expect("spawning a scoring thread");
+            workers.push((stream, counters.clone(), handle));
+            feeders.push(LiveFeeder {
+                tx,
+                backlog,
+                subsampler: Subsampler::default(),
+                exhaustive: config.exhaustive,
+                counters,
+            });
+        }
+        Ok((
+            Self {
+                size: reference.size,
+                shared: (config.reference == ReferenceSource::Control).then_some(window),
+                workers,
+            },
+            feeders,
+        ))
+    }
+
+    /// Wait for every scorer (their feeders must be dropped) and collect the results.
+    pub fn finish(self) -> Vec<(usize, StreamQuality)> {
+        if let Some(s) = &self.shared {
+            s.end();
+        }
+        self.workers
+            .into_iter()
+            .map(|(stream, counters, handle)| {
+                let (scores, feed_error) = handle.join().unwrap_or_else(|_| {
+                    (Ok(Vec::new()), None) // a panicking scorer loses only its scores
+                });
+                if let Some(e) = feed_error {
+                    tracing::warn!("VMAF reference: {e}");
+                }
+                let mut q = StreamQuality {
+                    unscored: counters.snapshot(),
+                    ..StreamQuality::default()
+                };
+                match scores {
+                    Ok(s) => q.scores = s.into_iter().collect(),
+                    Err(e) => q.error = Some(e),
+                }
+                (stream, q)
+            })
+            .collect()
+    }
+}
+
+/// A scoring thread: pair each queued frame with its reference, score, flush at the end.
+fn score(
+    mut scorer: Scorer,
+    mut feed: RefFeed,
+    (w, h): (usize, usize),
+    rx: &Receiver<Job>,
+    backlog: &AtomicUsize,
+    counters: &Counters,
+) -> Outcome {
+    let mut feed_error = None;
+    let mut failed = None;
+    while let Ok(job) = rx.recv() {
+        backlog.fetch_sub(1, Ordering::SeqCst);
+        if failed.is_some() {
+            continue;
+        }
+        let reference = match feed.get(job.frame) {
+            Ok(r) => r,
+            Err(e) => {
+                feed_error.get_or_insert(e);
+                None
+            }
+        };
+        let Some(reference) = reference else {
+            counters.no_reference_frame.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let pic = |data| Yuv420 {
+            width: w,
+            height: h,
+            data,
+        };
+        if let Err(e) = scorer.push(job.seq, &pic(&reference), &pic(&job.data)) {
+            failed = Some(e);
+        }
+    }
+    feed.finish();
+    let scores = match failed {
+        Some(e) => Err(e),
+        None => scorer.finish(),
+    };
+    (scores, feed_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsampler_backs_off_when_full_and_recovers_when_calm() {
+        let mut s = Subsampler::default();
+        assert!((0..5).all(|_| s.due()), "step 1 offers every frame");
+        s.feedback(false, QUEUE_FRAMES);
+        s.feedback(false, QUEUE_FRAMES);
+        assert_eq!(s.step(), 4);
+        let offered = (0..40).filter(|_| s.due()).count();
+        assert_eq!(offered, 10, "every 4th frame");
+        for _ in 0..CALM_OFFERS {
+            s.feedback(true, 0);
+        }
+        assert_eq!(s.step(), 3);
+        for _ in 0..100 {
+            s.feedback(false, QUEUE_FRAMES);
+        }
+        assert_eq!(s.step(), MAX_STEP);
+        for _ in 0..(CALM_OFFERS * MAX_STEP) {
+            s.feedback(true, 1);
+        }
+        assert_eq!(s.step(), 1);
+    }
+
+    #[test]
+    fn a_busy_backlog_resets_the_calm_count() {
+        let mut s = Subsampler::default();
+        s.feedback(false, QUEUE_FRAMES);
+        for _ in 0..CALM_OFFERS - 1 {
+            s.feedback(true, 0);
+        }
+        s.feedback(true, 3);
+        s.feedback(true, 0);
+        assert_eq!(s.step(), 2, "calm must be consecutive");
+    }
+
+    fn shared(capacity: usize, exhaustive: bool, scorers: usize) -> Arc<SharedReference> {
+        Arc::new(SharedReference {
+            state: Mutex::new(RefState {
+                window: ReferenceWindow::new(capacity),
+                ended: false,
+                progress: vec![0; scorers],
+            }),
+            changed: Condvar::new(),
+            exhaustive,
+        })
+    }
+
+    #[test]
+    fn shared_window_keeps_first_sightings_and_answers_misses() {
+        let s = shared(3, false, 1);
+        s.insert(5, vec![1]);
+        s.insert(5, vec![2]);
+        s.insert(6, vec![3]);
+        assert_eq!(*s.wait_for(0, 5).unwrap(), vec![1], "duplicates do not replace");
+        assert!(s.wait_for(0, 4).is_none(), "older than the newest: gone");
+        s.end();
+        assert!(s.wait_for(0, 7).is_none(), "ended: not coming");
+    }
+
+    #[test]
+    fn exhaustive_control_waits_for_the_scorer() {
+        let s = shared(2, true, 1);
+        s.insert(0, vec![0]);
+        s.insert(1, vec![1]);
+        let s2 = s.clone();
+        let control = std::thread::spawn(move || {
+            for f in 2..6 {
+                s2.insert(f, vec![f as u8]);
+            }
+            s2.end();
+        });
+        // The scorer asks for every frame in turn; none may have been evicted before.
+        for f in 0..6u64 {
+            assert_eq!(*s.wait_for(0, f).unwrap(), vec![f as u8], "frame {f}");
+        }
+        s.done(0);
+        control.join().unwrap();
+    }
+}
