@@ -194,7 +194,14 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
     let udp = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");
     let out = dir.path().join("report");
     let analyzer = bin()
-        .args(["analyze", "--vmaf", "--duration", "8s", "--out", path_str(&out)])
+        .args([
+            "analyze",
+            "--vmaf",
+            "--duration",
+            "8s",
+            "--out",
+            path_str(&out),
+        ])
         .args(["--control", &udp(cport), "--live", &udp(lport)])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -210,7 +217,16 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
         .args(ts)
         .arg(format!("udp://127.0.0.1:{cport}?pkt_size=1316"))
         .args(["-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast"])
-        .args(["-tune", "zerolatency", "-b:v", "250k", "-s", "320x180", "-g", "15"])
+        .args([
+            "-tune",
+            "zerolatency",
+            "-b:v",
+            "250k",
+            "-s",
+            "320x180",
+            "-g",
+            "15",
+        ])
         .args(ts)
         .arg(format!("udp://127.0.0.1:{lport}?pkt_size=1316")));
     assert!(publisher.status.success(), "{}", publisher.stderr);
@@ -228,15 +244,28 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert!(received >= 30 && scored >= 10, "{live}");
-    assert_eq!(scored + unscored, received, "every frame scored or accounted for: {live}");
-    assert_eq!(live["dropped"], 0, "scoring never holds up arrivals: {live}");
+    assert_eq!(
+        scored + unscored,
+        received,
+        "every frame scored or accounted for: {live}"
+    );
+    assert_eq!(
+        live["dropped"], 0,
+        "scoring never holds up arrivals: {live}"
+    );
     assert_eq!(live["scaled_to"], "640x360");
     let mean = live["vmaf"]["mean"].as_f64().unwrap();
-    assert!(mean > 10.0 && mean < 99.0, "VMAF {mean} of a 180p 250k rendition");
+    assert!(
+        mean > 10.0 && mean < 99.0,
+        "VMAF {mean} of a 180p 250k rendition"
+    );
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
     let filled = csv
         .lines()
         .filter(|l| l.starts_with("live1,") && !l.split(',').nth(7).unwrap().is_empty())
         .count() as u64;
-    assert_eq!(filled, scored, "frames.csv carries each scored frame's VMAF");
+    assert_eq!(
+        filled, scored,
+        "frames.csv carries each scored frame's VMAF"
+    );
 }

@@ -207,7 +207,12 @@ fn analyze_vmaf(dir: &Path, name: &str, args: &[&str]) -> (Value, HashMap<u64, f
     let out = dir.join(name);
     let r = run(bin()
         .args(["analyze", "--vmaf-threads", "2", "--clock", "pts"])
-        .args(["--start-time", "2026-11-21T12:00:00Z", "--out", path_str(&out)])
+        .args([
+            "--start-time",
+            "2026-11-21T12:00:00Z",
+            "--out",
+            path_str(&out),
+        ])
         .args(args));
     assert!(r.status.success(), "{}", r.stderr);
     let summary: Value =
@@ -257,7 +262,11 @@ fn analyze_vmaf_scores_each_frame_like_the_offline_command() {
         ("control", ["--control", path_str(&r), "--vmaf"]),
         ("file", ["--reference", path_str(&r), "--vmaf"]),
     ] {
-        let (s, scores) = analyze_vmaf(dir.path(), name, &[&["--live", &live][..], &reference[..]].concat());
+        let (s, scores) = analyze_vmaf(
+            dir.path(),
+            name,
+            &[&["--live", &live][..], &reference[..]].concat(),
+        );
         assert_eq!(s["vmaf_model"], "vmaf_v0.6.1", "{name}");
         let l = stream(&s, "live1");
         assert_eq!(l["vmaf"]["frames_scored"], 80, "{name}: {l}");
@@ -270,7 +279,10 @@ fn analyze_vmaf_scores_each_frame_like_the_offline_command() {
         assert!(l["psnr_y"]["mean"].as_f64().unwrap() > 20.0, "{l}");
         assert!(stream(&s, "live1")["ssim"]["min"].as_f64().unwrap() > 0.5);
         if name == "control" {
-            assert!(stream(&s, "control")["vmaf"].is_null(), "the control is the reference");
+            assert!(
+                stream(&s, "control")["vmaf"].is_null(),
+                "the control is the reference"
+            );
         }
         assert_eq!(scores.len(), 80, "{name}");
         for (frame, score) in &offline {
@@ -288,7 +300,8 @@ fn analyze_vmaf_without_a_reference_is_refused() {
     let r = run(bin().args(["analyze", "--live", "x.mp4", "--vmaf"]));
     assert!(!r.status.success());
     assert!(
-        r.stderr.contains("--vmaf needs a reference: --control URL or --reference FILE"),
+        r.stderr
+            .contains("--vmaf needs a reference: --control URL or --reference FILE"),
         "{}",
         r.stderr
     );

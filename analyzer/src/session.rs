@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
@@ -187,10 +187,8 @@ pub fn run(
             .collect();
         let mut control_hook = None;
         let reference = match (&v.reference, control) {
-            (ReferenceSource::File(url), _) => {
-                probe_file(&config.ffmpeg, url, config.open_timeout)
-                    .map_err(|e| format!("the reference {url} could not be read: {e}"))
-            }
+            (ReferenceSource::File(url), _) => probe_file(&config.ffmpeg, url, config.open_timeout)
+                .map_err(|e| format!("the reference {url} could not be read: {e}")),
             (ReferenceSource::Control, Some(c)) => {
                 let (ready_tx, ready_rx) = mpsc::channel();
                 let (hook_tx, hook_rx) = mpsc::channel();
@@ -242,7 +240,9 @@ pub fn run(
         .and_then(|v| v.size)
         .map(|(w, h)| (w as u32, h as u32));
     for i in (0..n).filter(|&i| !started[i]) {
-        let hook = feeders.remove(&i).map_or(QualityHook::None, QualityHook::Live);
+        let hook = feeders
+            .remove(&i)
+            .map_or(QualityHook::None, QualityHook::Live);
         let opts = ReaderOptions {
             scale_to: scale_to.filter(|_| config.streams[i].role == Role::Live),
             ..base

@@ -369,7 +369,8 @@ fn print_summary(s: &summary::Summary, out: &Path) {
                 v.mean,
                 v.p1,
                 v.min,
-                st.psnr_y.map_or("–".into(), |p| format!("{:.2} dB", p.mean)),
+                st.psnr_y
+                    .map_or("–".into(), |p| format!("{:.2} dB", p.mean)),
                 st.ssim.map_or("–".into(), |p| format!("{:.4}", p.mean)),
                 v.frames_scored
             );

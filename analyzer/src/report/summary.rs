@@ -113,12 +113,15 @@ fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
         .iter()
         .filter_map(|r| q.scores.get(&r.arrival.seq))
         .collect();
-    let pick = |f: fn(&crate::vmaf::FrameScores) -> f64| scores.iter().map(|s| f(s)).collect::<Vec<_>>();
+    let pick =
+        |f: fn(&crate::vmaf::FrameScores) -> f64| scores.iter().map(|s| f(s)).collect::<Vec<_>>();
     let size = vmaf.and_then(|v| v.size);
     let scaled = size.filter(|&(w, h)| {
-        s.rows
-            .iter()
-            .any(|r| r.arrival.source_size.is_some_and(|z| z != (w as u32, h as u32)))
+        s.rows.iter().any(|r| {
+            r.arrival
+                .source_size
+                .is_some_and(|z| z != (w as u32, h as u32))
+        })
     });
     QualityCells {
         vmaf: pool(&pick(|s| s.vmaf)),

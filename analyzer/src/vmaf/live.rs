@@ -555,7 +555,11 @@ mod tests {
         s.insert(5, vec![1]);
         s.insert(5, vec![2]);
         s.insert(6, vec![3]);
-        assert_eq!(*s.wait_for(0, 5).unwrap(), vec![1], "duplicates do not replace");
+        assert_eq!(
+            *s.wait_for(0, 5).unwrap(),
+            vec![1],
+            "duplicates do not replace"
+        );
         assert!(s.wait_for(0, 4).is_none(), "older than the newest: gone");
         s.end();
         assert!(s.wait_for(0, 7).is_none(), "ended: not coming");
