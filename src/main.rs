@@ -1,6 +1,7 @@
 //! The `streamscope` command: parses the subcommand and dispatches; each lives in `cli/`.
 
 mod cli;
+mod relay;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,15 @@ enum Command {
     /// Score a distorted stream against its reference (VMAF, PSNR-Y, SSIM), frames paired by
     /// their embedded frame number.
     Vmaf(cli::vmaf::Args),
+    /// Forward a stream between local addresses with delay, jitter, loss and outages (a
+    /// provider simulator).
+    Relay(cli::relay::Args),
+    /// Render timecoded video in real time and publish it (RTMP/SRT/UDP/RTSP/HLS) with an
+    /// untouched control stream.
+    Publish(cli::publish::Args),
+    /// The whole job on one machine: publish with a control, a simulated provider (delay +
+    /// transcode), and latency/smoothness/VMAF measured against the control.
+    Demo(cli::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +44,9 @@ fn main() -> ExitCode {
         Command::Generate(args) => cli::generate::run(&cli.global, args),
         Command::Analyze(args) => cli::analyze::run(&cli.global, args),
         Command::Vmaf(args) => cli::vmaf::run(&cli.global, args),
+        Command::Relay(args) => cli::relay::run(&cli.global, args),
+        Command::Publish(args) => cli::publish::run(&cli.global, args),
+        Command::Demo(args) => cli::demo::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

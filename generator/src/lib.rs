@@ -3,8 +3,10 @@
 
 pub mod argv;
 pub mod frame;
+pub mod outputs;
 pub mod overlay;
 pub mod process;
+pub mod publish;
 pub mod render;
 pub mod schedule;
 pub mod signal;
@@ -51,6 +53,8 @@ pub enum Error {
     FrameLength { expected: usize, got: usize },
     #[error("{0}")]
     Placement(String),
+    #[error("{0}")]
+    Output(String),
     #[error(transparent)]
     Range(#[from] RangeError),
 }

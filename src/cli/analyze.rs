@@ -109,47 +109,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string())
     });
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create --out folder {}", out.display()))?;
-    let mut frames = FramesCsv::create(&out.join("frames.csv"))?;
     let stop = super::interrupt_flag()?;
-    let mut status = Status::new(&config.streams);
-    let mut write_error = None;
-    let result = session::run(&config, &stop, &mut |u| {
-        if let Update::Row { stream, row } = &u
-            && write_error.is_none()
-            && let Err(e) = frames.write(&config.streams[*stream].name, row)
-        {
-            // Disk full or gone: stop measuring, keep what is written.
-            write_error = Some(e);
-            stop.store(true, Ordering::SeqCst);
-        }
-        status.update(&u);
-    });
-    status.finish();
-    let mut flushed = frames.flush();
-    if flushed.is_ok() && result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
-        flushed = analyzer::report::frames::rewrite_with_scores(&out.join("frames.csv"), &result);
-    }
-
-    let command =
-        generator::process::shell_line(Path::new("streamscope"), std::env::args_os().skip(1));
-    let summary = report::summarize(&result, &command, clock);
-    let events: Vec<_> = result
-        .streams
-        .iter()
-        .flat_map(summary::stream_events)
-        .collect();
-    summary::write_json(&out.join("summary.json"), &summary)?;
-    summary::write_csv(&out.join("summary.csv"), &summary)?;
-    summary::write_events(&out.join("events.csv"), &events)?;
-    print_summary(&summary, &out);
-    if let Some(e) = write_error {
-        return Err(e)
-            .context("frames.csv could not be written; the rows before the error are kept");
-    }
-    flushed?;
-
+    let (result, summary) = measure(&config, &out, &stop)?;
     let failed: Vec<_> = result
         .streams
         .iter()
@@ -202,6 +163,55 @@ fn vmaf_config(args: &Args, clock: ClockMode) -> anyhow::Result<Option<LiveVmafC
         // Replays are not live: score every frame, deterministically.
         exhaustive: matches!(clock, ClockMode::Pts { .. }),
     }))
+}
+
+/// Run a session and write everything it measured into `out`: `frames.csv` as rows come,
+/// then (with scores filled when quality was scored) the summaries and events. Also used by
+/// `demo`.
+pub fn measure(
+    config: &SessionConfig,
+    out: &Path,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<(session::SessionResult, summary::Summary)> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create --out folder {}", out.display()))?;
+    let mut frames = FramesCsv::create(&out.join("frames.csv"))?;
+    let mut status = Status::new(&config.streams);
+    let mut write_error = None;
+    let result = session::run(config, stop, &mut |u| {
+        if let Update::Row { stream, row } = &u
+            && write_error.is_none()
+            && let Err(e) = frames.write(&config.streams[*stream].name, row)
+        {
+            // Disk full or gone: stop measuring, keep what is written.
+            write_error = Some(e);
+            stop.store(true, Ordering::SeqCst);
+        }
+        status.update(&u);
+    });
+    status.finish();
+    let mut flushed = frames.flush();
+    if flushed.is_ok() && result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
+        flushed = analyzer::report::frames::rewrite_with_scores(&out.join("frames.csv"), &result);
+    }
+    let command =
+        generator::process::shell_line(Path::new("streamscope"), std::env::args_os().skip(1));
+    let summary = report::summarize(&result, &command, config.clock);
+    let events: Vec<_> = result
+        .streams
+        .iter()
+        .flat_map(summary::stream_events)
+        .collect();
+    summary::write_json(&out.join("summary.json"), &summary)?;
+    summary::write_csv(&out.join("summary.csv"), &summary)?;
+    summary::write_events(&out.join("events.csv"), &events)?;
+    print_summary(&summary, out);
+    if let Some(e) = write_error {
+        return Err(e)
+            .context("frames.csv could not be written; the rows before the error are kept");
+    }
+    flushed?;
+    Ok((result, summary))
 }
 
 /// `--live [NAME=]URL …` and `--control URL` as named streams, checked before any work.

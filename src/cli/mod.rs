@@ -1,7 +1,10 @@
 //! Options shared by every subcommand, logging, Ctrl-C, progress, and the value parsers.
 
 pub mod analyze;
+pub mod demo;
 pub mod generate;
+pub mod publish;
+pub mod relay;
 pub mod values;
 pub mod vmaf;
 

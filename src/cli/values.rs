@@ -35,6 +35,12 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration that may be zero (a delay, a jitter).
+pub fn delay(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 0s, 300ms, 1s"))
+}
+
 /// A duration that may be negative (`-3ms`), in µs.
 pub fn signed_duration_us(s: &str) -> Result<i64, String> {
     let (neg, body) = s.strip_prefix('-').map_or((false, s), |b| (true, b));

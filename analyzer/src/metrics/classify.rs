@@ -77,6 +77,8 @@ pub struct Classifier {
     seen: HashSet<u64>,
     last: Option<u64>,
     highest: Option<u64>,
+    /// Capture time of the highest frame number.
+    highest_capture_us: u64,
 }
 
 impl Classifier {
@@ -98,6 +100,12 @@ impl Classifier {
             };
         };
         let n = tc.frame;
+        // A lower number captured after the highest one: the source restarted its count.
+        if self.highest.is_some_and(|h| n < h) && tc.capture_us > self.highest_capture_us {
+            self.seen.clear();
+            self.last = None;
+            self.highest = None;
+        }
         let (kind, gap_before) = if self.seen.contains(&n) {
             if self.last == Some(n) && a.picture_changed {
                 (FrameKind::Stale, 0)
@@ -113,6 +121,9 @@ impl Classifier {
         };
         self.seen.insert(n);
         self.last = Some(n);
+        if self.highest.is_none_or(|h| n >= h) {
+            self.highest_capture_us = tc.capture_us;
+        }
         self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
         let latency_us = kind
             .is_first_sighting()
@@ -130,6 +141,38 @@ impl Classifier {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_restarted_source_counts_from_zero_again_without_duplicates() {
+        let mut c = Classifier::new(0);
+        let tc = |frame, capture_us| {
+            Some(Timecode {
+                stream_id: 1,
+                frame,
+                capture_us,
+            })
+        };
+        let push = |c: &mut Classifier, frame, capture_us| {
+            c.push(FrameArrival {
+                seq: 0,
+                arrival_us: capture_us as i64 + 100,
+                pts_us: None,
+                timecode: tc(frame, capture_us),
+                picture_changed: true,
+                source_size: None,
+            })
+            .kind
+        };
+        assert_eq!(push(&mut c, 0, 1_000), FrameKind::New);
+        assert_eq!(push(&mut c, 1, 2_000), FrameKind::New);
+        assert_eq!(
+            push(&mut c, 0, 500),
+            FrameKind::Duplicate,
+            "older capture: a repeat"
+        );
+        assert_eq!(push(&mut c, 0, 9_000), FrameKind::New, "restarted source");
+        assert_eq!(push(&mut c, 1, 10_000), FrameKind::New);
+    }
 
     /// A frame carrying `frame` (None: unreadable), captured at frame × 33 333 µs and arriving
     /// `arrival_us` later than t = 0.

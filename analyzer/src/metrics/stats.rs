@@ -91,6 +91,24 @@ pub fn freezes(rows: &[FrameRow], interval_us: i64, min_intervals: i64) -> Vec<F
     out
 }
 
+/// Shortest gap in arrivals that counts as an outage (the source dropped or reconnected).
+pub const OUTAGE_MIN_US: i64 = 1_000_000;
+
+/// Outages: gaps between consecutive arrivals (of any frame) of at least `OUTAGE_MIN_US` and
+/// at least 5 frame intervals. Unlike a freeze, nothing arrived at all.
+pub fn outages(rows: &[FrameRow], interval_us: i64) -> Vec<Freeze> {
+    let min = OUTAGE_MIN_US.max(5 * interval_us);
+    rows.windows(2)
+        .filter_map(|w| {
+            let (a, b) = (w[0].arrival.arrival_us, w[1].arrival.arrival_us);
+            (b - a >= min).then_some(Freeze {
+                start_us: a,
+                duration_us: b - a,
+            })
+        })
+        .collect()
+}
+
 /// Delivered fps: new frames per whole 1 s window of arrival time, from the first new frame.
 /// Returns (mean over the whole span, min over complete windows).
 pub fn delivered_fps(rows: &[FrameRow]) -> Option<(f64, f64)> {
@@ -119,22 +137,39 @@ pub fn delivered_fps(rows: &[FrameRow]) -> Option<(f64, f64)> {
     Some((mean, min))
 }
 
-/// Drops: frame numbers missing between the lowest and highest first-seen numbers.
-/// Returns (frames expected, frames dropped).
+/// Drops: frame numbers missing between the lowest and highest first-seen numbers, per run
+/// of the source (a source that restarts its count — a lower number captured after the
+/// highest — starts a new run). Returns (frames expected, frames dropped).
 pub fn drops(rows: &[FrameRow]) -> (u64, u64) {
-    let mut unique = 0u64;
-    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    let (mut expected, mut dropped) = (0u64, 0u64);
+    // Current run: lowest, highest, capture time of the highest, first sightings.
+    let mut run: Option<(u64, u64, u64, u64)> = None;
+    let mut close = |run: Option<(u64, u64, u64, u64)>| {
+        if let Some((lo, hi, _, unique)) = run {
+            let e = hi - lo + 1;
+            expected += e;
+            dropped += e.saturating_sub(unique);
+        }
+    };
     for r in rows.iter().filter(|r| r.kind.is_first_sighting()) {
-        let f = r.arrival.timecode.map_or(0, |t| t.frame);
-        unique += 1;
-        lo = lo.min(f);
-        hi = hi.max(f);
+        let Some(tc) = r.arrival.timecode else {
+            continue;
+        };
+        let (f, cap) = (tc.frame, tc.capture_us);
+        run = match run {
+            Some((_, hi, hi_cap, _)) if f < hi && cap > hi_cap => {
+                close(run);
+                Some((f, f, cap, 1))
+            }
+            Some((lo, hi, hi_cap, unique)) => {
+                let (hi, hi_cap) = if f >= hi { (f, cap) } else { (hi, hi_cap) };
+                Some((lo.min(f), hi, hi_cap, unique + 1))
+            }
+            None => Some((f, f, cap, 1)),
+        };
     }
-    if unique == 0 {
-        return (0, 0);
-    }
-    let expected = hi - lo + 1;
-    (expected, expected - unique)
+    close(run);
+    (expected, dropped)
 }
 
 /// The decoded picture size changed at a row.
@@ -226,6 +261,27 @@ mod tests {
             (d.p50, d.min, d.max, d.mean, d.count),
             (2.0, 1.0, 3.0, 2.0, 3)
         );
+    }
+
+    #[test]
+    fn a_restarted_source_is_a_new_run_and_its_gap_an_outage() {
+        use crate::metrics::classify::tests::arrival;
+        let mut c = crate::metrics::Classifier::new(0);
+        let mut rows: Vec<FrameRow> = (0..60u64)
+            .map(|f| c.push(arrival(f, Some(f), f as i64 * I, true)))
+            .collect();
+        // Back 2 s later, counting from 0 with later capture times; frame 5 lost.
+        for f in (0..30u64).filter(|&f| f != 5) {
+            let mut a = arrival(100 + f, Some(f), 4_000_000 + f as i64 * I, true);
+            a.timecode.as_mut().unwrap().capture_us += 3_900_000;
+            rows.push(c.push(a));
+        }
+        assert_eq!(drops(&rows), (90, 1));
+        let o = outages(&rows, I);
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].start_us, 59 * I);
+        assert_eq!(o[0].duration_us, 4_000_000 - 59 * I);
+        assert!(outages(&rows[..60], I).is_empty());
     }
 
     #[test]

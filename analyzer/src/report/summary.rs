@@ -60,6 +60,9 @@ pub struct StreamSummary {
     pub freezes: u64,
     pub freeze_ms_total: f64,
     pub resolution_changes: u64,
+    /// Gaps of ≥ 1 s with no frame at all (source dropped, reader reconnected).
+    pub outages: u64,
+    pub outage_ms_total: f64,
     pub startup_ms: Option<f64>,
     pub fps: Option<Fps>,
     pub latency_ms: Option<Distribution>,
@@ -146,6 +149,7 @@ fn stream_summary(
     let freezes = interval
         .map(|i| stats::freezes(rows, i, FREEZE_INTERVALS))
         .unwrap_or_default();
+    let outages = stats::outages(rows, interval.unwrap_or(0));
     let latencies: Vec<i64> = rows.iter().filter_map(|r| r.latency_us).collect();
     let relative = control.map(|c| {
         let map = stats::first_arrivals(c);
@@ -176,6 +180,8 @@ fn stream_summary(
         freezes: freezes.len() as u64,
         freeze_ms_total: freezes.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3,
         resolution_changes: stats::resolution_changes(rows).len() as u64,
+        outages: outages.len() as u64,
+        outage_ms_total: outages.iter().map(|o| o.duration_us).sum::<i64>() as f64 / 1e3,
         startup_ms: rows
             .first()
             .map(|r| (r.arrival.arrival_us - started_us) as f64 / 1e3),
@@ -221,6 +227,18 @@ pub fn stream_events(s: &StreamResult) -> Vec<Event> {
                 }),
         );
     }
+    events.extend(
+        stats::outages(&s.rows, interval)
+            .into_iter()
+            .map(|o| Event {
+                stream: s.spec.name.clone(),
+                kind: "outage",
+                start_us: o.start_us,
+                duration_us: o.duration_us,
+                frames: 0,
+                detail: String::new(),
+            }),
+    );
     events.extend(
         stats::resolution_changes(&s.rows)
             .into_iter()

@@ -6,17 +6,18 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::ingest::{InputInfo, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
+
+mod stream;
+use crate::ingest::{InputInfo, ReaderOptions, Stopper, WallClock};
 use crate::metrics::{Classifier, FrameArrival, FrameRow};
-use crate::qr::{GrayFrame, QrTracker, mean_abs_diff};
 use crate::vmaf::live::{
-    LiveFeeder, LiveScoring, LiveVmafConfig, ReferenceInfo, ReferenceSource, SharedReference,
-    StreamQuality, probe_file,
+    LiveFeeder, LiveScoring, LiveVmafConfig, ReferenceSource, StreamQuality, probe_file,
 };
+use stream::{HookSource, QualityHook, spawn_reader};
 
 /// Frames queued between a reader and its decoder. A full queue stalls ffmpeg, which the
 /// reader logs, because it would delay later arrivals.
@@ -131,20 +132,6 @@ enum Msg {
     },
 }
 
-/// What a stream's decoder does with whole frames for quality scoring.
-enum QualityHook {
-    None,
-    /// A live stream: offer frames to its scorer.
-    Live(LiveFeeder),
-    /// The control as reference: share first sightings with the scorers.
-    Control(Arc<SharedReference>),
-}
-
-enum Work {
-    Frame(RawFrame),
-    End(Result<(), Error>),
-}
-
 /// Run the analysis until every stream ends, the duration passes or `stop` is set.
 pub fn run(
     config: &SessionConfig,
@@ -153,6 +140,7 @@ pub fn run(
 ) -> SessionResult {
     let clock = WallClock::start();
     let (tx, rx) = mpsc::channel();
+    let stopping = Arc::new(AtomicBool::new(false));
     let mut result = SessionResult {
         started_us: clock.start_us(),
         ended_us: 0,
@@ -196,7 +184,7 @@ pub fn run(
                     ready: ready_tx,
                     hook: hook_rx,
                 };
-                spawn_reader(config, c, base, later, clock, &tx);
+                spawn_reader(config, c, base, later, clock, &stopping, &tx);
                 started[c] = true;
                 control_hook = Some(hook_tx);
                 ready_rx
@@ -247,10 +235,18 @@ pub fn run(
             scale_to: scale_to.filter(|_| config.streams[i].role == Role::Live),
             ..base
         };
-        spawn_reader(config, i, opts, HookSource::Now(hook), clock, &tx);
+        spawn_reader(
+            config,
+            i,
+            opts,
+            HookSource::Now(hook),
+            clock,
+            &stopping,
+            &tx,
+        );
     }
     drop(tx);
-    collect(config, stop, &rx, &mut result, on_update);
+    collect(config, stop, &stopping, &rx, &mut result, on_update);
     result.ended_us = clock.now_us();
     if let Some(s) = scoring {
         for (i, q) in s.finish() {
@@ -260,34 +256,10 @@ pub fn run(
     result
 }
 
-/// How a stream's decoder gets its quality hook: now, or once the reference is known (the
-/// control, which must open before the live readers).
-enum HookSource {
-    Now(QualityHook),
-    Later {
-        ready: Sender<Option<ReferenceInfo>>,
-        hook: Receiver<QualityHook>,
-    },
-}
-
-fn spawn_reader(
-    config: &SessionConfig,
-    i: usize,
-    opts: ReaderOptions,
-    hook: HookSource,
-    clock: WallClock,
-    tx: &Sender<Msg>,
-) {
-    let (tx, cfg) = (tx.clone(), config.clone());
-    std::thread::Builder::new()
-        .name(format!("reader-{i}"))
-        .spawn(move || read_stream(i, &cfg, opts, hook, clock, &tx))
-        .expect("spawning a reader thread");
-}
-
 fn collect(
     config: &SessionConfig,
     stop: &AtomicBool,
+    stopping_flag: &AtomicBool,
     rx: &Receiver<Msg>,
     result: &mut SessionResult,
     on_update: &mut dyn FnMut(Update<'_>),
@@ -314,6 +286,7 @@ fn collect(
                 let interrupted = stop.load(Ordering::SeqCst);
                 if !stopping && (interrupted || deadline.is_some_and(|d| Instant::now() >= d)) {
                     stopping = true;
+                    stopping_flag.store(true, Ordering::SeqCst);
                     result.interrupted = interrupted;
                     stoppers.iter().flatten().for_each(Stopper::stop);
                 }
@@ -391,165 +364,5 @@ fn no_timecode(url: &str, timeout: Duration) -> Error {
     Error::NoTimecode {
         url: url.to_owned(),
         secs: timeout.as_secs(),
-    }
-}
-
-/// Reader thread: open, read and timestamp frames, hand them to the decoder thread.
-fn read_stream(
-    stream: usize,
-    config: &SessionConfig,
-    opts: ReaderOptions,
-    hook: HookSource,
-    clock: WallClock,
-    tx: &Sender<Msg>,
-) {
-    let url = &config.streams[stream].url;
-    let mut reader = match Reader::open(&config.ffmpeg, url, opts, clock, config.open_timeout) {
-        Ok(r) => r,
-        Err(e) => {
-            if let HookSource::Later { ready, .. } = hook {
-                let _ = ready.send(None);
-            }
-            let _ = tx.send(Msg::Ended {
-                stream,
-                result: Err(e),
-            });
-            return;
-        }
-    };
-    let hook = match hook {
-        HookSource::Now(h) => h,
-        HookSource::Later { ready, hook } => {
-            let _ = ready.send(Some(ReferenceInfo {
-                size: reader.frame_size(),
-                fps: reader.input().map_or(0.0, |i| f64::from(i.fps)),
-            }));
-            hook.recv().unwrap_or(QualityHook::None)
-        }
-    };
-    let stopper = reader.stopper();
-    let _ = tx.send(Msg::Opened {
-        stream,
-        info: reader.input().cloned(),
-        size: reader.frame_size(),
-        stopper: stopper.clone(),
-    });
-    let (work_tx, work_rx) = mpsc::sync_channel(QUEUE_FRAMES);
-    let (dtx, clock_mode, wechat) = (tx.clone(), config.clock, config.wechat);
-    let decoder = std::thread::Builder::new()
-        .name(format!("decode-{stream}"))
-        .spawn(move || {
-            let tracker = QrTracker::new(wechat);
-            decode_stream(stream, clock_mode, tracker, hook, &work_rx, &dtx);
-        })
-        .expect("spawning a decoder thread");
-    let result = pump(&mut reader, config, &work_tx, &stopper);
-    let result = result.and(reader.finish());
-    let _ = work_tx.send(Work::End(result));
-    let _ = decoder.join();
-}
-
-fn pump(
-    reader: &mut Reader,
-    config: &SessionConfig,
-    work: &SyncSender<Work>,
-    stopper: &Stopper,
-) -> Result<(), Error> {
-    let mut count = 0u64;
-    let mut first_pts = None;
-    let mut stalled = 0u64;
-    while let Some(frame) = reader.next_frame()? {
-        count += 1;
-        let pts_limit = match (config.clock, config.duration, frame.pts_us) {
-            (ClockMode::Pts { .. }, Some(d), Some(p)) => {
-                p - *first_pts.get_or_insert(p) >= d.as_micros() as i64
-            }
-            _ => false,
-        };
-        if pts_limit {
-            stopper.stop();
-            break;
-        }
-        match work.try_send(Work::Frame(frame)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(Work::Frame(f))) => {
-                stalled += 1;
-                // Only realtime arrivals are distorted by a stalled reader.
-                if config.clock == ClockMode::Realtime && stalled.is_power_of_two() {
-                    tracing::warn!(
-                        "{}: analysis is behind, reading stalls ({stalled} times)",
-                        reader.url()
-                    );
-                }
-                if work.send(Work::Frame(f)).is_err() {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-        if config.max_frames.is_some_and(|m| count >= m) {
-            stopper.stop();
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Decoder thread: read the code (tracking it), compare the picture with the previous one,
-/// hand whole frames to quality scoring.
-fn decode_stream(
-    stream: usize,
-    clock: ClockMode,
-    mut tracker: QrTracker,
-    mut hook: QualityHook,
-    work: &Receiver<Work>,
-    tx: &Sender<Msg>,
-) {
-    let mut prev: Option<Vec<u8>> = None;
-    while let Ok(item) = work.recv() {
-        let frame = match item {
-            Work::Frame(f) => f,
-            Work::End(result) => {
-                if let QualityHook::Control(shared) = &hook {
-                    shared.end();
-                }
-                let _ = tx.send(Msg::Ended { stream, result });
-                return;
-            }
-        };
-        let luma_len = frame.width * frame.height;
-        let luma = &frame.data[..luma_len];
-        let gray = GrayFrame::new(frame.width, frame.height, luma);
-        let timecode = gray.and_then(|g| tracker.decode(g).ok());
-        let picture_changed = prev.as_ref().is_none_or(|p| {
-            mean_abs_diff(&p[..luma.len().min(p.len())], luma, frame.width) > PICTURE_CHANGE_LEVELS
-        });
-        let arrival_us = match clock {
-            ClockMode::Realtime => frame.arrival_us,
-            ClockMode::Pts { start_us } => start_us + frame.pts_us.unwrap_or(0),
-        };
-        let arrival = FrameArrival {
-            seq: frame.seq,
-            arrival_us,
-            pts_us: frame.pts_us,
-            timecode,
-            picture_changed,
-            source_size: frame.source_size,
-        };
-        prev = match (&mut hook, timecode) {
-            (QualityHook::Control(shared), Some(tc)) => {
-                let luma = frame.data[..luma_len].to_vec();
-                shared.insert(tc.frame, frame.data);
-                Some(luma)
-            }
-            (QualityHook::Live(feeder), tc) => {
-                feeder.offer(frame.seq, tc, &frame.data);
-                Some(frame.data)
-            }
-            _ => Some(frame.data),
-        };
-        if tx.send(Msg::Arrival { stream, arrival }).is_err() {
-            return;
-        }
     }
 }

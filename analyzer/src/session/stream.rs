@@ -1,0 +1,274 @@
+//! One stream's threads: the reader (opens ffmpeg, timestamps frames, reconnects a live
+//! source that drops) and the decoder (timecode, picture change, frames for quality scoring).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::time::Duration;
+
+use super::{ClockMode, Msg, PICTURE_CHANGE_LEVELS, QUEUE_FRAMES, SessionConfig};
+use crate::Error;
+use crate::ingest::{Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
+use crate::metrics::FrameArrival;
+use crate::qr::{GrayFrame, QrTracker, mean_abs_diff};
+use crate::vmaf::live::{LiveFeeder, ReferenceInfo, SharedReference};
+
+/// What a stream's decoder does with whole frames for quality scoring.
+pub(super) enum QualityHook {
+    None,
+    /// A live stream: offer frames to its scorer.
+    Live(LiveFeeder),
+    /// The control as reference: share first sightings with the scorers.
+    Control(Arc<SharedReference>),
+}
+
+pub(super) enum Work {
+    Frame(RawFrame),
+    End(Result<(), Error>),
+}
+
+/// How a stream's decoder gets its quality hook: now, or once the reference is known (the
+/// control, which must open before the live readers).
+pub(super) enum HookSource {
+    Now(QualityHook),
+    Later {
+        ready: Sender<Option<ReferenceInfo>>,
+        hook: Receiver<QualityHook>,
+    },
+}
+
+pub(super) fn spawn_reader(
+    config: &SessionConfig,
+    i: usize,
+    opts: ReaderOptions,
+    hook: HookSource,
+    clock: WallClock,
+    stopping: &Arc<AtomicBool>,
+    tx: &Sender<Msg>,
+) {
+    let (tx, cfg, stopping) = (tx.clone(), config.clone(), stopping.clone());
+    std::thread::Builder::new()
+        .name(format!("reader-{i}"))
+        .spawn(move || read_stream(i, &cfg, opts, hook, clock, &stopping, &tx))
+        .expect("spawning a reader thread");
+}
+
+/// Whether a stream that ended is read again: live network inputs measured in real time.
+fn reconnects(config: &SessionConfig, url: &str) -> bool {
+    config.clock == ClockMode::Realtime
+        && !matches!(
+            crate::ingest::Protocol::of(url),
+            Some(Protocol::File) | None
+        )
+}
+
+/// Reader thread: open, read and timestamp frames, hand them to the decoder thread. A live
+/// input that drops is opened again until the run stops; the gap becomes an outage.
+#[allow(clippy::too_many_arguments)]
+fn read_stream(
+    stream: usize,
+    config: &SessionConfig,
+    opts: ReaderOptions,
+    hook: HookSource,
+    clock: WallClock,
+    stopping: &AtomicBool,
+    tx: &Sender<Msg>,
+) {
+    let url = &config.streams[stream].url;
+    let reader = match Reader::open(&config.ffmpeg, url, opts, clock, config.open_timeout) {
+        Ok(r) => r,
+        Err(e) => {
+            if let HookSource::Later { ready, .. } = hook {
+                let _ = ready.send(None);
+            }
+            let _ = tx.send(Msg::Ended {
+                stream,
+                result: Err(e),
+            });
+            return;
+        }
+    };
+    let hook = match hook {
+        HookSource::Now(h) => h,
+        HookSource::Later { ready, hook } => {
+            let _ = ready.send(Some(ReferenceInfo {
+                size: reader.frame_size(),
+                fps: reader.input().map_or(0.0, |i| f64::from(i.fps)),
+            }));
+            hook.recv().unwrap_or(QualityHook::None)
+        }
+    };
+    let (work_tx, work_rx) = mpsc::sync_channel(QUEUE_FRAMES);
+    let (dtx, clock_mode, wechat) = (tx.clone(), config.clock, config.wechat);
+    let decoder = std::thread::Builder::new()
+        .name(format!("decode-{stream}"))
+        .spawn(move || {
+            let tracker = QrTracker::new(wechat);
+            decode_stream(stream, clock_mode, tracker, hook, &work_rx, &dtx);
+        })
+        .expect("spawning a decoder thread");
+    let mut seq_base = 0;
+    let mut result = Ok(());
+    let mut current = Some(reader);
+    while let Some(mut reader) = current.take() {
+        let stopper = reader.stopper();
+        let _ = tx.send(Msg::Opened {
+            stream,
+            info: reader.input().cloned(),
+            size: reader.frame_size(),
+            stopper: stopper.clone(),
+        });
+        let (pumped, read) = pump(&mut reader, config, &work_tx, &stopper, seq_base);
+        seq_base += read;
+        result = pumped.and(reader.finish());
+        if stopping.load(Ordering::SeqCst)
+            || !reconnects(config, url)
+            || config.max_frames.is_some_and(|m| seq_base >= m)
+        {
+            break;
+        }
+        match &result {
+            Ok(()) => tracing::warn!("{url}: the stream ended; reconnecting"),
+            Err(e) => tracing::warn!("{url}: {e}; reconnecting"),
+        }
+        current = reopen(config, url, opts, clock, stopping);
+        if current.is_some() {
+            result = Ok(());
+        }
+    }
+    let _ = work_tx.send(Work::End(result));
+    let _ = decoder.join();
+}
+
+/// Open `url` again after it dropped, until it answers or the run stops.
+fn reopen(
+    config: &SessionConfig,
+    url: &str,
+    opts: ReaderOptions,
+    clock: WallClock,
+    stopping: &AtomicBool,
+) -> Option<Reader> {
+    while !stopping.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(250));
+        let wait = config.open_timeout.min(Duration::from_secs(2));
+        if let Ok(r) = Reader::open(&config.ffmpeg, url, opts, clock, wait) {
+            tracing::info!("{url}: reconnected");
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// Read frames until the reader ends; returns how many were read. `seq_base` continues the
+/// frame sequence across reconnects.
+fn pump(
+    reader: &mut Reader,
+    config: &SessionConfig,
+    work: &SyncSender<Work>,
+    stopper: &Stopper,
+    seq_base: u64,
+) -> (Result<(), Error>, u64) {
+    let mut count = 0u64;
+    let mut first_pts = None;
+    let mut stalled = 0u64;
+    loop {
+        let mut frame = match reader.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => return (Ok(()), count),
+            Err(e) => return (Err(e), count),
+        };
+        frame.seq += seq_base;
+        count += 1;
+        let pts_limit = match (config.clock, config.duration, frame.pts_us) {
+            (ClockMode::Pts { .. }, Some(d), Some(p)) => {
+                p - *first_pts.get_or_insert(p) >= d.as_micros() as i64
+            }
+            _ => false,
+        };
+        if pts_limit {
+            stopper.stop();
+            break;
+        }
+        match work.try_send(Work::Frame(frame)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Work::Frame(f))) => {
+                stalled += 1;
+                // Only realtime arrivals are distorted by a stalled reader.
+                if config.clock == ClockMode::Realtime && stalled.is_power_of_two() {
+                    tracing::warn!(
+                        "{}: analysis is behind, reading stalls ({stalled} times)",
+                        reader.url()
+                    );
+                }
+                if work.send(Work::Frame(f)).is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+        if config.max_frames.is_some_and(|m| seq_base + count >= m) {
+            stopper.stop();
+            break;
+        }
+    }
+    (Ok(()), count)
+}
+
+/// Decoder thread: read the code (tracking it), compare the picture with the previous one,
+/// hand whole frames to quality scoring.
+fn decode_stream(
+    stream: usize,
+    clock: ClockMode,
+    mut tracker: QrTracker,
+    mut hook: QualityHook,
+    work: &Receiver<Work>,
+    tx: &Sender<Msg>,
+) {
+    let mut prev: Option<Vec<u8>> = None;
+    while let Ok(item) = work.recv() {
+        let frame = match item {
+            Work::Frame(f) => f,
+            Work::End(result) => {
+                if let QualityHook::Control(shared) = &hook {
+                    shared.end();
+                }
+                let _ = tx.send(Msg::Ended { stream, result });
+                return;
+            }
+        };
+        let luma_len = frame.width * frame.height;
+        let luma = &frame.data[..luma_len];
+        let gray = GrayFrame::new(frame.width, frame.height, luma);
+        let timecode = gray.and_then(|g| tracker.decode(g).ok());
+        let picture_changed = prev.as_ref().is_none_or(|p| {
+            mean_abs_diff(&p[..luma.len().min(p.len())], luma, frame.width) > PICTURE_CHANGE_LEVELS
+        });
+        let arrival_us = match clock {
+            ClockMode::Realtime => frame.arrival_us,
+            ClockMode::Pts { start_us } => start_us + frame.pts_us.unwrap_or(0),
+        };
+        let arrival = FrameArrival {
+            seq: frame.seq,
+            arrival_us,
+            pts_us: frame.pts_us,
+            timecode,
+            picture_changed,
+            source_size: frame.source_size,
+        };
+        prev = match (&mut hook, timecode) {
+            (QualityHook::Control(shared), Some(tc)) => {
+                let luma = frame.data[..luma_len].to_vec();
+                shared.insert(tc.frame, frame.data);
+                Some(luma)
+            }
+            (QualityHook::Live(feeder), tc) => {
+                feeder.offer(frame.seq, tc, &frame.data);
+                Some(frame.data)
+            }
+            _ => Some(frame.data),
+        };
+        if tx.send(Msg::Arrival { stream, arrival }).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! Live outputs of `publish` as pure functions: which muxer each URL needs, the tee muxer
+//! spec that sends one low-latency encode to all of them, and the encoder's argv.
+
+use crate::argv::seconds;
+use crate::frame::PictureSize;
+use crate::schedule::FrameRate;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Muxer {
+    /// RTMP.
+    Flv,
+    /// SRT and UDP.
+    MpegTs,
+    RtpMpegTs,
+    Rtsp,
+    /// A local folder (or `…/name.m3u8`): a live HLS playlist with 1 GOP segments.
+    Hls,
+}
+
+/// The muxer a live output URL needs.
+pub fn muxer_for(url: &str) -> Result<Muxer, String> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("rtmp" | "rtmps") => Ok(Muxer::Flv),
+        Some("srt" | "udp") => Ok(Muxer::MpegTs),
+        Some("rtp") => Ok(Muxer::RtpMpegTs),
+        Some("rtsp") => Ok(Muxer::Rtsp),
+        Some("file") | None => Ok(Muxer::Hls),
+        Some(other) => Err(format!(
+            "cannot publish to {other}:// — use rtmp://, srt://, udp://, rtp://, rtsp:// or a folder for HLS"
+        )),
+    }
+}
+
+/// Settings of the live encode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEncode {
+    pub size: PictureSize,
+    pub rate: FrameRate,
+    pub bitrate: u64,
+    /// x264 preset: veryfast or faster.
+    pub preset: String,
+    pub gop_frames: u64,
+}
+
+/// Escape a tee slave URL (the tee splits slaves on `|` and unquotes `\` and `'`).
+fn escape_url(url: &str) -> String {
+    let mut s = String::with_capacity(url.len());
+    for c in url.chars() {
+        if matches!(c, '\\' | '|' | '\'' | '[') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s
+}
+
+/// Escape a tee slave option value: unquoted twice (slave list, then option list).
+fn escape_value(v: &str) -> String {
+    let once: String = v
+        .chars()
+        .flat_map(|c| {
+            let esc = matches!(c, '\\' | ':' | '\'' | '|' | ']');
+            esc.then_some('\\').into_iter().chain(std::iter::once(c))
+        })
+        .collect();
+    escape_url(&once)
+}
+
+/// One tee slave: `[options]url`. Every slave ignores its own failure (`onfail=ignore`) and
+/// gets its own queue (`use_fifo=1`) so a slow or dead output does not stall the others.
+pub fn tee_slave(url: &str, gop_seconds: &str) -> Result<String, String> {
+    let common = "flush_packets=1:onfail=ignore:use_fifo=1";
+    Ok(match muxer_for(url)? {
+        Muxer::Flv => format!("[f=flv:{common}]{}", escape_url(url)),
+        // No muxing delay: without it the TS is held back for the muxer's default delay.
+        Muxer::MpegTs => format!("[f=mpegts:max_delay=0:{common}]{}", escape_url(url)),
+        Muxer::RtpMpegTs => format!("[f=rtp_mpegts:{common}]{}", escape_url(url)),
+        Muxer::Rtsp => format!("[f=rtsp:rtsp_transport=tcp:{common}]{}", escape_url(url)),
+        Muxer::Hls => {
+            let dir = url.strip_prefix("file:").unwrap_or(url);
+            let (dir, playlist) = match dir.strip_suffix(".m3u8") {
+                Some(_) => (
+                    dir.rsplit_once('/').map_or(".", |(d, _)| d).to_owned(),
+                    dir.to_owned(),
+                ),
+                None => {
+                    let d = dir.trim_end_matches('/');
+                    (d.to_owned(), format!("{d}/index.m3u8"))
+                }
+            };
+            format!(
+                "[f=hls:hls_time={}:hls_list_size=6:hls_flags={}:hls_segment_filename={}]{}",
+                escape_value(gop_seconds),
+                escape_value("delete_segments+independent_segments+temp_file"),
+                escape_value(&format!("{dir}/segment_%05d.ts")),
+                escape_url(&playlist)
+            )
+        }
+    })
+}
+
+/// Raw yuv420p frames on stdin, paced by the caller → one x264 low-latency encode → every
+/// output (and the control) through the tee muxer.
+pub fn publish_args(enc: &LiveEncode, outputs: &[String]) -> Result<Vec<String>, String> {
+    if outputs.is_empty() {
+        return Err("nothing to publish to: give --to URL (or --control)".into());
+    }
+    let gop_seconds = seconds(enc.rate, enc.gop_frames);
+    let slaves = outputs
+        .iter()
+        .map(|u| tee_slave(u, &gop_seconds))
+        .collect::<Result<Vec<_>, _>>()?;
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let mut a = s(&["-hide_banner", "-nostdin", "-y"]);
+    a.extend(s(&["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size"]));
+    a.push(enc.size.to_string());
+    a.push("-framerate".into());
+    a.push(enc.rate.to_string());
+    // Frames arrive in real time: never let ffmpeg buffer input.
+    a.extend(s(&[
+        "-fflags",
+        "+nobuffer",
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:v:0",
+    ]));
+    a.extend(s(&["-c:v", "libx264", "-preset"]));
+    a.push(enc.preset.clone());
+    a.extend(s(&["-tune", "zerolatency", "-pix_fmt", "yuv420p"]));
+    let b = enc.bitrate.to_string();
+    // A VBV of half a second: low latency without starving keyframes.
+    a.extend(["-b:v".into(), b.clone(), "-maxrate".into(), b]);
+    a.extend(["-bufsize".into(), (enc.bitrate / 2).to_string()]);
+    let gop = enc.gop_frames.to_string();
+    a.extend(["-g".into(), gop.clone(), "-keyint_min".into(), gop]);
+    // In-band SPS/PPS on every keyframe (players joining mid-stream), and a global header for
+    // the muxers that need one (flv).
+    a.extend(s(&[
+        "-sc_threshold",
+        "0",
+        "-x264-params",
+        "repeat-headers=1",
+    ]));
+    a.extend(s(&["-flags", "+global_header", "-flush_packets", "1"]));
+    a.extend(s(&["-f", "tee"]));
+    a.push(slaves.join("|"));
+    Ok(a)
+}
+
+/// A provider's low-latency transcode of a live MPEG-TS input to another MPEG-TS URL, e.g. the
+/// simulated provider of `demo` (`bitrate` None: copy, no transcode).
+pub fn transcode_args(
+    input: &str,
+    output: &str,
+    bitrate: Option<u64>,
+    gop_frames: u64,
+) -> Vec<String> {
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let mut a = s(&["-hide_banner", "-nostdin", "-y", "-flags", "low_delay"]);
+    a.extend(s(&[
+        "-probesize",
+        "32768",
+        "-analyzeduration",
+        "100000",
+        "-i",
+    ]));
+    a.push(input.to_owned());
+    a.extend(s(&["-map", "0:v:0"]));
+    match bitrate {
+        Some(b) => {
+            a.extend(s(&[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "zerolatency",
+            ]));
+            let b = b.to_string();
+            a.extend([
+                "-b:v".into(),
+                b.clone(),
+                "-maxrate".into(),
+                b.clone(),
+                "-bufsize".into(),
+                b,
+            ]);
+            let g = gop_frames.to_string();
+            a.extend(["-g".into(), g.clone(), "-keyint_min".into(), g]);
+            a.extend(s(&[
+                "-sc_threshold",
+                "0",
+                "-x264-params",
+                "repeat-headers=1",
+            ]));
+        }
+        None => a.extend(s(&["-c", "copy"])),
+    }
+    a.extend(s(&[
+        "-f",
+        "mpegts",
+        "-muxdelay",
+        "0",
+        "-muxpreload",
+        "0",
+        "-flush_packets",
+        "1",
+    ]));
+    a.push(output.to_owned());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn provider_transcode_argv() {
+        let a =
+            transcode_args("udp://127.0.0.1:1", "udp://127.0.0.1:2", Some(800_000), 30).join(" ");
+        assert_eq!(
+            a,
+            "-hide_banner -nostdin -y -flags low_delay -probesize 32768 -analyzeduration 100000 -i udp://127.0.0.1:1 \
+             -map 0:v:0 -c:v libx264 -preset veryfast -tune zerolatency -b:v 800000 -maxrate 800000 -bufsize 800000 \
+             -g 30 -keyint_min 30 -sc_threshold 0 -x264-params repeat-headers=1 \
+             -f mpegts -muxdelay 0 -muxpreload 0 -flush_packets 1 udp://127.0.0.1:2"
+        );
+        let c = transcode_args("udp://a:1", "udp://b:2", None, 30).join(" ");
+        assert!(c.contains("-map 0:v:0 -c copy -f mpegts"), "{c}");
+    }
+
+    use super::*;
+
+    #[test]
+    fn each_url_gets_its_muxer() {
+        for (url, m) in [
+            ("rtmp://127.0.0.1/live/x", Muxer::Flv),
+            ("RTMPS://h/live/x", Muxer::Flv),
+            ("srt://127.0.0.1:9000?mode=listener", Muxer::MpegTs),
+            ("udp://127.0.0.1:5000", Muxer::MpegTs),
+            ("rtp://127.0.0.1:5004", Muxer::RtpMpegTs),
+            ("rtsp://127.0.0.1:8554/x", Muxer::Rtsp),
+            ("reports/hls", Muxer::Hls),
+            ("/tmp/live/stream.m3u8", Muxer::Hls),
+        ] {
+            assert_eq!(muxer_for(url), Ok(m), "{url}");
+        }
+        assert!(
+            muxer_for("http://h/x")
+                .unwrap_err()
+                .contains("cannot publish to http://")
+        );
+    }
+
+    #[test]
+    fn tee_slaves_are_exact_strings() {
+        assert_eq!(
+            tee_slave("udp://127.0.0.1:5000?pkt_size=1316", "1.000000").unwrap(),
+            "[f=mpegts:max_delay=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:5000?pkt_size=1316"
+        );
+        assert_eq!(
+            tee_slave("rtmp://127.0.0.1:1935/live/a|b", "1.000000").unwrap(),
+            "[f=flv:flush_packets=1:onfail=ignore:use_fifo=1]rtmp://127.0.0.1:1935/live/a\\|b"
+        );
+        assert_eq!(
+            tee_slave("out/hls/", "0.500000").unwrap(),
+            "[f=hls:hls_time=0.500000:hls_list_size=6:hls_flags=delete_segments+independent_segments+temp_file:hls_segment_filename=out/hls/segment_%05d.ts]out/hls/index.m3u8"
+        );
+        assert_eq!(
+            tee_slave("/tmp/a:b/live.m3u8", "1.000000").unwrap(),
+            "[f=hls:hls_time=1.000000:hls_list_size=6:hls_flags=delete_segments+independent_segments+temp_file:hls_segment_filename=/tmp/a\\\\:b/segment_%05d.ts]/tmp/a:b/live.m3u8"
+        );
+    }
+
+    #[test]
+    fn publish_argv_encodes_once_for_every_output() {
+        let enc = LiveEncode {
+            size: PictureSize {
+                width: 1280,
+                height: 720,
+            },
+            rate: "30".parse().unwrap(),
+            bitrate: 2_000_000,
+            preset: "veryfast".into(),
+            gop_frames: 30,
+        };
+        let a = publish_args(
+            &enc,
+            &["rtmp://h/live/k".into(), "udp://127.0.0.1:9000".into()],
+        )
+        .unwrap();
+        let line = a.join(" ");
+        assert!(
+            line.contains("-f rawvideo -pix_fmt yuv420p -video_size 1280x720 -framerate 30 -fflags +nobuffer -i pipe:0"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p -b:v 2000000 -maxrate 2000000 -bufsize 1000000 -g 30 -keyint_min 30 -sc_threshold 0"),
+            "{line}"
+        );
+        assert_eq!(a.iter().filter(|x| *x == "libx264").count(), 1);
+        assert_eq!(
+            a.last().unwrap(),
+            "[f=flv:flush_packets=1:onfail=ignore:use_fifo=1]rtmp://h/live/k|[f=mpegts:max_delay=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:9000"
+        );
+        assert!(publish_args(&enc, &[]).is_err());
+    }
+}

@@ -1,0 +1,163 @@
+//! Real-time publishing: frames rendered paced to the wall clock (frame n due at start +
+//! n/fps, computed from n alone), each stamped with the UTC time it was rendered, one
+//! low-latency encode teed to every output and the control.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::Error;
+use crate::argv::{self, Content};
+use crate::outputs::{LiveEncode, publish_args};
+use crate::overlay::{Compositor, Placement};
+use crate::render::{FrameSink, FrameSource, ReadAhead};
+use crate::signal::Timecode;
+
+#[derive(Debug, Clone)]
+pub struct PublishSpec {
+    pub content: Content,
+    pub stream_id: u8,
+    pub placement: Placement,
+    pub encode: LiveEncode,
+    /// Stop after this many frames (None: until cancelled).
+    pub frames: Option<u64>,
+    /// Every destination, the control included.
+    pub outputs: Vec<String>,
+}
+
+/// What a publish run did.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOutcome {
+    pub frames_sent: u64,
+    /// Rendered more than half a frame interval after their due time.
+    pub late: u64,
+    /// Not rendered at all: the next frame was already due (never bunched with it).
+    pub skipped: u64,
+    /// Render time − due time of every frame sent, µs.
+    pub schedule_error_us: Vec<i64>,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+}
+
+/// A monotonic clock anchored to UTC once (frames carry UTC; pacing must not jump with NTP).
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    at: Instant,
+    utc_us: u64,
+}
+
+impl Anchor {
+    fn now() -> Self {
+        let utc = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Self {
+            at: Instant::now(),
+            utc_us: utc.as_micros() as u64,
+        }
+    }
+
+    fn utc_us(&self, t: Instant) -> u64 {
+        self.utc_us + t.saturating_duration_since(self.at).as_micros() as u64
+    }
+}
+
+/// A frame count that no run reaches (a week at 240 fps), for runs without an end.
+const UNBOUNDED_FRAMES: u64 = 240 * 3600 * 24 * 7;
+
+/// Render and send frames in real time until `frames` are sent or `cancel` is set.
+/// `on_frame(n)` is called after each frame with the number sent so far.
+pub fn publish(
+    ffmpeg: &std::path::Path,
+    spec: &PublishSpec,
+    cancel: &AtomicBool,
+    on_frame: &mut dyn FnMut(u64),
+) -> Result<PublishOutcome, Error> {
+    let enc = &spec.encode;
+    let mut compositor = Compositor::new(enc.size, &spec.placement)?;
+    let total = spec.frames.unwrap_or(UNBOUNDED_FRAMES);
+    let frame_len = enc.size.frame_len();
+    let source = FrameSource::spawn(
+        ffmpeg,
+        &argv::decode_args(&spec.content, enc.size, enc.rate, total),
+        frame_len,
+    )?;
+    let args = publish_args(enc, &spec.outputs).map_err(Error::Output)?;
+    let mut sink = FrameSink::spawn(ffmpeg, &args)?;
+    let mut frames = ReadAhead::start(source, total, frame_len, 4);
+    // Start on the next whole frame interval after the source has its first frames ready.
+    let first = frames.next_frame();
+    let anchor = Anchor::now();
+    let start = anchor.at + Duration::from_millis(50);
+    let interval_us = enc.rate.offset_us(1) as i64;
+    let mut out = PublishOutcome::default();
+    let mut pending = Some(first);
+    let mut n = 0u64;
+    while n < total {
+        if cancel.load(Ordering::Relaxed) {
+            out.interrupted = true;
+            break;
+        }
+        let buf = match pending.take().unwrap_or_else(|| frames.next_frame()) {
+            Ok(Some(b)) => b,
+            ended => {
+                drop(sink);
+                frames
+                    .finish()
+                    .map_err(|e| e.context("decoding the content"))?;
+                ended?;
+                return Err(Error::ShortContent {
+                    got: n,
+                    expected: total,
+                });
+            }
+        };
+        let due = start + Duration::from_micros(enc.rate.offset_us(n));
+        let next_due = start + Duration::from_micros(enc.rate.offset_us(n + 1));
+        let now = Instant::now();
+        if now < due {
+            std::thread::sleep(due - now);
+        } else if now >= next_due {
+            // Too late to show this frame in its slot: skip it rather than bunch it.
+            out.skipped += 1;
+            if out.skipped.is_power_of_two() {
+                tracing::warn!("publisher behind schedule: {} frames skipped", out.skipped);
+            }
+            frames.recycle(buf);
+            n += 1;
+            continue;
+        }
+        let rendered = Instant::now();
+        let error_us = rendered.saturating_duration_since(due).as_micros() as i64;
+        let mut buf = buf;
+        let tc = Timecode {
+            stream_id: spec.stream_id,
+            frame: n,
+            capture_us: anchor.utc_us(rendered),
+        };
+        compositor.stamp(&mut buf, &tc)?;
+        if let Err(e) = sink.write_frame(&buf) {
+            frames.stop();
+            sink.finish().map_err(|e| e.context("encoding"))?;
+            return Err(e);
+        }
+        frames.recycle(buf);
+        if error_us * 2 > interval_us {
+            out.late += 1;
+            if out.late.is_power_of_two() {
+                tracing::warn!(
+                    "frame {n} rendered {:.1} ms after its due time ({} late so far)",
+                    error_us as f64 / 1e3,
+                    out.late
+                );
+            }
+        }
+        out.schedule_error_us.push(error_us);
+        n += 1;
+        out.frames_sent += 1;
+        on_frame(out.frames_sent);
+    }
+    frames.stop();
+    sink.finish().map_err(|e| e.context("publishing"))?;
+    out.elapsed = anchor.at.elapsed();
+    Ok(out)
+}

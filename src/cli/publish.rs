@@ -1,0 +1,151 @@
+//! `streamscope publish`: render timecoded frames in real time and send one low-latency
+//! encode to every --to URL and to an untouched control.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use generator::argv::{Content, Pattern};
+use generator::outputs::{LiveEncode, muxer_for};
+use generator::publish::{PublishOutcome, PublishSpec, publish};
+use generator::{Corner, FrameRate, PictureSize, Placement};
+
+use super::{EXIT_INTERRUPTED, Global, values};
+
+/// The control's address when `--control` is given without one.
+pub const DEFAULT_CONTROL: &str = "udp://127.0.0.1:9000?pkt_size=1316";
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    /// A destination: rtmp://, srt://, udp://, rtp://, rtsp:// or a folder (live HLS). Repeat
+    /// for several; all get the same encode.
+    #[arg(long, value_name = "URL")]
+    to: Vec<String>,
+    /// Also send the same frames, untouched by any provider, here (the reference for relative
+    /// latency and VMAF). Without a value: udp://127.0.0.1:9000.
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = DEFAULT_CONTROL)]
+    control: Option<String>,
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_parser = values::duration)]
+    duration: Option<Duration>,
+}
+
+/// What is rendered and how it is encoded (shared with `demo`).
+#[derive(clap::Args, Clone)]
+pub struct StreamArgs {
+    /// Frame rate.
+    #[arg(long, default_value = "30")]
+    pub fps: FrameRate,
+    /// Picture size WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = values::size)]
+    pub size: PictureSize,
+    /// Moving test pattern under the code.
+    #[arg(long, default_value = "testsrc2", conflicts_with = "source")]
+    pub pattern: Pattern,
+    /// Use this video (looped) as content instead.
+    #[arg(long, value_name = "FILE|URL")]
+    pub source: Option<String>,
+    /// Video bitrate of the published encode.
+    #[arg(long, default_value = "2M", value_parser = values::bitrate)]
+    pub bitrate: u64,
+    /// Keyframe interval (fixed).
+    #[arg(long, default_value = "1s", value_parser = values::duration)]
+    pub gop: Duration,
+    /// x264 preset (low-latency: veryfast or faster).
+    #[arg(long, default_value = "veryfast", value_parser = ["ultrafast", "superfast", "veryfast"])]
+    pub preset: String,
+    /// Stream id carried in every timecode (0–99).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=99))]
+    pub stream_id: u8,
+}
+
+impl StreamArgs {
+    pub fn spec(
+        &self,
+        outputs: Vec<String>,
+        duration: Option<Duration>,
+    ) -> anyhow::Result<PublishSpec> {
+        for url in &outputs {
+            muxer_for(url).map_err(anyhow::Error::msg)?;
+        }
+        let placement = Placement {
+            corner: Corner::TopRight,
+            height_fraction: 0.333,
+            human_line: true,
+        };
+        generator::Layout::new(self.size, &placement)?;
+        Ok(PublishSpec {
+            content: match &self.source {
+                Some(s) => Content::Source(s.clone()),
+                None => Content::Pattern(self.pattern),
+            },
+            stream_id: self.stream_id,
+            placement,
+            encode: LiveEncode {
+                size: self.size,
+                rate: self.fps,
+                bitrate: self.bitrate,
+                preset: self.preset.clone(),
+                gop_frames: self.fps.frames_rounded(self.gop).max(1),
+            },
+            frames: duration.map(|d| self.fps.frames_in(d)),
+            outputs,
+        })
+    }
+}
+
+/// Schedule error percentiles (ms) of a publish run: p50, p99, max.
+pub fn schedule_error_ms(o: &PublishOutcome) -> (f64, f64, f64) {
+    let mut v = o.schedule_error_us.clone();
+    v.sort_unstable();
+    let pct = |p: f64| {
+        v.get(((p * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1)
+            .map_or(0.0, |&us| us as f64 / 1e3)
+    };
+    (
+        pct(0.5),
+        pct(0.99),
+        v.last().map_or(0.0, |&us| us as f64 / 1e3),
+    )
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let mut outputs = args.to.clone();
+    outputs.extend(args.control.clone());
+    if outputs.is_empty() {
+        anyhow::bail!("nothing to publish to: give --to URL and/or --control [URL]");
+    }
+    let spec = args.stream.spec(outputs, args.duration)?;
+    let ffmpeg = global.ffmpeg()?;
+    let cancel = super::interrupt_flag()?;
+    tracing::info!(
+        "publishing {} @ {} fps, {} kbit/s, to {}",
+        spec.encode.size,
+        spec.encode.rate,
+        spec.encode.bitrate / 1000,
+        spec.outputs.join(", ")
+    );
+    let mut last_log = std::time::Instant::now();
+    let outcome = publish(&ffmpeg, &spec, &cancel, &mut |n| {
+        if last_log.elapsed() >= Duration::from_secs(5) {
+            last_log = std::time::Instant::now();
+            tracing::info!("{n} frames sent");
+        }
+    })
+    .context("publishing")?;
+    let (p50, p99, max) = schedule_error_ms(&outcome);
+    println!(
+        "published {} frames in {:.1} s; schedule error p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; {} late, {} skipped",
+        outcome.frames_sent,
+        outcome.elapsed.as_secs_f64(),
+        outcome.late,
+        outcome.skipped
+    );
+    Ok(if outcome.interrupted {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
