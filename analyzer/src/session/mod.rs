@@ -280,18 +280,17 @@ fn collect(
     };
     let mut stopping = false;
     while ended < n {
+        // Checked on every message, not only when none came: a live stream never goes quiet.
+        let interrupted = stop.load(Ordering::SeqCst);
+        if !stopping && (interrupted || deadline.is_some_and(|d| Instant::now() >= d)) {
+            stopping = true;
+            stopping_flag.store(true, Ordering::SeqCst);
+            result.interrupted = interrupted;
+            stoppers.iter().flatten().for_each(Stopper::stop);
+        }
         let msg = match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => {
-                let interrupted = stop.load(Ordering::SeqCst);
-                if !stopping && (interrupted || deadline.is_some_and(|d| Instant::now() >= d)) {
-                    stopping = true;
-                    stopping_flag.store(true, Ordering::SeqCst);
-                    result.interrupted = interrupted;
-                    stoppers.iter().flatten().for_each(Stopper::stop);
-                }
-                continue;
-            }
+            Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match msg {
