@@ -303,9 +303,13 @@ fn relative_latency_through_the_relay_matches_the_set_delay() {
     for delay in [0u32, 300, 1000] {
         let (mut median, mut p99) = relay_median(dir.path(), delay);
         let d = f64::from(delay);
-        // ffmpeg's reader now and then holds one frame back for a whole run (about 1 run in
-        // 5 here): the offset is then exactly one frame interval. Measure such a run again.
-        if ((median - d) - frame_ms).abs() < 5.0 {
+        // Now and then one of the two ffmpeg readers (live or control) holds one frame back for
+        // a whole run (about 1 run in 5 here): the offset is then exactly ± one frame interval.
+        // Measure such a run again (at most twice).
+        for _ in 0..2 {
+            if ((median - d).abs() - frame_ms).abs() >= 5.0 {
+                break;
+            }
             eprintln!("delay {delay} ms: a one-frame reader offset ({median} ms); measuring again");
             (median, p99) = relay_median(dir.path(), delay);
         }
