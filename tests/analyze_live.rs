@@ -9,14 +9,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::*;
 use serde_json::Value;
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn live_udp_stream_is_read_in_real_time() {
     if !require("ffmpeg") {
@@ -52,7 +44,7 @@ fn live_udp_stream_is_read_in_real_time() {
         "--gop",
         "500ms",
     ]);
-    let port = free_udp_port();
+    let port = free_port(true);
     let url = format!("udp://127.0.0.1:{port}?fifo_size=100000&overrun_nonfatal=1");
     let out = dir.path().join("report");
     let analyzer = bin()
@@ -88,8 +80,7 @@ fn live_udp_stream_is_read_in_real_time() {
     assert!(publisher.status.success(), "{}", publisher.stderr);
     let r = wait_with_timeout(analyzer, Duration::from_secs(30));
     assert!(r.status.success(), "{}", r.stderr);
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     let live = stream(&s, "live1");
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
     let frames: Vec<u64> = csv
@@ -114,7 +105,7 @@ fn ctrl_c_keeps_every_row_and_writes_the_summary() {
         return;
     }
     let dir = tmp();
-    let port = free_udp_port();
+    let port = free_port(true);
     let out = dir.path().join("report");
     // A live input that is analyzed until interrupted.
     let clip = dir.path().join("c.mp4");
@@ -158,8 +149,7 @@ fn ctrl_c_keeps_every_row_and_writes_the_summary() {
     let _ = wait_with_timeout_status(publisher);
     assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
     assert!(r.stderr.contains("interrupted"), "{}", r.stderr);
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     assert_eq!(s["interrupted"], true);
     let received = stream(&s, "live1")["frames_received"].as_u64().unwrap();
     let rows = std::fs::read_to_string(out.join("frames.csv"))
@@ -190,7 +180,7 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
     }
     let dir = tmp();
     let clip = generated_clip(dir.path(), "c.mp4", &["--gop", "500ms"]);
-    let (cport, lport) = (free_udp_port(), free_udp_port());
+    let (cport, lport) = (free_port(true), free_port(true));
     let udp = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");
     let out = dir.path().join("report");
     let analyzer = bin()
@@ -232,8 +222,7 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
     assert!(publisher.status.success(), "{}", publisher.stderr);
     let r = wait_with_timeout(analyzer, Duration::from_secs(40));
     assert!(r.status.success(), "{}", r.stderr);
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     let live = stream(&s, "live1");
     let received = live["frames_received"].as_u64().unwrap();
     let scored = live["vmaf"]["frames_scored"].as_u64().unwrap();

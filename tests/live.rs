@@ -10,16 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-fn free_port(udp: bool) -> u16 {
-    if udp {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    } else {
-        let s = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    }
-}
-
 const UDP_IN: &str = "fifo_size=100000&overrun_nonfatal=1";
 
 /// These tests measure time on a 2-core machine: one at a time, so they do not skew each other.
@@ -72,7 +62,7 @@ fn analyze(out: &Path, args: &[&str]) -> Value {
         Duration::from_secs(60),
     );
     assert!(r.status.success(), "{}", r.stderr);
-    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    summary_json(out)
 }
 
 fn p50(s: &Value, stream_name: &str, key: &str) -> f64 {
@@ -196,8 +186,7 @@ fn srt_publisher_listening_and_analyzer_listening() {
     let _p = publisher(&[format!("srt://127.0.0.1:{port}?mode=caller")], 8);
     let r = wait_with_timeout(analyzer, Duration::from_secs(30));
     assert!(r.status.success(), "{}", r.stderr);
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     let l = p50(&s, "live1", "latency_ms");
     assert!(l > 0.0 && l < 1000.0, "SRT (analyzer listening) p50 {l} ms");
     assert!(stream(&s, "live1")["frames_received"].as_u64().unwrap() > 60);
@@ -240,8 +229,7 @@ fn a_source_that_drops_and_returns_is_one_outage() {
         ms >= 1900.0 && ms <= gap.as_secs_f64() * 1e3,
         "outage {ms} ms: {events}"
     );
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     let live = stream(&s, "live1");
     assert_eq!(live["outages"], 1);
     assert_eq!(
@@ -286,8 +274,7 @@ fn relay_median(dir: &Path, delay_ms: u32) -> (f64, f64) {
     );
     let res = wait_with_timeout(analyzer, Duration::from_secs(30));
     assert!(res.status.success(), "{}", res.stderr);
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     let rel = &stream(&s, "live1")["relative_latency_ms"];
     (rel["p50"].as_f64().unwrap(), rel["p99"].as_f64().unwrap())
 }
@@ -349,8 +336,7 @@ fn demo_measures_the_simulated_provider() {
     );
     assert!(r.status.success(), "{}", r.stderr);
     assert!(r.stdout.contains("the provider added"), "{}", r.stdout);
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: Value = summary_json(&out);
     let (p, c) = (stream(&s, "provider"), stream(&s, "control"));
     assert_eq!(c["dropped"], 0, "{c}");
     let rel = p["relative_latency_ms"]["p50"].as_f64().unwrap();

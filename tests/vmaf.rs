@@ -38,8 +38,7 @@ fn vmaf(
         ])
         .args(["--out", path_str(&out)]));
     assert!(r.status.success(), "{}", r.stderr);
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: Value = summary_json(&out);
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
     let per_frame = csv
         .lines()
@@ -215,8 +214,7 @@ fn analyze_vmaf(dir: &Path, name: &str, args: &[&str]) -> (Value, HashMap<u64, f
         ])
         .args(args));
     assert!(r.status.success(), "{}", r.stderr);
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: Value = summary_json(&out);
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
     let per_frame = csv
         .lines()

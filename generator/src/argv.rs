@@ -253,7 +253,7 @@ fn output_url(s: &str) -> String {
     input_url(s)
 }
 
-fn strs(v: &[&str]) -> Vec<String> {
+pub(crate) fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 

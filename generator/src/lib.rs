@@ -2,6 +2,7 @@
 //! the ffmpeg pipelines that render timecoded video. The analyzer imports the format from here.
 
 pub mod argv;
+pub mod clock;
 pub mod frame;
 pub mod outputs;
 pub mod overlay;

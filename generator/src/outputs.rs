@@ -1,7 +1,7 @@
 //! Live outputs of `publish` as pure functions: which muxer each URL needs, the tee muxer
 //! spec that sends one low-latency encode to all of them, and the encoder's argv.
 
-use crate::argv::seconds;
+use crate::argv::{seconds, strs};
 use crate::frame::PictureSize;
 use crate::schedule::FrameRate;
 
@@ -111,7 +111,7 @@ pub fn publish_args(enc: &LiveEncode, outputs: &[String]) -> Result<Vec<String>,
         .iter()
         .map(|u| tee_slave(u, &gop_seconds))
         .collect::<Result<Vec<_>, _>>()?;
-    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let s = strs;
     let mut a = s(&["-hide_banner", "-nostdin", "-y"]);
     a.extend(s(&["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size"]));
     a.push(enc.size.to_string());
@@ -157,7 +157,7 @@ pub fn transcode_args(
     bitrate: Option<u64>,
     gop_frames: u64,
 ) -> Vec<String> {
-    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let s = strs;
     let mut a = s(&["-hide_banner", "-nostdin", "-y", "-flags", "low_delay"]);
     a.extend(s(&[
         "-probesize",

@@ -3,10 +3,11 @@
 //! low-latency encode teed to every output and the control.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::argv::{self, Content};
+use crate::clock::WallClock;
 use crate::outputs::{LiveEncode, publish_args};
 use crate::overlay::{Compositor, Placement};
 use crate::render::{FrameSink, FrameSource, ReadAhead};
@@ -38,29 +39,6 @@ pub struct PublishOutcome {
     pub elapsed: Duration,
 }
 
-/// A monotonic clock anchored to UTC once (frames carry UTC; pacing must not jump with NTP).
-#[derive(Debug, Clone, Copy)]
-struct Anchor {
-    at: Instant,
-    utc_us: u64,
-}
-
-impl Anchor {
-    fn now() -> Self {
-        let utc = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Self {
-            at: Instant::now(),
-            utc_us: utc.as_micros() as u64,
-        }
-    }
-
-    fn utc_us(&self, t: Instant) -> u64 {
-        self.utc_us + t.saturating_duration_since(self.at).as_micros() as u64
-    }
-}
-
 /// A frame count that no run reaches (a week at 240 fps), for runs without an end.
 const UNBOUNDED_FRAMES: u64 = 240 * 3600 * 24 * 7;
 
@@ -86,8 +64,8 @@ pub fn publish(
     let mut frames = ReadAhead::start(source, total, frame_len, 4);
     // Start on the next whole frame interval after the source has its first frames ready.
     let first = frames.next_frame();
-    let anchor = Anchor::now();
-    let start = anchor.at + Duration::from_millis(50);
+    let clock = WallClock::start();
+    let start = clock.anchor() + Duration::from_millis(50);
     let interval_us = enc.rate.offset_us(1) as i64;
     let mut out = PublishOutcome::default();
     let mut pending = Some(first);
@@ -99,17 +77,7 @@ pub fn publish(
         }
         let buf = match pending.take().unwrap_or_else(|| frames.next_frame()) {
             Ok(Some(b)) => b,
-            ended => {
-                drop(sink);
-                frames
-                    .finish()
-                    .map_err(|e| e.context("decoding the content"))?;
-                ended?;
-                return Err(Error::ShortContent {
-                    got: n,
-                    expected: total,
-                });
-            }
+            ended => return Err(frames.ended_early(sink, ended.err(), n, total)),
         };
         let due = start + Duration::from_micros(enc.rate.offset_us(n));
         let next_due = start + Duration::from_micros(enc.rate.offset_us(n + 1));
@@ -132,7 +100,7 @@ pub fn publish(
         let tc = Timecode {
             stream_id: spec.stream_id,
             frame: n,
-            capture_us: anchor.utc_us(rendered),
+            capture_us: clock.at_us(rendered) as u64,
         };
         compositor.stamp(&mut buf, &tc)?;
         if let Err(e) = sink.write_frame(&buf) {
@@ -158,6 +126,6 @@ pub fn publish(
     }
     frames.stop();
     sink.finish().map_err(|e| e.context("publishing"))?;
-    out.elapsed = anchor.at.elapsed();
+    out.elapsed = clock.anchor().elapsed();
     Ok(out)
 }

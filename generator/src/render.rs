@@ -150,6 +150,22 @@ impl ReadAhead {
         self.join().map_or(Ok(()), FrameSource::finish)
     }
 
+    /// The source gave out after `got` of `expected` frames: stop the encoder and say why —
+    /// the decoder's own failure if it failed, else that the content was too short.
+    pub fn ended_early(
+        self,
+        sink: FrameSink,
+        read_error: Option<Error>,
+        got: u64,
+        expected: u64,
+    ) -> Error {
+        drop(sink);
+        if let Err(e) = self.finish() {
+            return e.context("decoding the content");
+        }
+        read_error.unwrap_or(Error::ShortContent { got, expected })
+    }
+
     /// Stop the decoder early.
     pub fn stop(mut self) {
         if let Some(s) = self.join() {
@@ -253,17 +269,7 @@ pub fn render_file(
         let mut buf = match frames.next_frame() {
             Ok(Some(buf)) => buf,
             // The decoder ended early or failed: its own error explains why, if it failed.
-            ended => {
-                drop(sink);
-                frames
-                    .finish()
-                    .map_err(|e| e.context("decoding the content"))?;
-                ended?;
-                return Err(Error::ShortContent {
-                    got: written,
-                    expected: enc.frames,
-                });
-            }
+            ended => return Err(frames.ended_early(sink, ended.err(), written, enc.frames)),
         };
         let tc = Timecode {
             stream_id: spec.stream_id,

@@ -96,19 +96,11 @@ impl StreamArgs {
     }
 }
 
-/// Schedule error percentiles (ms) of a publish run: p50, p99, max.
+/// Schedule error (ms) of a publish run: p50, p99, max — the analyzer's nearest-rank
+/// percentiles over render time − due time.
 pub fn schedule_error_ms(o: &PublishOutcome) -> (f64, f64, f64) {
-    let mut v = o.schedule_error_us.clone();
-    v.sort_unstable();
-    let pct = |p: f64| {
-        v.get(((p * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1)
-            .map_or(0.0, |&us| us as f64 / 1e3)
-    };
-    (
-        pct(0.5),
-        pct(0.99),
-        v.last().map_or(0.0, |&us| us as f64 / 1e3),
-    )
+    analyzer::metrics::stats::distribution(&o.schedule_error_us)
+        .map_or((0.0, 0.0, 0.0), |d| (d.p50, d.p99, d.max))
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {

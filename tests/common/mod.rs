@@ -229,3 +229,22 @@ pub fn path_str(p: &Path) -> &str {
 pub fn join(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
+
+/// A run's `summary.json`.
+pub fn summary_json(out: &Path) -> serde_json::Value {
+    let path = out.join("summary.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A port free on 127.0.0.1 right now (UDP or TCP).
+pub fn free_port(udp: bool) -> u16 {
+    if udp {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    } else {
+        let s = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    }
+}

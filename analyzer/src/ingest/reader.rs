@@ -8,41 +8,15 @@ use std::process::ChildStdout;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+pub use generator::clock::WallClock;
 
 use ffmpeg_sidecar::event::FfmpegEvent;
 use generator::process::FfmpegProcess;
 
 use super::argv::{Protocol, ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args};
 use crate::Error;
-
-/// A monotonic clock anchored to UTC once, so arrival times never jump with NTP.
-#[derive(Debug, Clone, Copy)]
-pub struct WallClock {
-    anchor: Instant,
-    anchor_utc_us: i64,
-}
-
-impl WallClock {
-    pub fn start() -> Self {
-        let utc = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Self {
-            anchor: Instant::now(),
-            anchor_utc_us: i64::try_from(utc.as_micros()).unwrap_or(i64::MAX),
-        }
-    }
-
-    /// Now, in µs since the Unix epoch.
-    pub fn now_us(&self) -> i64 {
-        self.anchor_utc_us + self.anchor.elapsed().as_micros() as i64
-    }
-
-    pub fn start_us(&self) -> i64 {
-        self.anchor_utc_us
-    }
-}
 
 /// What ffmpeg said about the input's video stream.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::frames::{FRAMES_HEADER, FrameCells, utc};
 use crate::Error;
 use crate::vmaf::offline::{OfflineResult, Pairing};
-use crate::vmaf::{MeanMin, VmafSummary, mean_min, pool};
+use crate::vmaf::{MeanMin, VmafSummary, pool_scores};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QualitySummary {
@@ -45,7 +45,7 @@ pub fn summarize(
     ended_us: i64,
 ) -> QualitySummary {
     let scores: Vec<_> = r.frames.iter().filter_map(|f| f.scores).collect();
-    let pick = |f: fn(&crate::vmaf::FrameScores) -> f64| scores.iter().map(f).collect::<Vec<_>>();
+    let pooled = pool_scores(&scores);
     QualitySummary {
         schema: super::summary::SCHEMA,
         started_at: utc(started_us),
@@ -64,9 +64,9 @@ pub fn summarize(
             frames_received: r.frames.len() as u64,
             frames_scored: scores.len() as u64,
             unscored: (r.frames.len() - scores.len()) as u64,
-            vmaf: pool(&pick(|s| s.vmaf)),
-            psnr_y: mean_min(&pick(|s| s.psnr_y)),
-            ssim: mean_min(&pick(|s| s.ssim)),
+            vmaf: pooled.vmaf,
+            psnr_y: pooled.psnr_y,
+            ssim: pooled.ssim,
         }],
     }
 }

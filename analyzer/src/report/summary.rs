@@ -11,7 +11,7 @@ use crate::metrics::stats::{self, Distribution};
 use crate::metrics::{FrameKind, FrameRow};
 use crate::session::{ClockMode, Role, SessionResult, StreamResult, VmafRun};
 use crate::vmaf::live::Unscored;
-use crate::vmaf::{MeanMin, VmafSummary, mean_min, pool};
+use crate::vmaf::{MeanMin, VmafSummary, pool_scores};
 
 pub const SCHEMA: &str = "streamscope.summary/1";
 /// A freeze is this many frame intervals without a new frame.
@@ -114,10 +114,9 @@ fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
     let scores: Vec<_> = s
         .rows
         .iter()
-        .filter_map(|r| q.scores.get(&r.arrival.seq))
+        .filter_map(|r| q.scores.get(&r.arrival.seq).copied())
         .collect();
-    let pick =
-        |f: fn(&crate::vmaf::FrameScores) -> f64| scores.iter().map(|s| f(s)).collect::<Vec<_>>();
+    let pooled = pool_scores(&scores);
     let size = vmaf.and_then(|v| v.size);
     let scaled = size.filter(|&(w, h)| {
         s.rows.iter().any(|r| {
@@ -127,9 +126,9 @@ fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
         })
     });
     QualityCells {
-        vmaf: pool(&pick(|s| s.vmaf)),
-        psnr_y: mean_min(&pick(|s| s.psnr_y)),
-        ssim: mean_min(&pick(|s| s.ssim)),
+        vmaf: pooled.vmaf,
+        psnr_y: pooled.psnr_y,
+        ssim: pooled.ssim,
         unscored: Some(q.unscored),
         scaled_to: scaled.map(|(w, h)| format!("{w}x{h}")),
         error: q.error.as_ref().map(ToString::to_string),

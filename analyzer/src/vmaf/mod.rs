@@ -177,6 +177,23 @@ pub fn mean_min(values: &[f64]) -> Option<MeanMin> {
     })
 }
 
+/// VMAF, PSNR-Y and SSIM pooled over the scored frames of a stream.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pooled {
+    pub vmaf: Option<VmafSummary>,
+    pub psnr_y: Option<MeanMin>,
+    pub ssim: Option<MeanMin>,
+}
+
+pub fn pool_scores(scores: &[FrameScores]) -> Pooled {
+    let pick = |f: fn(&FrameScores) -> f64| scores.iter().map(f).collect::<Vec<_>>();
+    Pooled {
+        vmaf: pool(&pick(|s| s.vmaf)),
+        psnr_y: mean_min(&pick(|s| s.psnr_y)),
+        ssim: mean_min(&pick(|s| s.ssim)),
+    }
+}
+
 /// Pool per-frame VMAF scores (harmonic mean as libvmaf computes it: on score + 1).
 pub fn pool(scores: &[f64]) -> Option<VmafSummary> {
     if scores.is_empty() {
