@@ -35,6 +35,11 @@ enum Command {
     /// The whole job on one machine: publish with a control, a simulated provider (delay +
     /// transcode), and latency/smoothness/VMAF measured against the control.
     Demo(cli::demo::Args),
+    /// Redraw the plots and report.html of a run folder from its files (e.g. after editing
+    /// thresholds, or for a run from another machine).
+    Report(cli::report::ReportArgs),
+    /// One report across several run folders, streams side by side.
+    Compare(cli::report::CompareArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
         Command::Relay(args) => cli::relay::run(&cli.global, args),
         Command::Publish(args) => cli::publish::run(&cli.global, args),
         Command::Demo(args) => cli::demo::run(&cli.global, args),
+        Command::Report(args) => cli::report::report(&cli.global, args),
+        Command::Compare(args) => cli::report::compare(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,12 @@ pub enum Error {
     NoTimecode { url: String, secs: u64 },
     #[error(transparent)]
     Vmaf(#[from] crate::vmaf::VmafError),
+    /// A run folder could not be read back (`report`, `compare`).
+    #[error("{path}: {reason}")]
+    RunFolder { path: String, reason: String },
+    /// A plot could not be drawn.
+    #[error("drawing {plot}: {reason}")]
+    Plot { plot: String, reason: String },
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -4,6 +4,7 @@
 mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod plot;
 pub mod qr;
 pub mod report;
 pub mod session;

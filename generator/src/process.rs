@@ -67,6 +67,21 @@ pub fn locate(name: &str, explicit: Option<&Path>) -> Result<PathBuf, Error> {
 }
 
 /// Quote an argv for display so it can be pasted into a shell.
+/// The first line of `program -version` up to its copyright (`ffmpeg version 5.1.8-0+deb12u1`),
+/// for run metadata; `None` when it cannot be run.
+pub fn version_line(program: &Path) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .arg("-version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next()?.trim();
+    let line = line.split(" Copyright").next().unwrap_or(line).trim();
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
 pub fn shell_line<I, S>(program: &Path, args: I) -> String
 where
     I: IntoIterator<Item = S>,

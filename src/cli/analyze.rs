@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::{EXIT_INTERRUPTED, Global, values};
 
 /// Exit code when `--fail-if` thresholds failed.
-const EXIT_THRESHOLDS: u8 = 3;
+pub const EXIT_THRESHOLDS: u8 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Clock {
@@ -57,8 +57,8 @@ pub struct Args {
     #[arg(long, value_parser = values::signed_duration_us, default_value = "0s", allow_hyphen_values = true)]
     clock_offset: i64,
     /// Fail (exit code 3) when a live stream meets any of these, e.g. "latency.p95>2s,dropped>0".
-    #[arg(long, value_parser = parse_checks, value_name = "CHECKS")]
-    fail_if: Option<Checks>,
+    #[arg(long, value_parser = values::checks, value_name = "CHECKS")]
+    fail_if: Option<values::Checks>,
     /// Read codes with rqrr only (skip OpenCV's wechat_qrcode on blurred codes: less CPU,
     /// fewer reads at low bitrates).
     #[arg(long)]
@@ -76,14 +76,6 @@ pub struct Args {
     reference: Option<String>,
     #[command(flatten)]
     vmaf_options: super::vmaf::VmafOptions,
-}
-
-/// The parsed `--fail-if` list (one clap value).
-#[derive(Clone)]
-struct Checks(Vec<thresholds::Check>);
-
-fn parse_checks(s: &str) -> Result<Checks, String> {
-    thresholds::parse(s).map(Checks)
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -110,7 +102,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         PathBuf::from("reports").join(Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string())
     });
     let stop = super::interrupt_flag()?;
-    let (result, summary) = measure(&config, &out, &stop)?;
+    let fail_if = args.fail_if.as_ref().map(|c| &c.0[..]).unwrap_or_default();
+    let (result, summary) = measure(&config, &out, &stop, fail_if)?;
     let failed: Vec<_> = result
         .streams
         .iter()
@@ -129,11 +122,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if !failed.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
-    let failures = args
-        .fail_if
-        .as_ref()
-        .map(|c| thresholds::evaluate(&c.0, &summary))
-        .unwrap_or_default();
+    let failures = thresholds::evaluate(fail_if, &summary);
     if !failures.is_empty() {
         eprintln!("thresholds failed:");
         for f in &failures {
@@ -166,12 +155,13 @@ fn vmaf_config(args: &Args, clock: ClockMode) -> anyhow::Result<Option<LiveVmafC
 }
 
 /// Run a session and write everything it measured into `out`: `frames.csv` as rows come,
-/// then (with scores filled when quality was scored) the summaries and events. Also used by
-/// `demo`.
+/// then (with scores filled when quality was scored) the summaries and events, then the plots
+/// and `report.html` judged by `fail_if` — also after Ctrl-C. Also used by `demo`.
 pub fn measure(
     config: &SessionConfig,
     out: &Path,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    fail_if: &[thresholds::Check],
 ) -> anyhow::Result<(session::SessionResult, summary::Summary)> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create --out folder {}", out.display()))?;
@@ -196,7 +186,16 @@ pub fn measure(
     }
     let command =
         generator::process::shell_line(Path::new("streamscope"), std::env::args_os().skip(1));
-    let summary = report::summarize(&result, &command, config.clock);
+    let mut summary = report::summarize(
+        &result,
+        &command,
+        config.clock,
+        summary::Versions::of(&config.ffmpeg),
+    );
+    summary.fail_if = (!fail_if.is_empty()).then(|| {
+        let texts: Vec<_> = fail_if.iter().map(|c| c.text.as_str()).collect();
+        texts.join(",")
+    });
     let events: Vec<_> = result
         .streams
         .iter()
@@ -205,12 +204,19 @@ pub fn measure(
     summary::write_json(&out.join("summary.json"), &summary)?;
     summary::write_csv(&out.join("summary.csv"), &summary)?;
     summary::write_events(&out.join("events.csv"), &events)?;
+    // Drawn from the files just written, as `streamscope report` would.
+    let report = report::write_run_report(out, Some(fail_if));
     print_summary(&summary, out);
+    match &report {
+        Ok(r) => println!("report: {}", r.html.display()),
+        Err(e) => eprintln!("error: drawing the report: {e} (the measurements are written)"),
+    }
     if let Some(e) = write_error {
         return Err(e)
             .context("frames.csv could not be written; the rows before the error are kept");
     }
     flushed?;
+    report.context("drawing the report")?;
     Ok((result, summary))
 }
 

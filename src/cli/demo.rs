@@ -106,7 +106,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let (out2, stop2) = (out.clone(), stop.clone());
     let analyzer = std::thread::Builder::new()
         .name("demo-analyzer".into())
-        .spawn(move || super::analyze::measure(&config, &out2, &stop2))?;
+        .spawn(move || super::analyze::measure(&config, &out2, &stop2, &[]))?;
 
     // 2. The simulated provider: relay (delay) → transcode (or copy) → the analyzer.
     let relay_stop = Arc::new(AtomicBool::new(false));

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod generate;
 pub mod publish;
 pub mod relay;
+pub mod report;
 pub mod values;
 pub mod vmaf;
 

@@ -97,6 +97,15 @@ pub fn utf8_path<'a>(p: &'a Path, flag: &str) -> anyhow::Result<&'a str> {
         .ok_or_else(|| anyhow::anyhow!("{flag} {}: the path is not valid UTF-8", p.display()))
 }
 
+/// A parsed `--fail-if` list (one clap value).
+#[derive(Clone)]
+pub struct Checks(pub Vec<analyzer::report::thresholds::Check>);
+
+/// `--fail-if "latency.p95>2s,dropped>0"`.
+pub fn checks(s: &str) -> Result<Checks, String> {
+    analyzer::report::thresholds::parse(s).map(Checks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,8 +89,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         &command,
         clock.start_us(),
         clock.now_us(),
+        analyzer::report::summary::Versions::of(&config.ffmpeg),
     );
     quality::write(&out, &result, &summary)?;
+    let report = analyzer::report::write_run_report(&out, Some(&[]));
     let s = &summary.streams[0];
     let vmaf = s.vmaf.map_or("–".into(), |v| {
         format!(
@@ -108,5 +110,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         s.frames_received
     );
     println!("wrote {}", out.display());
+    let report = report.context("drawing the report (the scores are written)")?;
+    println!("report: {}", report.html.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,106 @@
 //! Writing results: `frames.csv` while measuring, then `events.csv`, `summary.json` and
-//! `summary.csv`. Formatting only; the numbers come from `metrics`.
+//! `summary.csv`; plots and `report.html` drawn from those files (so `streamscope report DIR`
+//! redraws exactly what the run drew). Formatting only; the numbers come from `metrics`.
 
 pub mod frames;
+pub mod html;
 pub mod quality;
+pub mod run;
 pub mod summary;
 pub mod thresholds;
 
+use std::path::{Path, PathBuf};
+
 pub use frames::FramesCsv;
 pub use summary::{Summary, summarize};
+
+use crate::Error;
+use crate::plot::{self, PlotOptions};
+use run::Run;
+use thresholds::{Check, Failure};
+
+/// What a report wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub html: PathBuf,
+    /// File stems of the plots (`latency` → `latency.svg`, `latency.png`).
+    pub plots: Vec<&'static str>,
+    /// Threshold checks that failed.
+    pub failures: Vec<Failure>,
+}
+
+/// The checks a run was judged by: `--fail-if` as recorded in its `summary.json`.
+pub fn recorded_checks(run: &Run) -> Result<Vec<Check>, Error> {
+    match run.summary["fail_if"].as_str() {
+        None => Ok(Vec::new()),
+        Some(spec) => thresholds::parse(spec).map_err(|reason| Error::RunFolder {
+            path: run.dir.join("summary.json").display().to_string(),
+            reason,
+        }),
+    }
+}
+
+/// Draw the plots and `report.html` of `run` into `out`, judged by `checks`.
+pub fn write_report(run: &Run, out: &Path, checks: &[Check]) -> Result<Written, Error> {
+    let plots = plot::render(run, PlotOptions::default())?;
+    plot::write(out, &plots)?;
+    let failures = thresholds::evaluate_json(checks, &run.summary);
+    let page = html::page(
+        run,
+        &plots,
+        &html::Verdicts {
+            checks,
+            failures: &failures,
+        },
+    );
+    let path = out.join("report.html");
+    std::fs::write(&path, page).map_err(|source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })?;
+    Ok(Written {
+        html: path,
+        plots: plots.iter().map(|p| p.name).collect(),
+        failures,
+    })
+}
+
+/// Read the run folder `dir` back and write its plots and `report.html` into it, judged by
+/// `checks` or, when `None`, by the `--fail-if` the run recorded.
+pub fn write_run_report(dir: &Path, checks: Option<&[Check]>) -> Result<Written, Error> {
+    let run = Run::load(dir)?;
+    let recorded;
+    let checks = match checks {
+        Some(c) => c,
+        None => {
+            recorded = recorded_checks(&run)?;
+            &recorded
+        }
+    };
+    write_report(&run, dir, checks)
+}
+
+/// One report across several run folders (`streamscope compare`), written into `out` with the
+/// merged summaries as `comparison.json`.
+pub fn write_comparison(dirs: &[PathBuf], out: &Path, checks: &[Check]) -> Result<Written, Error> {
+    let mut runs = dirs
+        .iter()
+        .map(|d| Run::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Two folders with the same name (e.g. `a/run`, `b/run`) get numbered labels.
+    for i in 1..runs.len() {
+        if runs[..i].iter().any(|r| r.label == runs[i].label) {
+            runs[i].label = format!("{}#{}", runs[i].label, i + 1);
+        }
+    }
+    let merged = Run::merge(&runs);
+    let io = |path: &Path| {
+        let what = format!("writing {}", path.display());
+        move |source| Error::Io { what, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let json = out.join("comparison.json");
+    let text = serde_json::to_string_pretty(&merged.summary).unwrap_or_default();
+    std::fs::write(&json, text + "\n").map_err(io(&json))?;
+    write_report(&merged, out, checks)
+}

@@ -16,6 +16,7 @@ pub struct QualitySummary {
     pub started_at: String,
     pub ended_at: String,
     pub command: String,
+    pub versions: super::summary::Versions,
     pub vmaf_model: String,
     /// `frame_number` or `index`.
     pub pairing: &'static str,
@@ -43,6 +44,7 @@ pub fn summarize(
     command: &str,
     started_us: i64,
     ended_us: i64,
+    versions: super::summary::Versions,
 ) -> QualitySummary {
     let scores: Vec<_> = r.frames.iter().filter_map(|f| f.scores).collect();
     let pooled = pool_scores(&scores);
@@ -51,6 +53,7 @@ pub fn summarize(
         started_at: utc(started_us),
         ended_at: utc(ended_us),
         command: command.to_owned(),
+        versions,
         vmaf_model: r.model.clone(),
         pairing: match r.pairing {
             Pairing::FrameNumber => "frame_number",

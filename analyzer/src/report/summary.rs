@@ -25,11 +25,30 @@ pub struct Summary {
     pub command: String,
     pub clock: &'static str,
     pub interrupted: bool,
+    pub versions: Versions,
+    /// The `--fail-if` checks the run was judged by (what `streamscope report` judges by).
+    pub fail_if: Option<String>,
     /// The VMAF model, when quality was scored.
     pub vmaf_model: Option<String>,
     /// Why quality was not scored although `--vmaf` asked for it.
     pub vmaf_disabled: Option<String>,
     pub streams: Vec<StreamSummary>,
+}
+
+/// What measured: streamscope's version and ffmpeg's `-version` line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Versions {
+    pub streamscope: &'static str,
+    pub ffmpeg: Option<String>,
+}
+
+impl Versions {
+    pub fn of(ffmpeg: &Path) -> Versions {
+        Versions {
+            streamscope: env!("CARGO_PKG_VERSION"),
+            ffmpeg: generator::process::version_line(ffmpeg),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -255,7 +274,12 @@ pub fn stream_events(s: &StreamResult) -> Vec<Event> {
 }
 
 /// The whole summary of a session.
-pub fn summarize(result: &SessionResult, command: &str, clock: ClockMode) -> Summary {
+pub fn summarize(
+    result: &SessionResult,
+    command: &str,
+    clock: ClockMode,
+    versions: Versions,
+) -> Summary {
     let control = result
         .streams
         .iter()
@@ -271,6 +295,8 @@ pub fn summarize(result: &SessionResult, command: &str, clock: ClockMode) -> Sum
             ClockMode::Pts { .. } => "pts",
         },
         interrupted: result.interrupted,
+        versions,
+        fail_if: None,
         vmaf_model: result
             .vmaf
             .as_ref()
@@ -430,7 +456,12 @@ mod tests {
             interrupted: false,
             vmaf: None,
         };
-        let summary = summarize(&session, "streamscope analyze", ClockMode::Realtime);
+        let summary = summarize(
+            &session,
+            "streamscope analyze",
+            ClockMode::Realtime,
+            Versions::of(std::path::Path::new("ffmpeg")),
+        );
         let dir = std::env::temp_dir().join(format!("ss-summary-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("summary.csv");

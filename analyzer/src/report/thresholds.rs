@@ -116,14 +116,23 @@ fn parse_one(text: &str) -> Result<Check, String> {
 
 /// Checks that hold for any live stream (control streams are the reference, not judged).
 pub fn evaluate(checks: &[Check], summary: &Summary) -> Vec<Failure> {
+    evaluate_json(checks, &serde_json::to_value(summary).unwrap_or_default())
+}
+
+/// [`evaluate`] over a `summary.json` as read back from a run folder (`streamscope report`).
+pub fn evaluate_json(checks: &[Check], summary: &serde_json::Value) -> Vec<Failure> {
     let mut failures = Vec::new();
-    for s in summary.streams.iter().filter(|s| s.role == "live") {
-        let value = serde_json::to_value(s).unwrap_or_default();
+    let streams = summary["streams"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for value in streams.iter().filter(|s| s["role"] == "live") {
+        let name = value["name"].as_str().unwrap_or_default();
         for c in checks {
             let actual = c
                 .key
                 .split('.')
-                .try_fold(&value, |v, k| v.get(k))
+                .try_fold(value, |v, k| v.get(k))
                 .and_then(serde_json::Value::as_f64);
             let holds = actual.is_none_or(|a| match c.op {
                 Op::Gt => a > c.value,
@@ -133,7 +142,7 @@ pub fn evaluate(checks: &[Check], summary: &Summary) -> Vec<Failure> {
             });
             if holds {
                 failures.push(Failure {
-                    stream: s.name.clone(),
+                    stream: name.to_owned(),
                     check: c.text.clone(),
                     actual,
                 });

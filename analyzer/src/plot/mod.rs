@@ -1,0 +1,379 @@
+//! Plots of a run (plotters): each chart rendered once to SVG (inlined in `report.html`) and
+//! once to PNG, from the rows read back from the run folder.
+
+pub mod charts;
+pub mod series;
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::Error;
+use crate::report::run::{Run, Series};
+use charts::{Drawn, Lines, color};
+use series::{fps_windows, percentile};
+
+/// DejaVu Sans cut to ASCII and a few symbols (see `assets/FONT-LICENSE`): PNG text needs a
+/// font and the binary must not depend on one being installed.
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans-subset.ttf");
+
+#[derive(Debug, Clone, Copy)]
+pub struct PlotOptions {
+    pub width: u32,
+    pub height: u32,
+    /// Per-pixel-column min/max decimation of long lines (off only to measure what it saves).
+    pub decimate: bool,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        Self {
+            width: 1000,
+            height: 420,
+            decimate: true,
+        }
+    }
+}
+
+/// One chart, drawn.
+#[derive(Debug, Clone)]
+pub struct Plot {
+    /// File stem: `latency` → `latency.svg`, `latency.png`.
+    pub name: &'static str,
+    pub title: &'static str,
+    pub svg: String,
+    pub png: Vec<u8>,
+}
+
+/// What the charts need of one stream.
+pub struct StreamData {
+    pub name: String,
+    pub role: String,
+    pub color: RGBColor,
+    pub latency: Vec<(f64, f64)>,
+    pub relative: Vec<(f64, f64)>,
+    pub fps: Vec<(f64, f64)>,
+    pub vmaf: Vec<(f64, f64)>,
+    pub psnr_y: Vec<(f64, f64)>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub dropped: f64,
+    pub freezes: f64,
+    pub vmaf_mean: Option<f64>,
+    pub vmaf_p1: Option<f64>,
+}
+
+/// A run turned into chart data once, drawn by both backends.
+pub struct Prepared {
+    pub streams: Vec<StreamData>,
+    /// (start, end, colour) of freezes and outages.
+    pub spans: Vec<(f64, f64, RGBAColor)>,
+    /// Drops: (time, colour, no label).
+    pub drops: Vec<(f64, RGBColor, String)>,
+}
+
+/// Drop marks beyond this many are not drawn one by one (the summary counts them all).
+const MAX_DROP_MARKS: usize = 2000;
+
+fn pick(s: &Series, f: impl Fn(&crate::report::run::Point) -> Option<f64>) -> Vec<(f64, f64)> {
+    s.points
+        .iter()
+        .filter_map(|p| f(p).map(|v| (p.t, v)))
+        .collect()
+}
+
+impl Prepared {
+    pub fn new(run: &Run) -> Prepared {
+        let mut live_index = 0;
+        let streams = run
+            .streams
+            .iter()
+            .map(|s| {
+                let sum = run.stream_summary(&s.name);
+                let num = |path: &[&str]| {
+                    path.iter()
+                        .try_fold(sum?, |v, k| v.get(k))
+                        .and_then(serde_json::Value::as_f64)
+                };
+                let latency = pick(s, |p| p.latency_ms);
+                let values: Vec<f64> = latency.iter().map(|p| p.1).collect();
+                let vmaf = pick(s, |p| p.vmaf);
+                let scores: Vec<f64> = vmaf.iter().map(|p| p.1).collect();
+                let c = color(live_index, &s.role);
+                if s.role != "control" {
+                    live_index += 1;
+                }
+                let new: Vec<f64> = s
+                    .points
+                    .iter()
+                    .filter(|p| p.new_frame)
+                    .map(|p| p.t)
+                    .collect();
+                StreamData {
+                    name: s.name.clone(),
+                    role: s.role.clone(),
+                    color: c,
+                    relative: pick(s, |p| p.relative_ms),
+                    fps: fps_windows(&new),
+                    psnr_y: pick(s, |p| p.psnr_y),
+                    p50: num(&["latency_ms", "p50"]).or_else(|| percentile(&values, 50.0)),
+                    p95: num(&["latency_ms", "p95"]).or_else(|| percentile(&values, 95.0)),
+                    p99: num(&["latency_ms", "p99"]).or_else(|| percentile(&values, 99.0)),
+                    dropped: num(&["dropped"]).unwrap_or(0.0),
+                    freezes: num(&["freezes"]).unwrap_or(0.0),
+                    vmaf_mean: num(&["vmaf", "mean"]).or_else(|| {
+                        (!scores.is_empty())
+                            .then(|| scores.iter().sum::<f64>() / scores.len() as f64)
+                    }),
+                    vmaf_p1: num(&["vmaf", "p1"]).or_else(|| percentile(&scores, 1.0)),
+                    latency,
+                    vmaf,
+                }
+            })
+            .collect();
+        let spans = run
+            .events
+            .iter()
+            .filter_map(|e| {
+                let c = match e.kind.as_str() {
+                    "freeze" => RGBColor(255, 150, 0).mix(0.18),
+                    "outage" => RGBColor(120, 120, 120).mix(0.28),
+                    _ => return None,
+                };
+                Some((e.t, e.t + e.duration_s, c))
+            })
+            .collect();
+        let drops = run
+            .events
+            .iter()
+            .filter(|e| e.kind == "drop")
+            .take(MAX_DROP_MARKS)
+            .map(|e| (e.t, RGBColor(214, 39, 40), String::new()))
+            .collect();
+        Prepared {
+            streams,
+            spans,
+            drops,
+        }
+    }
+
+    fn has(&self, f: impl Fn(&StreamData) -> bool) -> bool {
+        self.streams.iter().any(f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Latency,
+    Relative,
+    Cdf,
+    Fps,
+    Vmaf,
+    Psnr,
+    VmafHistogram,
+    Comparison,
+}
+
+impl Kind {
+    fn name_title(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Latency => ("latency", "Latency over time"),
+            Kind::Relative => ("relative_latency", "Latency relative to the control"),
+            Kind::Cdf => ("latency_cdf", "Latency distribution"),
+            Kind::Fps => ("fps", "Delivered frames per second"),
+            Kind::Vmaf => ("vmaf", "VMAF over time"),
+            Kind::Psnr => ("psnr_y", "PSNR-Y over time"),
+            Kind::VmafHistogram => ("vmaf_histogram", "VMAF histogram"),
+            Kind::Comparison => ("comparison", "Streams side by side"),
+        }
+    }
+
+    /// The charts a run has data for, in report order.
+    fn for_run(d: &Prepared) -> Vec<Kind> {
+        let latency = d.has(|s| !s.latency.is_empty());
+        let mut kinds = Vec::new();
+        let mut add = |k, cond: bool| {
+            if cond {
+                kinds.push(k);
+            }
+        };
+        add(Kind::Latency, latency);
+        add(Kind::Relative, d.has(|s| !s.relative.is_empty()));
+        add(Kind::Cdf, latency);
+        add(Kind::Fps, latency && d.has(|s| !s.fps.is_empty()));
+        add(Kind::Vmaf, d.has(|s| !s.vmaf.is_empty()));
+        add(Kind::Psnr, d.has(|s| !s.psnr_y.is_empty()));
+        add(Kind::VmafHistogram, d.has(|s| !s.vmaf.is_empty()));
+        add(Kind::Comparison, d.has(|s| s.role != "control"));
+        kinds
+    }
+}
+
+fn series_lines<'a>(
+    d: &'a Prepared,
+    f: impl Fn(&'a StreamData) -> &'a [(f64, f64)],
+    live_only: bool,
+) -> Vec<charts::Line<'a>> {
+    d.streams
+        .iter()
+        .filter(|s| !(live_only && s.role == "control"))
+        .map(|s| (s.name.as_str(), s.color, f(s)))
+        .filter(|l| !l.2.is_empty())
+        .collect()
+}
+
+fn draw<DB: DrawingBackend>(
+    kind: Kind,
+    d: &Prepared,
+    area: &DrawingArea<DB, Shift>,
+    decimate: bool,
+) -> Drawn<DB> {
+    let over_time = |title, y_desc, lines, events: bool, y_range, y_from_zero| Lines {
+        title,
+        x_desc: "time since start (s)",
+        y_desc,
+        lines,
+        spans: if events { d.spans.clone() } else { Vec::new() },
+        marks: if events { d.drops.clone() } else { Vec::new() },
+        y_from_zero,
+        y_range,
+        decimate,
+        legend: SeriesLabelPosition::UpperRight,
+    };
+    match kind {
+        Kind::Latency => charts::lines(
+            area,
+            &over_time(
+                "Latency over time (drops red, freezes orange, outages grey)",
+                "latency (ms)",
+                series_lines(d, |s| &s.latency, false),
+                true,
+                None,
+                true,
+            ),
+        ),
+        Kind::Relative => charts::lines(
+            area,
+            &over_time(
+                "Latency relative to the control",
+                "relative latency (ms)",
+                series_lines(d, |s| &s.relative, true),
+                true,
+                None,
+                true,
+            ),
+        ),
+        Kind::Cdf => charts::latency_cdf(area, d),
+        Kind::Fps => charts::lines(
+            area,
+            &over_time(
+                "Delivered frames per second (1 s windows)",
+                "fps",
+                series_lines(d, |s| &s.fps, false),
+                false,
+                None,
+                true,
+            ),
+        ),
+        Kind::Vmaf => charts::lines(
+            area,
+            &over_time(
+                "VMAF over time",
+                "VMAF",
+                series_lines(d, |s| &s.vmaf, true),
+                true,
+                Some((0.0, 100.0)),
+                true,
+            ),
+        ),
+        Kind::Psnr => charts::lines(
+            area,
+            &over_time(
+                "PSNR-Y over time",
+                "PSNR-Y (dB)",
+                series_lines(d, |s| &s.psnr_y, true),
+                false,
+                None,
+                false,
+            ),
+        ),
+        Kind::VmafHistogram => charts::vmaf_histogram(area, d),
+        Kind::Comparison => charts::comparison(area, d),
+    }
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is ours and checked by the tests; a failure here would show as a drawing
+        // error naming the font.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+fn failed(plot: &str, e: impl std::fmt::Display) -> Error {
+    Error::Plot {
+        plot: plot.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// Draw every chart the run has data for.
+pub fn render(run: &Run, opts: PlotOptions) -> Result<Vec<Plot>, Error> {
+    register_font();
+    let data = Prepared::new(run);
+    let (w, h) = (opts.width, opts.height);
+    Kind::for_run(&data)
+        .into_iter()
+        .map(|kind| {
+            let (name, title) = kind.name_title();
+            let mut svg = String::new();
+            {
+                let area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+                draw(kind, &data, &area, opts.decimate).map_err(|e| failed(name, e))?;
+                area.present().map_err(|e| failed(name, e))?;
+            }
+            let mut rgb = vec![255u8; (w * h * 3) as usize];
+            {
+                let area = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+                draw(kind, &data, &area, opts.decimate).map_err(|e| failed(name, e))?;
+                area.present().map_err(|e| failed(name, e))?;
+            }
+            Ok(Plot {
+                name,
+                title,
+                svg,
+                png: encode_png(&rgb, w, h).map_err(|e| failed(name, e))?,
+            })
+        })
+        .collect()
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::Fast);
+    let mut writer = enc.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
+}
+
+/// Write `<name>.svg` and `<name>.png` of every plot into `dir`.
+pub fn write(dir: &Path, plots: &[Plot]) -> Result<(), Error> {
+    for p in plots {
+        for (ext, bytes) in [("svg", p.svg.as_bytes()), ("png", p.png.as_slice())] {
+            let path = dir.join(format!("{}.{ext}", p.name));
+            std::fs::write(&path, bytes).map_err(|source| Error::Io {
+                what: format!("writing {}", path.display()),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
