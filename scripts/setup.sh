@@ -6,8 +6,9 @@ set -euo pipefail
 # ffmpeg: decoding/encoding; OpenCV (contrib: wechat_qrcode) with clang/libclang and
 # pkg-config for the opencv crate's bindings; meson, ninja-build and nasm build the bundled
 # libvmaf (libvmaf-sys, static); nginx with the RTMP module for the live tests (started by the
-# tests themselves on 127.0.0.1, never as a service).
-packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp)
+# tests themselves on 127.0.0.1, never as a service); chromium (with a font) renders
+# report.html headless in the report tests.
+packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -151,6 +151,10 @@ fn ctrl_c_keeps_every_row_and_writes_the_summary() {
     assert!(r.stderr.contains("interrupted"), "{}", r.stderr);
     let s: Value = summary_json(&out);
     assert_eq!(s["interrupted"], true);
+    // The report is drawn on Ctrl-C too, and says the run was cut short.
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html after Ctrl-C");
+    assert!(html.contains("interrupted</th>"), "report says interrupted");
+    assert!(out.join("latency.svg").exists() && out.join("latency.png").exists());
     let received = stream(&s, "live1")["frames_received"].as_u64().unwrap();
     let rows = std::fs::read_to_string(out.join("frames.csv"))
         .unwrap()
@@ -183,6 +187,7 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
     let (cport, lport) = (free_port(true), free_port(true));
     let udp = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");
     let out = dir.path().join("report");
+    let metrics_port = free_port(false);
     let analyzer = bin()
         .args([
             "analyze",
@@ -191,6 +196,8 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
             "8s",
             "--out",
             path_str(&out),
+            "--metrics",
+            &format!("127.0.0.1:{metrics_port}"),
         ])
         .args(["--control", &udp(cport), "--live", &udp(lport)])
         .stdout(Stdio::piped())
@@ -198,6 +205,15 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
+    // Prometheus scrapes while the clip plays (it plays for 3 s from now).
+    let scraper = std::thread::spawn(move || {
+        [1500, 1300]
+            .map(|ms| {
+                std::thread::sleep(Duration::from_millis(ms));
+                scrape(metrics_port)
+            })
+            .to_vec()
+    });
     // One publisher: the untouched control, and a 180p low-bitrate rendition as the provider.
     let ts = ["-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0"];
     let publisher = run(Command::new("ffmpeg")
@@ -220,8 +236,34 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
         .args(ts)
         .arg(format!("udp://127.0.0.1:{lport}?pkt_size=1316")));
     assert!(publisher.status.success(), "{}", publisher.stderr);
+    let scrapes = scraper.join().unwrap();
     let r = wait_with_timeout(analyzer, Duration::from_secs(40));
     assert!(r.status.success(), "{}", r.stderr);
+    // The metrics parse, and they move between the two scrapes.
+    let live = "{stream=\"live1\",role=\"live\"}";
+    let at = |i: usize, name: &str| -> f64 {
+        *scrapes[i]
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} in scrape {i}: {:?}", scrapes[i]))
+    };
+    let frames = format!("streamscope_frames_total{live}");
+    assert!(at(0, &frames) > 5.0 && at(1, &frames) > at(0, &frames) + 20.0);
+    let count = format!("streamscope_latency_seconds_count{live}");
+    assert!(at(1, &count) > at(0, &count));
+    let inf = "streamscope_latency_seconds_bucket{stream=\"live1\",role=\"live\",le=\"+Inf\"}";
+    assert_eq!(at(1, inf), at(1, &count), "+Inf bucket = count");
+    let fps = at(1, &format!("streamscope_fps{live}"));
+    assert!((20.0..=40.0).contains(&fps), "fps {fps}");
+    let rel = at(1, &format!("streamscope_relative_latency_seconds{live}"));
+    assert!(rel.abs() < 2.0, "relative {rel}");
+    let vmaf = at(1, &format!("streamscope_vmaf{live}"));
+    assert!(vmaf > 0.0 && vmaf <= 100.0, "newest VMAF {vmaf}");
+    assert!(
+        at(
+            1,
+            "streamscope_frames_total{stream=\"control\",role=\"control\"}"
+        ) > 20.0
+    );
     let s: Value = summary_json(&out);
     let live = stream(&s, "live1");
     let received = live["frames_received"].as_u64().unwrap();
@@ -257,4 +299,36 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
         filled, scored,
         "frames.csv carries each scored frame's VMAF"
     );
+}
+
+/// GET /metrics on 127.0.0.1:port, parsed: series (name and labels) → value. Comment lines
+/// must be HELP or TYPE; every other line must be `series value`.
+fn scrape(port: u16) -> std::collections::HashMap<String, f64> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.contains("text/plain; version=0.0.4"),
+        "{head}"
+    );
+    body.lines()
+        .filter(|l| {
+            !l.is_empty()
+                && (!l.starts_with('#') || {
+                    assert!(l.starts_with("# HELP ") || l.starts_with("# TYPE "), "{l}");
+                    false
+                })
+        })
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("{l}"));
+            (
+                series.to_owned(),
+                value.parse().unwrap_or_else(|_| panic!("{l}")),
+            )
+        })
+        .collect()
 }

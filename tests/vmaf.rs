@@ -61,6 +61,21 @@ fn identical_inputs_score_at_the_caps() {
     let (s, per_frame, all) = vmaf(dir.path(), "same", &r, &r);
     assert_eq!(all["pairing"], "frame_number");
     assert_eq!(all["vmaf_model"], "vmaf_v0.6.1");
+    assert!(
+        all["versions"]["ffmpeg"]
+            .as_str()
+            .unwrap()
+            .starts_with("ffmpeg version")
+    );
+    // The report: quality plots only (no arrival times, so no latency plots).
+    let html = std::fs::read_to_string(dir.path().join("same/report.html")).unwrap();
+    for plot in ["vmaf", "psnr_y", "vmaf_histogram", "comparison"] {
+        assert!(
+            html.contains(&format!("<figure id=\"plot-{plot}\">")),
+            "{plot}"
+        );
+    }
+    assert!(!html.contains("plot-latency"));
     assert_eq!(s["frames_scored"], 90);
     assert_eq!(per_frame.len(), 90);
     assert!(s["vmaf"]["mean"].as_f64().unwrap() >= 99.0, "{s}");

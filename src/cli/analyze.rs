@@ -8,7 +8,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use analyzer::ingest::Protocol;
+use std::sync::{Arc, Mutex};
+
 use analyzer::metrics::FrameRow;
+use analyzer::metrics::live::LiveMetrics;
 use analyzer::report::{self, FramesCsv, summary, thresholds};
 use analyzer::session::{self, ClockMode, Role, SessionConfig, StreamSpec, Update};
 use analyzer::vmaf::live::{LiveVmafConfig, ReferenceSource};
@@ -76,6 +79,11 @@ pub struct Args {
     reference: Option<String>,
     #[command(flatten)]
     vmaf_options: super::vmaf::VmafOptions,
+    /// Serve live metrics for Prometheus at http://ADDR/metrics while running (per stream a
+    /// latency histogram, relative-latency and fps gauges, frame/drop/duplicate/freeze
+    /// counters, the newest VMAF).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -103,7 +111,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     });
     let stop = super::interrupt_flag()?;
     let fail_if = args.fail_if.as_ref().map(|c| &c.0[..]).unwrap_or_default();
-    let (result, summary) = measure(&config, &out, &stop, fail_if)?;
+    let (result, summary) = measure(&config, &out, &stop, fail_if, args.metrics)?;
     let failed: Vec<_> = result
         .streams
         .iter()
@@ -151,6 +159,7 @@ fn vmaf_config(args: &Args, clock: ClockMode) -> anyhow::Result<Option<LiveVmafC
         reference,
         // Replays are not live: score every frame, deterministically.
         exhaustive: matches!(clock, ClockMode::Pts { .. }),
+        latest: args.metrics.map(|_| Default::default()),
     }))
 }
 
@@ -162,9 +171,20 @@ pub fn measure(
     out: &Path,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     fail_if: &[thresholds::Check],
+    metrics_addr: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<(session::SessionResult, summary::Summary)> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create --out folder {}", out.display()))?;
+    let metrics = Arc::new(Mutex::new(LiveMetrics::new(
+        config
+            .streams
+            .iter()
+            .map(|s| (s.name.as_str(), s.role == Role::Control)),
+    )));
+    let _server = match metrics_addr {
+        Some(addr) => Some(serve_metrics(addr, &metrics, config)?),
+        None => None,
+    };
     let mut frames = FramesCsv::create(&out.join("frames.csv"))?;
     let mut status = Status::new(&config.streams);
     let mut write_error = None;
@@ -176,6 +196,11 @@ pub fn measure(
             // Disk full or gone: stop measuring, keep what is written.
             write_error = Some(e);
             stop.store(true, Ordering::SeqCst);
+        }
+        if let Update::Row { stream, row } = &u
+            && let Ok(mut m) = metrics.lock()
+        {
+            m.observe(*stream, row);
         }
         status.update(&u);
     });
@@ -218,6 +243,30 @@ pub fn measure(
     flushed?;
     report.context("drawing the report")?;
     Ok((result, summary))
+}
+
+/// Serve `metrics` (with the scorers' newest VMAF copied in at each scrape) on `addr`.
+fn serve_metrics(
+    addr: std::net::SocketAddr,
+    metrics: &Arc<Mutex<LiveMetrics>>,
+    config: &SessionConfig,
+) -> anyhow::Result<super::metrics::MetricsServer> {
+    let metrics = metrics.clone();
+    let latest = config.vmaf.as_ref().and_then(|v| v.latest.clone());
+    let streams = config.streams.len();
+    super::metrics::MetricsServer::start(addr, move || {
+        let Ok(mut m) = metrics.lock() else {
+            return String::new();
+        };
+        if let Some(l) = &latest {
+            for i in 0..streams {
+                if let Some(v) = l.get(i) {
+                    m.set_vmaf(i, v);
+                }
+            }
+        }
+        m.render()
+    })
 }
 
 /// `--live [NAME=]URL …` and `--control URL` as named streams, checked before any work.

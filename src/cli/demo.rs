@@ -101,12 +101,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             window: Duration::from_secs(10),
             reference: ReferenceSource::Control,
             exhaustive: false,
+            latest: None,
         }),
     };
     let (out2, stop2) = (out.clone(), stop.clone());
     let analyzer = std::thread::Builder::new()
         .name("demo-analyzer".into())
-        .spawn(move || super::analyze::measure(&config, &out2, &stop2, &[]))?;
+        .spawn(move || super::analyze::measure(&config, &out2, &stop2, &[], None))?;
 
     // 2. The simulated provider: relay (delay) → transcode (or copy) → the analyzer.
     let relay_stop = Arc::new(AtomicBool::new(false));

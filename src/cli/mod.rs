@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod demo;
 pub mod generate;
+pub mod metrics;
 pub mod publish;
 pub mod relay;
 pub mod report;

@@ -14,7 +14,7 @@ use generator::Timecode;
 
 use super::offline::Feed;
 pub use super::subsample::Subsampler;
-use super::{FrameScores, ReferenceWindow, Scorer, VmafError, Yuv420};
+use super::{FrameScores, LatestScores, ReferenceWindow, Scorer, VmafError, Yuv420};
 use crate::Error;
 use crate::ingest::{Reader, ReaderOptions, WallClock};
 
@@ -42,6 +42,8 @@ pub struct LiveVmafConfig {
     /// Score every frame: the queue blocks instead of skipping and the control waits for the
     /// scorers (replays with `--clock pts`, where nothing is live).
     pub exhaustive: bool,
+    /// Where scorers publish their newest score while running (live metrics).
+    pub latest: Option<Arc<LatestScores>>,
 }
 
 /// Why frames of a stream were not scored.
@@ -346,9 +348,10 @@ impl LiveScoring {
             let counters = Arc::new(Counters::default());
             let size = reference.size;
             let (b, c) = (backlog.clone(), counters.clone());
+            let latest = config.latest.clone().map(|l| (l, stream));
             let handle = std::thread::Builder::new()
                 .name(format!("vmaf-{stream}"))
-                .spawn(move || score(scorer, feed, size, &rx, &b, &c))
+                .spawn(move || score(scorer, feed, size, &rx, &b, &c, latest))
                 .expect("spawning a scoring thread");
             workers.push((stream, counters.clone(), handle));
             feeders.push(LiveFeeder {
@@ -397,6 +400,9 @@ impl LiveScoring {
     }
 }
 
+/// Scored pairs between two publications of the newest score (a prediction costs µs).
+const LATEST_EVERY: usize = 10;
+
 /// A scoring thread: pair each queued frame with its reference, score, flush at the end.
 fn score(
     mut scorer: Scorer,
@@ -405,6 +411,7 @@ fn score(
     rx: &Receiver<Job>,
     backlog: &AtomicUsize,
     counters: &Counters,
+    latest: Option<(Arc<LatestScores>, usize)>,
 ) -> Outcome {
     let mut feed_error = None;
     let mut failed = None;
@@ -431,6 +438,11 @@ fn score(
         };
         if let Err(e) = scorer.push(job.seq, &pic(&reference), &pic(&job.data)) {
             failed = Some(e);
+        } else if let Some((l, stream)) = &latest
+            && scorer.len() % LATEST_EVERY == 0
+            && let Some((_, v)) = scorer.latest()
+        {
+            l.set(*stream, v);
         }
     }
     feed.finish();

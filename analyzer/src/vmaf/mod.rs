@@ -75,6 +75,15 @@ impl Scorer {
         self.keys.is_empty()
     }
 
+    /// The VMAF of the newest pair libvmaf can already score without a flush (a frame is
+    /// scored once the next frame's motion is in, later with a thread pool): (key, score).
+    pub fn latest(&mut self) -> Option<(u64, f64)> {
+        let n = self.keys.len();
+        (2..10)
+            .filter_map(|back| n.checked_sub(back))
+            .find_map(|i| Some((self.keys[i], self.ctx.vmaf_at(i as u32).ok()?)))
+    }
+
     /// Flush libvmaf (the motion feature needs the frame after each one) and collect every
     /// pair's scores.
     pub fn finish(mut self) -> Result<Vec<(u64, FrameScores)>, VmafError> {
@@ -97,6 +106,23 @@ impl Scorer {
                 ))
             })
             .collect()
+    }
+}
+
+/// The newest VMAF score of each live stream (by session index), published by the scorers
+/// while they run, for live metrics (`analyze --metrics`).
+#[derive(Debug, Default)]
+pub struct LatestScores(std::sync::Mutex<std::collections::HashMap<usize, f64>>);
+
+impl LatestScores {
+    pub fn get(&self, stream: usize) -> Option<f64> {
+        self.0.lock().ok()?.get(&stream).copied()
+    }
+
+    pub fn set(&self, stream: usize, score: f64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(stream, score);
+        }
     }
 }
 
