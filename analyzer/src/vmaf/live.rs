@@ -439,7 +439,7 @@ fn score(
         if let Err(e) = scorer.push(job.seq, &pic(&reference), &pic(&job.data)) {
             failed = Some(e);
         } else if let Some((l, stream)) = &latest
-            && scorer.len() % LATEST_EVERY == 0
+            && scorer.len().is_multiple_of(LATEST_EVERY)
             && let Some((_, v)) = scorer.latest()
         {
             l.set(*stream, v);
