@@ -79,6 +79,9 @@ pub struct Lines<'a> {
     /// Fixed y range (e.g. 0..100 for VMAF).
     pub y_range: Option<(f64, f64)>,
     pub decimate: bool,
+    /// 2 px in SVG. 1 px in PNG: plotters' raster path for wider lines mitres sharp turns
+    /// (a spike's up-and-down inside one pixel column) into lines across the whole image.
+    pub line_width: u32,
     pub legend: SeriesLabelPosition,
 }
 
@@ -103,10 +106,13 @@ pub fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Lines<'_>) -
         .max_light_lines(2)
         .draw()?;
     let (ys, ye) = (chart.y_range().start, chart.y_range().end);
+    // At least a pixel wide: a 1 s freeze in an hour-long run stays visible.
+    let px = (chart.x_range().end - chart.x_range().start)
+        / f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
     chart.draw_series(
         p.spans
             .iter()
-            .map(|&(a, b, c)| Rectangle::new([(a, ys), (b.max(a), ye)], c.filled())),
+            .map(|&(a, b, c)| Rectangle::new([(a, ys), (b.max(a + px), ye)], c.filled())),
     )?;
     let columns = chart.plotting_area().dim_in_pixel().0 as usize;
     for &(name, c, pts) in &p.lines {
@@ -116,7 +122,7 @@ pub fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Lines<'_>) -
             pts.to_vec()
         };
         chart
-            .draw_series(LineSeries::new(drawn, c.stroke_width(2)))?
+            .draw_series(LineSeries::new(drawn, c.stroke_width(p.line_width)))?
             .label(name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
     }
@@ -174,6 +180,7 @@ fn legend<'a, DB: DrawingBackend + 'a>(
 pub fn latency_cdf<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     data: &Prepared,
+    line_width: u32,
 ) -> Drawn<DB> {
     let curves: Vec<_> = data
         .streams
@@ -197,6 +204,7 @@ pub fn latency_cdf<DB: DrawingBackend>(
         y_from_zero: true,
         y_range: Some((0.0, 1.0)),
         decimate: false,
+        line_width,
         legend: SeriesLabelPosition::LowerRight,
     };
     for (s, _) in curves.iter().filter(|(s, _)| s.role != "control") {

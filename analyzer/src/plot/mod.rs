@@ -230,6 +230,7 @@ fn draw<DB: DrawingBackend>(
     d: &Prepared,
     area: &DrawingArea<DB, Shift>,
     decimate: bool,
+    line_width: u32,
 ) -> Drawn<DB> {
     let over_time = |title, y_desc, lines, events: bool, y_range, y_from_zero| Lines {
         title,
@@ -241,6 +242,7 @@ fn draw<DB: DrawingBackend>(
         y_from_zero,
         y_range,
         decimate,
+        line_width,
         legend: SeriesLabelPosition::UpperRight,
     };
     match kind {
@@ -266,7 +268,7 @@ fn draw<DB: DrawingBackend>(
                 true,
             ),
         ),
-        Kind::Cdf => charts::latency_cdf(area, d),
+        Kind::Cdf => charts::latency_cdf(area, d, line_width),
         Kind::Fps => charts::lines(
             area,
             &over_time(
@@ -333,13 +335,13 @@ pub fn render(run: &Run, opts: PlotOptions) -> Result<Vec<Plot>, Error> {
             let mut svg = String::new();
             {
                 let area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-                draw(kind, &data, &area, opts.decimate).map_err(|e| failed(name, e))?;
+                draw(kind, &data, &area, opts.decimate, 2).map_err(|e| failed(name, e))?;
                 area.present().map_err(|e| failed(name, e))?;
             }
             let mut rgb = vec![255u8; (w * h * 3) as usize];
             {
                 let area = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-                draw(kind, &data, &area, opts.decimate).map_err(|e| failed(name, e))?;
+                draw(kind, &data, &area, opts.decimate, 1).map_err(|e| failed(name, e))?;
                 area.present().map_err(|e| failed(name, e))?;
             }
             Ok(Plot {
