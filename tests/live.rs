@@ -348,3 +348,54 @@ fn demo_measures_the_simulated_provider() {
     assert!(vmaf > 30.0 && vmaf < 100.0, "VMAF {vmaf}");
     assert!(p["vmaf"]["frames_scored"].as_u64().unwrap() > 30, "{p}");
 }
+
+#[test]
+fn a_dead_destination_is_named_and_publishing_stops_when_none_is_left() {
+    let _serial = serial();
+    if !require("ffmpeg") {
+        return;
+    }
+    // Nothing listens on these TCP ports: RTMP connections are refused.
+    let dead = format!("rtmp://127.0.0.1:{}/live/x", free_port(false));
+    let control = format!("udp://127.0.0.1:{}?pkt_size=1316", free_port(true));
+    let common = ["publish", "--size", "320x180"];
+    let started = std::time::Instant::now();
+    let r = run(bin()
+        .args(common)
+        .args(["--to", &dead, "--control", &control]));
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped early, not after 6 s"
+    );
+    assert!(
+        r.stderr.contains("every --to destination failed"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("output {dead} failed: Connection refused")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("ffmpeg"),
+        "names the ffmpeg command: {}",
+        r.stderr
+    );
+    // With a second, working destination the run goes on, and still ends in an error.
+    let alive = format!("udp://127.0.0.1:{}?pkt_size=1316", free_port(true));
+    let r = run(bin()
+        .args(common)
+        .args(["--duration", "2s", "--to", &dead, "--to", &alive]));
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    assert!(r.stdout.contains("published 60 frames"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!(
+            "error: output {dead} failed: Connection refused (publishing went on"
+        )),
+        "{}",
+        r.stderr
+    );
+}

@@ -212,6 +212,24 @@ pub fn transcode_args(
     a
 }
 
+/// A tee output that failed, from ffmpeg's log line `[tee @ …] Slave muxer #1 failed:
+/// Connection refused, continuing with 1/2 slaves.`: (output index, reason).
+pub fn tee_slave_failure(line: &str) -> Option<(usize, String)> {
+    let rest = &line[line.find("Slave muxer #")? + "Slave muxer #".len()..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let index = rest[..digits].parse().ok()?;
+    let rest = rest[digits..].strip_prefix(" failed")?;
+    let reason = rest
+        .strip_prefix(':')
+        .map_or("failed", |r| {
+            r.split(", continuing with").next().unwrap_or(r)
+        })
+        .trim();
+    Some((index, reason.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -3,13 +3,17 @@
 //! low-latency encode teed to every output and the control.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ffmpeg_sidecar::event::FfmpegEvent;
 use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::argv::{self, Content};
 use crate::clock::WallClock;
-use crate::outputs::{LiveEncode, publish_args};
+use crate::outputs::{LiveEncode, publish_args, tee_slave_failure};
 use crate::overlay::{Compositor, Placement};
+use crate::process::EventHook;
 use crate::render::{FrameSink, FrameSource, ReadAhead};
 use crate::signal::Timecode;
 
@@ -23,6 +27,9 @@ pub struct PublishSpec {
     pub frames: Option<u64>,
     /// Every destination, the control included.
     pub outputs: Vec<String>,
+    /// The last `controls` outputs are controls: once every other output has failed,
+    /// publishing stops with an error (nothing is reaching the provider).
+    pub controls: usize,
 }
 
 /// What a publish run did.
@@ -37,6 +44,8 @@ pub struct PublishOutcome {
     pub schedule_error_us: Vec<i64>,
     pub interrupted: bool,
     pub elapsed: Duration,
+    /// Outputs that failed while others went on: (URL, ffmpeg's reason).
+    pub failed_outputs: Vec<(String, String)>,
 }
 
 /// A frame count that no run reaches (a week at 240 fps), for runs without an end.
@@ -60,7 +69,9 @@ pub fn publish(
         frame_len,
     )?;
     let args = publish_args(enc, &spec.outputs).map_err(Error::Output)?;
-    let mut sink = FrameSink::spawn(ffmpeg, &args)?;
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let mut sink = FrameSink::spawn_with_hook(ffmpeg, &args, Some(failure_hook(spec, &failed)))?;
+    let providers = spec.outputs.len().saturating_sub(spec.controls);
     let mut frames = ReadAhead::start(source, total, frame_len, 4);
     // Start on the next whole frame interval after the source has its first frames ready.
     let first = frames.next_frame();
@@ -74,6 +85,13 @@ pub fn publish(
         if cancel.load(Ordering::Relaxed) {
             out.interrupted = true;
             break;
+        }
+        if providers > 0 && failed.lock().is_ok_and(|f| f.len() >= providers) {
+            frames.stop();
+            return Err(Error::Ffmpeg {
+                stage: "publishing: every --to destination failed",
+                failure: sink.kill_with("stopped: no destination left"),
+            });
         }
         let buf = match pending.take().unwrap_or_else(|| frames.next_frame()) {
             Ok(Some(b)) => b,
@@ -127,5 +145,27 @@ pub fn publish(
     frames.stop();
     sink.finish().map_err(|e| e.context("publishing"))?;
     out.elapsed = clock.anchor().elapsed();
+    out.failed_outputs = failed.lock().map(|f| f.clone()).unwrap_or_default();
     Ok(out)
+}
+
+/// Watches the encoder's log for tee outputs that fail: logs each at once (URL and reason) and
+/// records it.
+fn failure_hook(spec: &PublishSpec, failed: &Arc<Mutex<Vec<(String, String)>>>) -> EventHook {
+    let urls = spec.outputs.clone();
+    let failed = failed.clone();
+    Box::new(move |event| {
+        if let FfmpegEvent::Log(_, line) = event
+            && let Some((i, why)) = tee_slave_failure(line)
+        {
+            let url = urls
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("output #{i}"));
+            tracing::error!("output {url} failed: {why}; publishing goes on to the others");
+            if let Ok(mut f) = failed.lock() {
+                f.push((url, why));
+            }
+        }
+    })
 }

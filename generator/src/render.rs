@@ -182,7 +182,16 @@ pub struct FrameSink {
 
 impl FrameSink {
     pub fn spawn(ffmpeg: &Path, argv: &[String]) -> Result<Self, Error> {
-        let mut process = FfmpegProcess::spawn(ffmpeg, argv)?;
+        Self::spawn_with_hook(ffmpeg, argv, None)
+    }
+
+    /// `spawn`, passing every stderr event of the encoder to `hook`.
+    pub fn spawn_with_hook(
+        ffmpeg: &Path,
+        argv: &[String],
+        hook: Option<crate::process::EventHook>,
+    ) -> Result<Self, Error> {
+        let mut process = FfmpegProcess::spawn_with_hook(ffmpeg, argv, hook)?;
         let stdin = process.take_stdin().ok_or_else(|| Error::Io {
             what: format!("taking stdin of {}", process.command()),
             source: std::io::Error::other("no stdin pipe"),
@@ -196,6 +205,12 @@ impl FrameSink {
             what: format!("writing frames to {}", self.process.command()),
             source,
         })
+    }
+
+    /// Stop the encoder now, with its command and stderr tail to say why.
+    pub fn kill_with(self, why: &str) -> crate::process::FfmpegFailure {
+        drop(self.stdin);
+        self.process.kill_with(why)
     }
 
     /// Close stdin so the encoder flushes and finalises its outputs, then wait for it.

@@ -66,6 +66,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let udp_in = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");
     let spec = args.stream.spec(
         vec![udp_out(relay_in), udp_out(control)],
+        1,
         Some(args.duration),
     )?;
     let gop = spec.encode.gop_frames;

@@ -62,9 +62,11 @@ pub struct StreamArgs {
 }
 
 impl StreamArgs {
+    /// The publish job; the last `controls` of `outputs` are controls.
     pub fn spec(
         &self,
         outputs: Vec<String>,
+        controls: usize,
         duration: Option<Duration>,
     ) -> anyhow::Result<PublishSpec> {
         for url in &outputs {
@@ -92,6 +94,7 @@ impl StreamArgs {
             },
             frames: duration.map(|d| self.fps.frames_in(d)),
             outputs,
+            controls,
         })
     }
 }
@@ -109,7 +112,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     if outputs.is_empty() {
         anyhow::bail!("nothing to publish to: give --to URL and/or --control [URL]");
     }
-    let spec = args.stream.spec(outputs, args.duration)?;
+    let controls = usize::from(args.control.is_some());
+    let spec = args.stream.spec(outputs, controls, args.duration)?;
     let ffmpeg = global.ffmpeg()?;
     let cancel = super::interrupt_flag()?;
     tracing::info!(
@@ -135,8 +139,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         outcome.late,
         outcome.skipped
     );
+    for (url, why) in &outcome.failed_outputs {
+        eprintln!("error: output {url} failed: {why} (publishing went on to the other outputs)");
+    }
     Ok(if outcome.interrupted {
         ExitCode::from(EXIT_INTERRUPTED)
+    } else if !outcome.failed_outputs.is_empty() {
+        ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
