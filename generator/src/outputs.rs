@@ -233,6 +233,26 @@ pub fn tee_slave_failure(line: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn tee_slave_failures_name_the_output_and_the_reason() {
+        use super::tee_slave_failure;
+        assert_eq!(
+            tee_slave_failure(
+                "[tee @ 0x55d] Slave muxer #1 failed: Connection refused, continuing with 1/2 slaves."
+            ),
+            Some((1, "Connection refused".into()))
+        );
+        assert_eq!(
+            tee_slave_failure("Slave muxer #12 failed, continuing with 3/4 slaves."),
+            Some((12, "failed".into()))
+        );
+        assert_eq!(
+            tee_slave_failure("[tee @ 0x1] Slave '[f=flv]rtmp://x': error opening: refused"),
+            None
+        );
+        assert_eq!(tee_slave_failure("frame=  100 fps= 30"), None);
+    }
+
+    #[test]
     fn provider_transcode_argv() {
         let a =
             transcode_args("udp://127.0.0.1:1", "udp://127.0.0.1:2", Some(800_000), 30).join(" ");
