@@ -120,7 +120,7 @@ fn rtmp_and_its_hls_through_nginx() {
     let dir = tmp();
     let n = nginx(dir.path());
     let rtmp = format!("rtmp://127.0.0.1:{}/live/test", n.rtmp);
-    let _p = publisher(std::slice::from_ref(&rtmp), 16);
+    let _p = publisher(std::slice::from_ref(&rtmp), 32);
     // nginx writes the playlist after its first fragment.
     let playlist = dir.path().join("hls/test.m3u8");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -148,6 +148,30 @@ fn rtmp_and_its_hls_through_nginx() {
         assert!(st["frames_received"].as_u64().unwrap() > 100, "{st}");
         assert!(st["error"].is_null(), "{st}");
     }
+    // Read like a player 3 and then 1 (1 s) segments behind the live edge: about 2 s apart.
+    let edge = |n: &str| {
+        let s = analyze(
+            &dir.path().join(format!("edge{n}")),
+            &[
+                "--duration",
+                "6s",
+                "--hls-live-edge",
+                n,
+                "--live",
+                &format!("hls={hls}"),
+            ],
+        );
+        assert!(stream(&s, "hls")["frames_received"].as_u64().unwrap() > 60);
+        p50(&s, "hls", "latency_ms")
+    };
+    let (three, one) = (edge("3"), edge("1"));
+    eprintln!(
+        "HLS p50: as available {h:.0} ms; 3 segments behind {three:.0} ms; 1 behind {one:.0} ms"
+    );
+    assert!(
+        three - one > 1000.0 && one > 500.0,
+        "3 segments behind: {three} ms, 1 behind: {one} ms"
+    );
 }
 
 #[test]

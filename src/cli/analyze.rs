@@ -84,6 +84,11 @@ pub struct Args {
     /// counters, the newest VMAF).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// HLS inputs: play like a player N segments behind the live edge (hls.js keeps 3), paced
+    /// in real time. Default: read each segment as soon as it exists (the lowest latency a
+    /// player could reach).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    hls_live_edge: Option<u32>,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -105,6 +110,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         timecode_timeout: Duration::from_secs(10),
         wechat: !args.no_wechat,
         vmaf: vmaf_config(&args, clock)?,
+        hls_live_edge: args.hls_live_edge,
     };
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string())

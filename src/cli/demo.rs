@@ -104,6 +104,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             exhaustive: false,
             latest: None,
         }),
+        hls_live_edge: None,
     };
     let (out2, stop2) = (out.clone(), stop.clone());
     let analyzer = std::thread::Builder::new()

@@ -56,6 +56,16 @@ pub struct ReaderOptions {
     pub yuv420: bool,
     /// Scale frames to this size (bicubic), e.g. a rendition to its reference's size.
     pub scale_to: Option<(u32, u32)>,
+    /// HLS: read like a player N segments behind the live edge (`-live_start_index -N -re`).
+    /// Without it frames are read as soon as their segment exists.
+    pub hls_live_edge: Option<u32>,
+}
+
+/// An HLS playlist URL (`….m3u8`, query aside).
+pub fn is_hls(url: &str) -> bool {
+    url.split(['?', '#'])
+        .next()
+        .is_some_and(|p| p.to_ascii_lowercase().ends_with(".m3u8"))
 }
 
 /// The `-vf` chain of a reader: showinfo first (it reports PTS and the decoded size, before
@@ -105,6 +115,19 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
             "-reconnect_delay_max",
             "2",
         ]));
+    }
+    if let Some(n) = opts.hls_live_edge
+        && protocol == Protocol::Http
+        && is_hls(url)
+    {
+        // Like a player: start N segments behind the live edge (the hls demuxer's own option:
+        // other inputs would reject it) and play at the stream's pace from there (`-re`), so
+        // the distance is kept. Without it, segments are read as soon as they exist.
+        a.extend([
+            "-live_start_index".to_owned(),
+            format!("-{n}"),
+            "-re".to_owned(),
+        ]);
     }
     if opts.with_pts {
         // The stream's own timestamps: recordings of a live stream and its control keep their
@@ -208,6 +231,34 @@ fn strs(v: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hls_live_edge_is_set_for_playlists_only() {
+        let opts = ReaderOptions {
+            hls_live_edge: Some(1),
+            ..ReaderOptions::default()
+        };
+        let a = reader_args("http://h/live/index.m3u8?t=1", Protocol::Http, opts);
+        let i = a.iter().position(|x| x == "-live_start_index").unwrap();
+        assert_eq!(a[i + 1], "-1");
+        assert_eq!(a[i + 2], "-re", "paced like a player");
+        assert!(
+            i < a.iter().position(|x| x == "-i").unwrap(),
+            "an input option"
+        );
+        for (url, p) in [
+            ("http://h/manifest.mpd", Protocol::Http),
+            ("http://h/clip.mp4", Protocol::Http),
+        ] {
+            assert!(!reader_args(url, p, opts).contains(&"-live_start_index".to_owned()));
+        }
+        let plain = reader_args("http://h/a.M3U8", Protocol::Http, ReaderOptions::default());
+        assert!(
+            !plain.contains(&"-live_start_index".to_owned()),
+            "ffmpeg's default unless asked"
+        );
+        assert!(is_hls("https://x/a.M3U8#frag") && !is_hls("https://x/m3u8/seg.ts"));
+    }
 
     #[test]
     fn protocols_and_whitelists() {

@@ -64,6 +64,9 @@ pub struct SessionConfig {
     pub wechat: bool,
     /// Score the live streams against the reference (VMAF, PSNR-Y, SSIM).
     pub vmaf: Option<LiveVmafConfig>,
+    /// HLS inputs are read like a player this many segments behind the live edge (None: each
+    /// segment as soon as it exists).
+    pub hls_live_edge: Option<u32>,
 }
 
 /// Something the caller may want to show or write while the run goes on.
@@ -162,6 +165,7 @@ pub fn run(
         with_pts: matches!(config.clock, ClockMode::Pts { .. }),
         yuv420: config.vmaf.is_some(),
         scale_to: None,
+        hls_live_edge: config.hls_live_edge,
     };
     let n = config.streams.len();
     let mut started = vec![false; n];

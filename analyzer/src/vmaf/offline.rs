@@ -133,7 +133,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let yuv = ReaderOptions {
         with_pts: true,
         yuv420: true,
-        scale_to: None,
+        ..ReaderOptions::default()
     };
     let reference = Reader::open(
         &config.ffmpeg,
