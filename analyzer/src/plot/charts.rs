@@ -109,11 +109,12 @@ pub fn lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Lines<'_>) -
     // At least a pixel wide: a 1 s freeze in an hour-long run stays visible.
     let px = (chart.x_range().end - chart.x_range().start)
         / f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
-    chart.draw_series(
-        p.spans
-            .iter()
-            .map(|&(a, b, c)| Rectangle::new([(a, ys), (b.max(a + px), ye)], c.filled())),
-    )?;
+    chart.draw_series(p.spans.iter().filter(|&&(a, b, _)| b >= x0 && a <= x1).map(
+        |&(a, b, c)| {
+            let a = a.max(x0);
+            Rectangle::new([(a, ys), (b.max(a + px).min(x1), ye)], c.filled())
+        },
+    ))?;
     let columns = chart.plotting_area().dim_in_pixel().0 as usize;
     for &(name, c, pts) in &p.lines {
         let drawn = if p.decimate {
@@ -145,6 +146,8 @@ fn marks<'a, DB: DrawingBackend + 'a>(
 ) -> Drawn<DB> {
     let (xs, xe) = (chart.x_range().start, chart.x_range().end);
     let px = (xe - xs) / f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
+    // Only what lies on the chart: plotters' pixel mapping overflows far outside it.
+    let marks: Vec<_> = marks.iter().filter(|m| m.0 >= xs && m.0 <= xe).collect();
     chart.draw_series(
         marks
             .iter()
@@ -325,14 +328,10 @@ fn bars<DB: DrawingBackend>(
     values: &[[Option<f64>; 2]],
 ) -> Drawn<DB> {
     let n = names.len().max(1);
-    let top = values
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .fold(0.0f64, f64::max)
-        .max(1.0)
-        * 1.45;
+    let all = || values.iter().flatten().flatten().copied();
+    let top = all().fold(0.0f64, f64::max).max(1.0) * 1.45;
+    // Negative values exist (latency against a clock that runs behind the capture's).
+    let bottom = all().fold(0.0f64, f64::min) * 1.45;
     let formatter = |x: &f64| {
         let i = x.round();
         if (x - i).abs() < 0.01 && i >= 0.0 && (i as usize) < names.len() {
@@ -346,7 +345,7 @@ fn bars<DB: DrawingBackend>(
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(52)
-        .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top)?;
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, bottom..top)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -373,7 +372,7 @@ fn bars<DB: DrawingBackend>(
                     } else {
                         format!("{v:.1}")
                     },
-                    (x0(i), v + top * 0.02),
+                    (x0(i), v.max(0.0) + top * 0.02),
                     (FONT, 11).into_font(),
                 )
             })

@@ -323,8 +323,20 @@ fn failed(plot: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Draw every chart the run has data for.
+/// Draw every chart the run has data for. A panic inside plotters (it has some on extreme
+/// coordinates) becomes an error: the run's measurements are already on disk.
 pub fn render(run: &Run, opts: PlotOptions) -> Result<Vec<Plot>, Error> {
+    std::panic::catch_unwind(|| render_all(run, opts)).unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(failed("the charts", format!("plotters panicked: {why}")))
+    })
+}
+
+fn render_all(run: &Run, opts: PlotOptions) -> Result<Vec<Plot>, Error> {
     register_font();
     let data = Prepared::new(run);
     let (w, h) = (opts.width, opts.height);
@@ -378,4 +390,53 @@ pub fn write(dir: &Path, plots: &[Plot]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::run::{EventRow, Point};
+
+    /// A replay against a clock hours behind the capture: negative latencies, an event off
+    /// the time axis. Every chart must still be drawn (plotters overflows on such input).
+    #[test]
+    fn negative_latencies_and_far_events_are_drawn() {
+        let points: Vec<Point> = (0..90u32)
+            .map(|i| Point {
+                t: -10_314.0 + f64::from(i) / 30.0,
+                frame: Some(i.into()),
+                latency_ms: Some(-10_314_000.0),
+                relative_ms: Some(0.0),
+                vmaf: Some(90.0),
+                psnr_y: Some(40.0),
+                new_frame: true,
+            })
+            .collect();
+        let run = Run {
+            dir: ".".into(),
+            label: "r".into(),
+            summary: serde_json::json!({"streams": [
+                {"name": "live1", "role": "live", "latency_ms": {"p50": -10_314_000.0}, "dropped": 2}]}),
+            streams: vec![Series {
+                name: "live1".into(),
+                role: "live".into(),
+                points,
+            }],
+            events: vec![EventRow {
+                stream: "live1".into(),
+                kind: "drop".into(),
+                t: 5.0,
+                duration_s: 0.066,
+                frames: 2,
+                detail: String::new(),
+            }],
+        };
+        let plots = render(&run, PlotOptions::default()).unwrap();
+        assert_eq!(plots.len(), 8);
+        assert!(
+            plots
+                .iter()
+                .all(|p| p.svg.starts_with("<svg") && p.png.starts_with(b"\x89PNG"))
+        );
+    }
 }
