@@ -3,31 +3,19 @@
 //! analyzer measures and scores; printed beside raw libvmaf's rate on the same frames, in one
 //! run. `cargo bench --bench live_vmaf` (env BENCH_SECONDS=10, BENCH_THREADS=2).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use analyzer::vmaf::{Scorer, Yuv420};
-
-fn decode(file: &Path, w: usize, h: usize, frames: usize) -> Vec<Vec<u8>> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(file)
-        .args(["-frames:v", &frames.to_string()])
-        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact(w * h * 3 / 2)
-        .map(<[u8]>::to_vec)
-        .collect()
-}
+use common::{decode_yuv420, free_udp_port as free_port};
 
 /// libvmaf alone on frames in memory (the reference against itself re-encoded is not needed:
 /// the cost does not depend on the content's quality).
 fn raw_fps(file: &Path, w: usize, h: usize, threads: u32) -> f64 {
-    let frames = decode(file, w, h, 90);
+    let frames = decode_yuv420(file, w, h, Some(90));
     let t = Instant::now();
     let mut s = Scorer::new("vmaf_v0.6.1", threads, 1).unwrap();
     for (i, f) in frames.iter().enumerate() {
@@ -40,11 +28,6 @@ fn raw_fps(file: &Path, w: usize, h: usize, threads: u32) -> f64 {
     }
     let n = s.finish().unwrap().len();
     n as f64 / t.elapsed().as_secs_f64()
-}
-
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
 }
 
 fn main() {

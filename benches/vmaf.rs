@@ -2,25 +2,13 @@
 //! raw libvmaf fed the same decoded frames from memory, same model and thread count, in one
 //! run. `cargo bench --bench vmaf` (env BENCH_SIZES, BENCH_FRAMES=150, BENCH_THREADS=2).
 
-use std::path::Path;
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use analyzer::vmaf::{Scorer, Yuv420};
-
-fn decode(file: &Path, w: usize, h: usize) -> Vec<Vec<u8>> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(file)
-        .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
-        .chunks_exact(w * h * 3 / 2)
-        .map(<[u8]>::to_vec)
-        .collect()
-}
+use common::decode_yuv420;
 
 fn main() {
     let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.into());
@@ -69,7 +57,10 @@ fn main() {
         assert!(ok.success());
 
         let t = Instant::now();
-        let (r, d) = (decode(&reference, w, h), decode(&distorted, w, h));
+        let (r, d) = (
+            decode_yuv420(&reference, w, h, None),
+            decode_yuv420(&distorted, w, h, None),
+        );
         let decode_fps = r.len() as f64 / t.elapsed().as_secs_f64();
         let t = Instant::now();
         let mut scorer = Scorer::new("vmaf_v0.6.1", threads, 1).unwrap();

@@ -16,17 +16,9 @@ fn clip(dir: &Path) -> PathBuf {
     generated_clip(dir, "clip.mp4", &["--start-time", START])
 }
 
-/// Re-encode `src` through an ffmpeg video filter (timestamps passed through untouched).
+/// `common::impair` at near-lossless quality.
 fn impair(src: &Path, filter: &str, out: &Path) -> PathBuf {
-    run_ok(
-        ffmpeg_cmd()
-            .arg("-i")
-            .arg(src)
-            .args(["-vf", filter, "-fps_mode", "passthrough"])
-            .args(["-c:v", "libx264", "-preset", "ultrafast", "-crf", "12"])
-            .arg(out),
-    );
-    out.to_path_buf()
+    common::impair(src, filter, "12", out)
 }
 
 /// `streamscope analyze ARGS --out DIR`; returns the run and summary.json's first stream.

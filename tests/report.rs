@@ -29,18 +29,8 @@ fn runs() -> &'static Runs {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let clip = generated_clip(&dir, "clip.mp4", &["--start-time", START]);
-        let encode = |filter: &str, crf: &str, name: &str| {
-            let out = dir.join(name);
-            run_ok(
-                ffmpeg_cmd()
-                    .arg("-i")
-                    .arg(&clip)
-                    .args(["-vf", filter, "-fps_mode", "passthrough"])
-                    .args(["-c:v", "libx264", "-preset", "ultrafast", "-crf", crf])
-                    .arg(&out),
-            );
-            out
-        };
+        let encode =
+            |filter: &str, crf: &str, name: &str| impair(&clip, filter, crf, &dir.join(name));
         let dropped = encode("select='not(between(n,30,39))'", "12", "dropped.mp4");
         let late = encode("setpts=PTS+0.5/TB", "30", "late.mp4");
         let one = dir.join("providerA");

@@ -181,16 +181,10 @@ pub fn measure(
 ) -> anyhow::Result<(session::SessionResult, summary::Summary)> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create --out folder {}", out.display()))?;
-    let metrics = Arc::new(Mutex::new(LiveMetrics::new(
-        config
-            .streams
-            .iter()
-            .map(|s| (s.name.as_str(), s.role == Role::Control)),
-    )));
-    let _server = match metrics_addr {
-        Some(addr) => Some(serve_metrics(addr, &metrics, config)?),
-        None => None,
-    };
+    // Counted row by row only when they are served.
+    let served = metrics_addr
+        .map(|addr| serve_metrics(addr, config))
+        .transpose()?;
     let mut frames = FramesCsv::create(&out.join("frames.csv"))?;
     let mut status = Status::new(&config.streams);
     let mut write_error = None;
@@ -203,7 +197,7 @@ pub fn measure(
             write_error = Some(e);
             stop.store(true, Ordering::SeqCst);
         }
-        if let Update::Row { stream, row } = &u
+        if let (Update::Row { stream, row }, Some((_, metrics))) = (&u, &served)
             && let Ok(mut m) = metrics.lock()
         {
             m.observe(*stream, row);
@@ -251,17 +245,23 @@ pub fn measure(
     Ok((result, summary))
 }
 
-/// Serve `metrics` (with the scorers' newest VMAF copied in at each scrape) on `addr`.
+/// Live metrics of `config`'s streams, served on `addr` (the scorers' newest VMAF copied in
+/// at each scrape) until the server is dropped.
 fn serve_metrics(
     addr: std::net::SocketAddr,
-    metrics: &Arc<Mutex<LiveMetrics>>,
     config: &SessionConfig,
-) -> anyhow::Result<super::metrics::MetricsServer> {
-    let metrics = metrics.clone();
+) -> anyhow::Result<(super::metrics::MetricsServer, Arc<Mutex<LiveMetrics>>)> {
+    let metrics = Arc::new(Mutex::new(LiveMetrics::new(
+        config
+            .streams
+            .iter()
+            .map(|s| (s.name.as_str(), s.role == Role::Control)),
+    )));
+    let served = metrics.clone();
     let latest = config.vmaf.as_ref().and_then(|v| v.latest.clone());
     let streams = config.streams.len();
-    super::metrics::MetricsServer::start(addr, move || {
-        let Ok(mut m) = metrics.lock() else {
+    let server = super::metrics::MetricsServer::start(addr, move || {
+        let Ok(mut m) = served.lock() else {
             return String::new();
         };
         if let Some(l) = &latest {
@@ -272,7 +272,8 @@ fn serve_metrics(
             }
         }
         m.render()
-    })
+    })?;
+    Ok((server, metrics))
 }
 
 /// `--live [NAME=]URL …` and `--control URL` as named streams, checked before any work.

@@ -248,3 +248,17 @@ pub fn free_port(udp: bool) -> u16 {
         s.local_addr().unwrap().port()
     }
 }
+
+/// Re-encode `src` through an ffmpeg video filter at x264 `crf` (timestamps passed through
+/// untouched): clips with known drops, repeats or delays.
+pub fn impair(src: &Path, filter: &str, crf: &str, out: &Path) -> PathBuf {
+    run_ok(
+        ffmpeg_cmd()
+            .arg("-i")
+            .arg(src)
+            .args(["-vf", filter, "-fps_mode", "passthrough"])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-crf", crf])
+            .arg(out),
+    );
+    out.to_path_buf()
+}

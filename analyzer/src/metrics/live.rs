@@ -14,6 +14,70 @@ pub const LATENCY_BUCKETS_S: [f64; 14] = [
     0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
 ];
 
+/// Counters and gauges, one sample per stream: (name, type, help, value).
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&StreamMetrics) -> Option<f64>,
+);
+const FAMILIES: [Family; 9] = [
+    (
+        "streamscope_frames_total",
+        "counter",
+        "Frames received (every delivered frame, readable or not).",
+        |s| Some(s.frames as f64),
+    ),
+    (
+        "streamscope_new_frames_total",
+        "counter",
+        "Frames whose number was seen for the first time.",
+        |s| Some(s.new_frames as f64),
+    ),
+    (
+        "streamscope_dropped_frames_total",
+        "counter",
+        "Frame numbers skipped.",
+        |s| Some(s.dropped as f64),
+    ),
+    (
+        "streamscope_duplicate_frames_total",
+        "counter",
+        "The same frame delivered again.",
+        |s| Some(s.duplicated as f64),
+    ),
+    (
+        "streamscope_unreadable_frames_total",
+        "counter",
+        "Frames without a readable timecode.",
+        |s| Some(s.unreadable as f64),
+    ),
+    (
+        "streamscope_freezes_total",
+        "counter",
+        "Gaps of at least 3 frame intervals without a new frame.",
+        |s| Some(s.freezes as f64),
+    ),
+    (
+        "streamscope_fps",
+        "gauge",
+        "New frames in the second before the newest arrival.",
+        |s| s.last_new.map(|_| s.recent.len() as f64),
+    ),
+    (
+        "streamscope_relative_latency_seconds",
+        "gauge",
+        "Arrival minus the control's arrival of the same frame, newest frame.",
+        |s| s.relative_s,
+    ),
+    (
+        "streamscope_vmaf",
+        "gauge",
+        "Newest VMAF score against the reference.",
+        |s| s.vmaf,
+    ),
+];
+
 #[derive(Debug, Clone, Default)]
 struct StreamMetrics {
     name: String,
@@ -94,69 +158,14 @@ impl LiveMetrics {
     /// The exposition text.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let mut family =
-            |name: &str, kind: &str, help: &str, value: &dyn Fn(&StreamMetrics) -> Option<f64>| {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-                for s in &self.streams {
-                    if let Some(v) = value(s) {
-                        let _ = writeln!(out, "{name}{} {}", labels(s, None), number(v));
-                    }
+        for (name, kind, help, value) in FAMILIES {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for s in &self.streams {
+                if let Some(v) = value(s) {
+                    let _ = writeln!(out, "{name}{} {}", labels(s, None), number(v));
                 }
-            };
-        family(
-            "streamscope_frames_total",
-            "counter",
-            "Frames received (every delivered frame, readable or not).",
-            &|s| Some(s.frames as f64),
-        );
-        family(
-            "streamscope_new_frames_total",
-            "counter",
-            "Frames whose number was seen for the first time.",
-            &|s| Some(s.new_frames as f64),
-        );
-        family(
-            "streamscope_dropped_frames_total",
-            "counter",
-            "Frame numbers skipped.",
-            &|s| Some(s.dropped as f64),
-        );
-        family(
-            "streamscope_duplicate_frames_total",
-            "counter",
-            "The same frame delivered again.",
-            &|s| Some(s.duplicated as f64),
-        );
-        family(
-            "streamscope_unreadable_frames_total",
-            "counter",
-            "Frames without a readable timecode.",
-            &|s| Some(s.unreadable as f64),
-        );
-        family(
-            "streamscope_freezes_total",
-            "counter",
-            "Gaps of at least 3 frame intervals without a new frame.",
-            &|s| Some(s.freezes as f64),
-        );
-        family(
-            "streamscope_fps",
-            "gauge",
-            "New frames in the second before the newest arrival.",
-            &|s| s.last_new.map(|_| s.recent.len() as f64),
-        );
-        family(
-            "streamscope_relative_latency_seconds",
-            "gauge",
-            "Arrival minus the control's arrival of the same frame, newest frame.",
-            &|s| s.relative_s,
-        );
-        family(
-            "streamscope_vmaf",
-            "gauge",
-            "Newest VMAF score against the reference.",
-            &|s| s.vmaf,
-        );
+            }
+        }
         let name = "streamscope_latency_seconds";
         let _ = writeln!(
             out,

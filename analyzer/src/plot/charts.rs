@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Prepared;
-use super::series::{cdf, decimate, histogram};
+use super::series::decimate;
 
 pub type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
@@ -185,22 +185,14 @@ pub fn latency_cdf<DB: DrawingBackend>(
     data: &Prepared,
     line_width: u32,
 ) -> Drawn<DB> {
-    let curves: Vec<_> = data
-        .streams
-        .iter()
-        .filter(|s| !s.latency.is_empty())
-        .map(|s| {
-            let v: Vec<f64> = s.latency.iter().map(|p| p.1).collect();
-            (s, cdf(&v, 1500))
-        })
-        .collect();
+    let curves: Vec<_> = data.streams.iter().filter(|s| !s.cdf.is_empty()).collect();
     let mut p = Lines {
         title: "Latency distribution (CDF)",
         x_desc: "latency (ms)",
         y_desc: "fraction of frames",
         lines: curves
             .iter()
-            .map(|(s, c)| (s.name.as_str(), s.color, c.as_slice()))
+            .map(|s| (s.name.as_str(), s.color, s.cdf.as_slice()))
             .collect(),
         spans: Vec::new(),
         marks: Vec::new(),
@@ -210,7 +202,7 @@ pub fn latency_cdf<DB: DrawingBackend>(
         line_width,
         legend: SeriesLabelPosition::LowerRight,
     };
-    for (s, _) in curves.iter().filter(|(s, _)| s.role != "control") {
+    for s in curves.iter().filter(|s| s.role != "control") {
         for (q, v) in [("p50", s.p50), ("p95", s.p95), ("p99", s.p99)] {
             if let Some(v) = v {
                 p.marks.push((v, s.color, format!("{q} {v:.0} ms")));
@@ -227,25 +219,16 @@ pub fn vmaf_histogram<DB: DrawingBackend>(
 ) -> Drawn<DB> {
     area.fill(&WHITE)?;
     let scored: Vec<_> = data.streams.iter().filter(|s| !s.vmaf.is_empty()).collect();
-    let lo = scored
+    let (lo, bins) = (data.vmaf_bins_from, data.vmaf_bins);
+    let counts: Vec<&Vec<u32>> = scored.iter().map(|s| &s.vmaf_counts).collect();
+    let top = counts
         .iter()
-        .flat_map(|s| s.vmaf.iter().map(|p| p.1))
-        .fold(100.0f64, f64::min)
-        .floor()
-        .clamp(0.0, 99.0);
-    let bins = (100.0 - lo) as usize + 1;
-    let counts: Vec<Vec<u32>> = scored
-        .iter()
-        .map(|s| {
-            histogram(
-                &s.vmaf.iter().map(|p| p.1).collect::<Vec<_>>(),
-                lo,
-                1.0,
-                bins,
-            )
-        })
-        .collect();
-    let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1);
+        .copied()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let mut chart = ChartBuilder::on(area)
         .caption("VMAF histogram (1-point bins)", (FONT, 18))
         .margin(12)

@@ -13,7 +13,7 @@ use plotters::prelude::*;
 use crate::Error;
 use crate::report::run::{Run, Series};
 use charts::{Drawn, Lines, color};
-use series::{fps_windows, percentile};
+use series::{cdf, fps_windows, histogram, percentile};
 
 /// DejaVu Sans cut to ASCII and a few symbols (see `assets/FONT-LICENSE`): PNG text needs a
 /// font and the binary must not depend on one being installed.
@@ -57,6 +57,10 @@ pub struct StreamData {
     pub fps: Vec<(f64, f64)>,
     pub vmaf: Vec<(f64, f64)>,
     pub psnr_y: Vec<(f64, f64)>,
+    /// The latency CDF (at most 1500 points).
+    pub cdf: Vec<(f64, f64)>,
+    /// VMAF counts in 1-point bins from `Prepared::vmaf_bins_from`.
+    pub vmaf_counts: Vec<u32>,
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
@@ -73,6 +77,9 @@ pub struct Prepared {
     pub spans: Vec<(f64, f64, RGBAColor)>,
     /// Drops: (time, colour, no label).
     pub drops: Vec<(f64, RGBColor, String)>,
+    /// The VMAF histogram's first bin (the lowest score, floored) and its bin count (to 100).
+    pub vmaf_bins_from: f64,
+    pub vmaf_bins: usize,
 }
 
 /// Drop marks beyond this many are not drawn one by one (the summary counts them all).
@@ -88,7 +95,7 @@ fn pick(s: &Series, f: impl Fn(&crate::report::run::Point) -> Option<f64>) -> Ve
 impl Prepared {
     pub fn new(run: &Run) -> Prepared {
         let mut live_index = 0;
-        let streams = run
+        let mut streams: Vec<StreamData> = run
             .streams
             .iter()
             .map(|s| {
@@ -119,6 +126,8 @@ impl Prepared {
                     relative: pick(s, |p| p.relative_ms),
                     fps: fps_windows(&new),
                     psnr_y: pick(s, |p| p.psnr_y),
+                    cdf: cdf(&values, 1500),
+                    vmaf_counts: Vec::new(),
                     p50: num(&["latency_ms", "p50"]).or_else(|| percentile(&values, 50.0)),
                     p95: num(&["latency_ms", "p95"]).or_else(|| percentile(&values, 95.0)),
                     p99: num(&["latency_ms", "p99"]).or_else(|| percentile(&values, 99.0)),
@@ -153,10 +162,23 @@ impl Prepared {
             .take(MAX_DROP_MARKS)
             .map(|e| (e.t, RGBColor(214, 39, 40), String::new()))
             .collect();
+        let vmaf_bins_from = streams
+            .iter()
+            .flat_map(|s| s.vmaf.iter().map(|p| p.1))
+            .fold(100.0f64, f64::min)
+            .floor()
+            .clamp(0.0, 99.0);
+        let vmaf_bins = (100.0 - vmaf_bins_from) as usize + 1;
+        for s in &mut streams {
+            let scores: Vec<f64> = s.vmaf.iter().map(|p| p.1).collect();
+            s.vmaf_counts = histogram(&scores, vmaf_bins_from, 1.0, vmaf_bins);
+        }
         Prepared {
             streams,
             spans,
             drops,
+            vmaf_bins_from,
+            vmaf_bins,
         }
     }
 
@@ -383,10 +405,7 @@ pub fn write(dir: &Path, plots: &[Plot]) -> Result<(), Error> {
     for p in plots {
         for (ext, bytes) in [("svg", p.svg.as_bytes()), ("png", p.png.as_slice())] {
             let path = dir.join(format!("{}.{ext}", p.name));
-            std::fs::write(&path, bytes).map_err(|source| Error::Io {
-                what: format!("writing {}", path.display()),
-                source,
-            })?;
+            crate::report::write_file(&path, bytes)?;
         }
     }
     Ok(())

@@ -29,6 +29,19 @@ pub struct Written {
     pub failures: Vec<Failure>,
 }
 
+/// The error of a failed write to `path`.
+pub(crate) fn writing(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    }
+}
+
+/// Write a whole file, the error naming it.
+pub(crate) fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), Error> {
+    std::fs::write(path, bytes).map_err(writing(path))
+}
+
 /// The checks a run was judged by: `--fail-if` as recorded in its `summary.json`.
 pub fn recorded_checks(run: &Run) -> Result<Vec<Check>, Error> {
     match run.summary["fail_if"].as_str() {
@@ -54,10 +67,7 @@ pub fn write_report(run: &Run, out: &Path, checks: &[Check]) -> Result<Written, 
         },
     );
     let path = out.join("report.html");
-    std::fs::write(&path, page).map_err(|source| Error::Io {
-        what: format!("writing {}", path.display()),
-        source,
-    })?;
+    write_file(&path, page)?;
     Ok(Written {
         html: path,
         plots: plots.iter().map(|p| p.name).collect(),
@@ -94,13 +104,8 @@ pub fn write_comparison(dirs: &[PathBuf], out: &Path, checks: &[Check]) -> Resul
         }
     }
     let merged = Run::merge(&runs);
-    let io = |path: &Path| {
-        let what = format!("writing {}", path.display());
-        move |source| Error::Io { what, source }
-    };
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    let json = out.join("comparison.json");
+    std::fs::create_dir_all(out).map_err(writing(out))?;
     let text = serde_json::to_string_pretty(&merged.summary).unwrap_or_default();
-    std::fs::write(&json, text + "\n").map_err(io(&json))?;
+    write_file(&out.join("comparison.json"), text + "\n")?;
     write_report(&merged, out, checks)
 }

@@ -76,10 +76,7 @@ pub fn summarize(
 
 pub fn write(dir: &Path, r: &OfflineResult, summary: &QualitySummary) -> Result<(), Error> {
     let path = dir.join("frames.csv");
-    let io = |source| Error::Io {
-        what: format!("writing {}", path.display()),
-        source,
-    };
+    let io = super::writing(&path);
     let mut w = csv::Writer::from_path(&path).map_err(|e| io(e.into()))?;
     w.write_record(FRAMES_HEADER).map_err(|e| io(e.into()))?;
     for f in &r.frames {
@@ -93,11 +90,7 @@ pub fn write(dir: &Path, r: &OfflineResult, summary: &QualitySummary) -> Result<
         };
         w.write_record(cells.record()).map_err(|e| io(e.into()))?;
     }
-    w.flush().map_err(io)?;
+    w.flush().map_err(&io)?;
     let json = serde_json::to_string_pretty(summary).map_err(|e| io(e.into()))?;
-    let spath = dir.join("summary.json");
-    std::fs::write(&spath, json + "\n").map_err(|source| Error::Io {
-        what: format!("writing {}", spath.display()),
-        source,
-    })
+    super::write_file(&dir.join("summary.json"), json + "\n")
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::frames::{ms, utc};
+use super::writing as io;
 use crate::Error;
 use crate::metrics::stats::{self, Distribution};
 use crate::metrics::{FrameKind, FrameRow};
@@ -315,13 +316,6 @@ pub fn summarize(
                 )
             })
             .collect(),
-    }
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        what: format!("writing {}", path.display()),
-        source,
     }
 }
 
