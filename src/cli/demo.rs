@@ -191,7 +191,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .relative_latency_ms
             .map_or("–".into(), |r| format!("{:.1} ms", r.p50));
         println!(
-            "demo: the provider added {rel} (median, relative to the control; the relay's delay was {:?}); open {}/summary.json",
+            "demo: the provider added {rel} (median, relative to the control; the relay's delay was {:?}); open {}/report.html",
             args.delay,
             out.display()
         );
