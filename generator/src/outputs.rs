@@ -73,8 +73,13 @@ pub fn tee_slave(url: &str, gop_seconds: &str) -> Result<String, String> {
     let common = "flush_packets=1:onfail=ignore:use_fifo=1";
     Ok(match muxer_for(url)? {
         Muxer::Flv => format!("[f=flv:{common}]{}", escape_url(url)),
-        // No muxing delay: without it the TS is held back for the muxer's default delay.
-        Muxer::MpegTs => format!("[f=mpegts:max_delay=0:{common}]{}", escape_url(url)),
+        // No muxing delay: without it the TS is held back for the muxer's default delay. Each
+        // video PES states its length, so a demuxer can deliver a frame with its last TS
+        // packet instead of waiting for the next frame's first (one frame interval).
+        Muxer::MpegTs => format!(
+            "[f=mpegts:max_delay=0:omit_video_pes_length=0:{common}]{}",
+            escape_url(url)
+        ),
         Muxer::RtpMpegTs => format!("[f=rtp_mpegts:{common}]{}", escape_url(url)),
         Muxer::Rtsp => format!("[f=rtsp:rtsp_transport=tcp:{common}]{}", escape_url(url)),
         Muxer::Hls => {
@@ -205,6 +210,8 @@ pub fn transcode_args(
         "0",
         "-muxpreload",
         "0",
+        "-omit_video_pes_length",
+        "0",
         "-flush_packets",
         "1",
     ]));
@@ -261,7 +268,7 @@ mod tests {
             "-hide_banner -nostdin -y -flags low_delay -probesize 32768 -analyzeduration 100000 -i udp://127.0.0.1:1 \
              -map 0:v:0 -c:v libx264 -preset veryfast -tune zerolatency -b:v 800000 -maxrate 800000 -bufsize 800000 \
              -g 30 -keyint_min 30 -sc_threshold 0 -x264-params repeat-headers=1 \
-             -f mpegts -muxdelay 0 -muxpreload 0 -flush_packets 1 udp://127.0.0.1:2"
+             -f mpegts -muxdelay 0 -muxpreload 0 -omit_video_pes_length 0 -flush_packets 1 udp://127.0.0.1:2"
         );
         let c = transcode_args("udp://a:1", "udp://b:2", None, 30).join(" ");
         assert!(c.contains("-map 0:v:0 -c copy -f mpegts"), "{c}");
@@ -294,7 +301,7 @@ mod tests {
     fn tee_slaves_are_exact_strings() {
         assert_eq!(
             tee_slave("udp://127.0.0.1:5000?pkt_size=1316", "1.000000").unwrap(),
-            "[f=mpegts:max_delay=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:5000?pkt_size=1316"
+            "[f=mpegts:max_delay=0:omit_video_pes_length=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:5000?pkt_size=1316"
         );
         assert_eq!(
             tee_slave("rtmp://127.0.0.1:1935/live/a|b", "1.000000").unwrap(),
@@ -339,7 +346,7 @@ mod tests {
         assert_eq!(a.iter().filter(|x| *x == "libx264").count(), 1);
         assert_eq!(
             a.last().unwrap(),
-            "[f=flv:flush_packets=1:onfail=ignore:use_fifo=1]rtmp://h/live/k|[f=mpegts:max_delay=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:9000"
+            "[f=flv:flush_packets=1:onfail=ignore:use_fifo=1]rtmp://h/live/k|[f=mpegts:max_delay=0:omit_video_pes_length=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:9000"
         );
         assert!(publish_args(&enc, &[]).is_err());
     }
