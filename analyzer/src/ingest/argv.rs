@@ -61,6 +61,24 @@ pub struct ReaderOptions {
     pub hls_live_edge: Option<u32>,
 }
 
+/// Whether a reader's frames are stamped with the time ffmpeg's demuxer received their packet
+/// (`-use_wallclock_as_timestamps 1 -copyts`: the PTS becomes the receive time, UTC): live
+/// inputs, except replays by PTS and HLS read at a player's pace (`-re` paces by the PTS).
+///
+/// Measured here: stamping frames as they leave ffmpeg adds the reader's own pipeline depth
+/// to every latency — one frame interval for the h264 parser and one or two for ffmpeg 5.1's
+/// decode loop, a number decided when the reader starts, so two readers of the same stream
+/// could differ by a whole frame for a whole run. The demuxer's stamp has neither.
+pub fn stamps_at_demux(url: &str, protocol: Protocol, opts: ReaderOptions) -> bool {
+    protocol.is_live() && !opts.with_pts && player_paced(url, protocol, opts).is_none()
+}
+
+/// The live-edge distance when `url` is an HLS playlist read like a player.
+fn player_paced(url: &str, protocol: Protocol, opts: ReaderOptions) -> Option<u32> {
+    opts.hls_live_edge
+        .filter(|_| protocol == Protocol::Http && is_hls(url))
+}
+
 /// An HLS playlist URL (`….m3u8`, query aside).
 pub fn is_hls(url: &str) -> bool {
     url.split(['?', '#'])
@@ -116,10 +134,7 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
             "2",
         ]));
     }
-    if let Some(n) = opts.hls_live_edge
-        && protocol == Protocol::Http
-        && is_hls(url)
-    {
+    if let Some(n) = player_paced(url, protocol, opts) {
         // Like a player: start N segments behind the live edge (the hls demuxer's own option:
         // other inputs would reject it) and play at the stream's pace from there (`-re`), so
         // the distance is kept. Without it, segments are read as soon as they exist.
@@ -129,7 +144,10 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
             "-re".to_owned(),
         ]);
     }
-    if opts.with_pts {
+    if stamps_at_demux(url, protocol, opts) {
+        // Each packet's PTS becomes the moment the demuxer returned it (µs, UTC), kept as is.
+        a.extend(strs(&["-use_wallclock_as_timestamps", "1", "-copyts"]));
+    } else if opts.with_pts {
         // The stream's own timestamps: recordings of a live stream and its control keep their
         // shared time base (ffmpeg would otherwise shift each input to start at 0).
         a.push("-copyts".into());
@@ -304,12 +322,44 @@ mod tests {
         );
         assert!(
             a.contains(
-                "-protocol_whitelist http,https,tcp,tls,crypto,data -i https://cdn/live.m3u8"
+                "-use_wallclock_as_timestamps 1 -copyts \
+                 -protocol_whitelist http,https,tcp,tls,crypto,data -i https://cdn/live.m3u8"
             ),
             "{a}"
         );
         assert!(
             a.contains("-vf showinfo=checksum=0,extractplanes=y -fps_mode"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn live_frames_are_stamped_at_the_demuxer_unless_paced_or_replayed() {
+        let live = ReaderOptions::default();
+        let (udp, hls) = ("udp://127.0.0.1:5000", "http://h/x.m3u8");
+        assert!(stamps_at_demux(udp, Protocol::Udp, live));
+        assert!(stamps_at_demux("rtmp://h/a/b", Protocol::Rtmp, live));
+        assert!(!stamps_at_demux("in.mp4", Protocol::File, live));
+        let replay = ReaderOptions {
+            with_pts: true,
+            ..live
+        };
+        assert!(!stamps_at_demux("srt://h:1", Protocol::Srt, replay));
+        let player = ReaderOptions {
+            hls_live_edge: Some(2),
+            ..live
+        };
+        assert!(!stamps_at_demux(hls, Protocol::Http, player));
+        // The edge distance means nothing to a UDP input: it is stamped as usual.
+        assert!(stamps_at_demux(udp, Protocol::Udp, player));
+        let a = reader_args(udp, Protocol::Udp, replay).join(" ");
+        assert!(
+            a.contains(" -copyts -protocol_whitelist") && !a.contains("wallclock"),
+            "{a}"
+        );
+        let a = reader_args(hls, Protocol::Http, player).join(" ");
+        assert!(
+            a.contains("-re -protocol_whitelist") && !a.contains("wallclock"),
             "{a}"
         );
     }

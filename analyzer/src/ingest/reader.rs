@@ -1,5 +1,6 @@
 //! One ffmpeg reader per stream: frames taken off stdout at their exact size and timestamped
-//! the moment they arrive (before any analysis); stream info and PTS from ffmpeg's log.
+//! (live: when ffmpeg's demuxer received them; else as they leave ffmpeg, before any
+//! analysis); stream info and PTS from ffmpeg's log.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read};
@@ -8,14 +9,16 @@ use std::process::ChildStdout;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use generator::clock::WallClock;
 
 use ffmpeg_sidecar::event::FfmpegEvent;
 use generator::process::FfmpegProcess;
 
-use super::argv::{Protocol, ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args};
+use super::argv::{
+    Protocol, ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args, stamps_at_demux,
+};
 use crate::Error;
 
 /// What ffmpeg said about the input's video stream.
@@ -34,10 +37,13 @@ pub struct InputInfo {
 #[derive(Debug, Clone)]
 pub struct RawFrame {
     pub seq: u64,
-    /// Realtime arrival, µs UTC, taken as the last byte of the frame left ffmpeg.
+    /// Realtime arrival, µs UTC on the reader's clock: for live inputs when ffmpeg's demuxer
+    /// received the frame's packet (see `argv::stamps_at_demux`), else when the frame's last
+    /// byte left ffmpeg.
     pub arrival_us: i64,
-    /// Frame PTS in µs (the stream's own with `ReaderOptions::with_pts`, else shifted by
-    /// ffmpeg to start near 0).
+    /// Frame PTS in µs (the stream's own with `ReaderOptions::with_pts`; None for live inputs
+    /// stamped at the demuxer, whose PTS is the receive time; else shifted by ffmpeg to start
+    /// near 0).
     pub pts_us: Option<i64>,
     /// The frame's size as decoded, before ffmpeg scales it to the stream's first size.
     pub source_size: Option<(u32, u32)>,
@@ -116,6 +122,13 @@ pub struct Reader {
     note_wait: Duration,
     yuv420: bool,
     clock: WallClock,
+    /// Live: the PTS is the demuxer's receive time (see `argv::stamps_at_demux`).
+    demux_stamps: bool,
+    /// The latest arrival handed out: frames leave in display order, and none can be shown
+    /// before the one ahead of it (a reordered frame's packet may come first).
+    last_arrival_us: i64,
+    /// Frames whose demuxer stamp was missing (their showinfo line did not come in time).
+    unstamped: u64,
     seq: u64,
 }
 
@@ -158,6 +171,9 @@ impl Reader {
             note_wait: Duration::from_millis(if opts.with_pts { 5000 } else { 500 }),
             yuv420: opts.yuv420,
             clock,
+            demux_stamps: stamps_at_demux(url, protocol, opts),
+            last_arrival_us: i64::MIN,
+            unstamped: 0,
             seq: 0,
         };
         let deadline = Instant::now() + open_timeout;
@@ -250,11 +266,28 @@ impl Reader {
                 }
             }
         }
-        // The arrival time: taken once, here, before anything else looks at the frame.
-        let arrival_us = self.clock.now_us();
+        // Taken once, here, before anything else looks at the frame.
+        let piped_us = self.clock.now_us();
         let seq = self.seq;
         self.seq += 1;
-        let (pts_us, source_size) = self.note_of(seq);
+        let (mut pts_us, source_size) = self.note_of(seq);
+        let arrival_us = if self.demux_stamps {
+            let demuxed = pts_us.take().map(|p| self.on_own_clock(p));
+            if demuxed.is_none() {
+                self.unstamped += 1;
+                if self.unstamped.is_power_of_two() {
+                    tracing::debug!(
+                        "{}: {} frames without a demuxer stamp; stamped as read",
+                        self.url,
+                        self.unstamped
+                    );
+                }
+            }
+            live_arrival(demuxed, piped_us, self.last_arrival_us)
+        } else {
+            piped_us
+        };
+        self.last_arrival_us = arrival_us;
         Ok(Some(RawFrame {
             seq,
             arrival_us,
@@ -264,6 +297,15 @@ impl Reader {
             height: self.height,
             data: luma,
         }))
+    }
+
+    /// A time ffmpeg took from the system clock (µs UTC) on this reader's monotonic clock, so
+    /// an NTP step or slew during the run does not show up as latency.
+    fn on_own_clock(&self, system_us: i64) -> i64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        system_us + (self.clock.now_us() - now)
     }
 
     /// PTS and decoded size of frame `seq` from the showinfo lines (logged before the frame
@@ -302,5 +344,30 @@ impl Reader {
             Err(e) => Err(Error::Generator(e.context("reading the stream"))),
             Ok(()) => Ok(()),
         }
+    }
+}
+
+/// A live frame's arrival: the demuxer's stamp when there is one, never later than the moment
+/// the frame was read from ffmpeg, and never before the previous frame's (display order).
+fn live_arrival(demuxed: Option<i64>, piped_us: i64, previous_us: i64) -> i64 {
+    demuxed
+        .map_or(piped_us, |d| d.min(piped_us))
+        .max(previous_us)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_arrival;
+
+    #[test]
+    fn a_live_arrival_is_the_demuxer_stamp_within_its_bounds() {
+        // Demuxed 40 ms before it was read: the demuxer's time.
+        assert_eq!(live_arrival(Some(1_000), 41_000, 0), 1_000);
+        // No stamp: the time it was read.
+        assert_eq!(live_arrival(None, 41_000, 0), 41_000);
+        // A stamp after the read (clocks disagree): the read.
+        assert_eq!(live_arrival(Some(50_000), 41_000, 0), 41_000);
+        // A reordered frame whose packet came before its predecessor's: shown after it.
+        assert_eq!(live_arrival(Some(1_000), 41_000, 5_000), 5_000);
     }
 }
