@@ -5,6 +5,7 @@ mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod plot;
+pub mod priority;
 pub mod qr;
 pub mod report;
 pub mod session;

@@ -4,24 +4,23 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use generator::Timecode;
 
-use super::offline::Feed;
+use super::offline::{Feed, Pairing, ReferenceFeed};
+use super::reference::RefFeed;
+pub use super::reference::SharedReference;
 pub use super::subsample::Subsampler;
-use super::{FrameScores, LatestScores, ReferenceWindow, Scorer, VmafError, Yuv420};
+use super::{FrameScores, LatestScores, Scorer, VmafError, Yuv420};
 use crate::Error;
 use crate::ingest::{Reader, ReaderOptions, WallClock};
 
 pub use super::subsample::QUEUE_FRAMES;
-/// How long a scorer waits for a reference frame that has not arrived yet (realtime).
-const REFERENCE_WAIT: Duration = Duration::from_secs(2);
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReferenceSource {
     /// The control stream of the run.
@@ -88,85 +87,6 @@ pub struct StreamQuality {
     pub error: Option<VmafError>,
 }
 
-struct RefState {
-    window: ReferenceWindow<Arc<Vec<u8>>>,
-    ended: bool,
-    /// Per scorer, the frame number it wants now (u64::MAX once it is done).
-    progress: Vec<u64>,
-}
-
-/// The control's frames by frame number, shared between its decoder and the scorers.
-pub struct SharedReference {
-    state: Mutex<RefState>,
-    changed: Condvar,
-    exhaustive: bool,
-}
-
-impl SharedReference {
-    fn lock(&self) -> MutexGuard<'_, RefState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Add the control's first sighting of `frame`. With `exhaustive`, waits while the window
-    /// is full of frames some scorer may still need.
-    pub fn insert(&self, frame: u64, data: Vec<u8>) {
-        let mut s = self.lock();
-        if self.exhaustive {
-            while s.window.len() >= s.window.capacity()
-                && s.window
-                    .oldest()
-                    .is_some_and(|o| o >= s.progress.iter().copied().min().unwrap_or(u64::MAX))
-            {
-                s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
-            }
-        }
-        if s.window.get(frame).is_none() {
-            s.window.insert(frame, Arc::new(data));
-        }
-        drop(s);
-        self.changed.notify_all();
-    }
-
-    /// The control ended: nothing more will arrive.
-    pub fn end(&self) {
-        self.lock().ended = true;
-        self.changed.notify_all();
-    }
-
-    fn wait_for(&self, scorer: usize, frame: u64) -> Option<Arc<Vec<u8>>> {
-        let mut s = self.lock();
-        s.progress[scorer] = frame;
-        self.changed.notify_all();
-        let deadline = Instant::now() + REFERENCE_WAIT;
-        loop {
-            if let Some(d) = s.window.get(frame) {
-                return Some(d.clone());
-            }
-            if s.ended || s.window.newest().is_some_and(|n| n > frame) {
-                return None;
-            }
-            if self.exhaustive {
-                s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
-            } else {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return None;
-                }
-                s = self
-                    .changed
-                    .wait_timeout(s, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
-        }
-    }
-
-    fn done(&self, scorer: usize) {
-        self.lock().progress[scorer] = u64::MAX;
-        self.changed.notify_all();
-    }
-}
-
 struct Job {
     seq: u64,
     frame: u64,
@@ -219,41 +139,6 @@ impl LiveFeeder {
         }
         self.subsampler
             .feedback(accepted, self.backlog.load(Ordering::SeqCst));
-    }
-}
-
-enum RefFeed {
-    Shared(Arc<SharedReference>, usize),
-    File {
-        feed: Feed,
-        window: ReferenceWindow<Arc<Vec<u8>>>,
-        done: bool,
-    },
-}
-
-impl RefFeed {
-    fn get(&mut self, frame: u64) -> Result<Option<Arc<Vec<u8>>>, Error> {
-        match self {
-            RefFeed::Shared(shared, i) => Ok(shared.wait_for(*i, frame)),
-            RefFeed::File { feed, window, done } => {
-                while !*done && window.newest().is_none_or(|n| n < frame) {
-                    match feed.next()? {
-                        Some((f, Some(tc))) if window.get(tc.frame).is_none() => {
-                            window.insert(tc.frame, Arc::new(f.data));
-                        }
-                        Some(_) => {}
-                        None => *done = true,
-                    }
-                }
-                Ok(window.get(frame).cloned())
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let RefFeed::Shared(shared, i) = self {
-            shared.done(*i);
-        }
     }
 }
 
@@ -315,19 +200,10 @@ impl LiveScoring {
             30.0
         };
         let capacity = (config.window.as_secs_f64() * fps).ceil().max(2.0) as usize;
-        let window = Arc::new(SharedReference {
-            state: Mutex::new(RefState {
-                window: ReferenceWindow::new(capacity),
-                ended: false,
-                progress: vec![0; streams.len()],
-            }),
-            changed: Condvar::new(),
-            exhaustive: config.exhaustive,
-        });
+        let window = SharedReference::new(capacity, streams.len(), config.exhaustive);
         let mut workers = Vec::new();
         let mut feeders = Vec::new();
         for (i, &stream) in streams.iter().enumerate() {
-            let scorer = Scorer::new(&config.model, config.threads, config.subsample)?;
             let feed = match &config.reference {
                 ReferenceSource::Control => RefFeed::Shared(window.clone(), i),
                 ReferenceSource::File(url) => {
@@ -336,11 +212,11 @@ impl LiveScoring {
                         ..ReaderOptions::default()
                     };
                     let reader = Reader::open(ffmpeg, url, opts, WallClock::start(), open_timeout)?;
-                    RefFeed::File {
-                        feed: Feed::start(reader),
-                        window: ReferenceWindow::new(capacity),
-                        done: false,
-                    }
+                    RefFeed::File(ReferenceFeed::new(
+                        Feed::start(reader),
+                        capacity,
+                        Pairing::FrameNumber,
+                    ))
                 }
             };
             let (tx, rx) = sync_channel(if config.exhaustive { 1 } else { QUEUE_FRAMES });
@@ -349,10 +225,31 @@ impl LiveScoring {
             let size = reference.size;
             let (b, c) = (backlog.clone(), counters.clone());
             let latest = config.latest.clone().map(|l| (l, stream));
+            let (model, threads, subsample) =
+                (config.model.clone(), config.threads, config.subsample);
+            let (ready_tx, ready) = sync_channel(1);
+            // Scoring gives way to arrivals and to the publisher: the thread lowers its own
+            // priority before libvmaf starts its pool, which inherits it.
             let handle = std::thread::Builder::new()
                 .name(format!("vmaf-{stream}"))
-                .spawn(move || score(scorer, feed, size, &rx, &b, &c, latest))
+                .spawn(move || {
+                    crate::priority::give_way();
+                    match Scorer::new(&model, threads, subsample) {
+                        Ok(scorer) => {
+                            let _ = ready_tx.send(None);
+                            score(scorer, feed, size, &rx, &b, &c, latest)
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Some(e));
+                            (Ok(Vec::new()), None)
+                        }
+                    }
+                })
                 .expect("spawning a scoring thread");
+            if let Ok(Some(e)) = ready.recv() {
+                let _ = handle.join();
+                return Err(e.into());
+            }
             workers.push((stream, counters.clone(), handle));
             feeders.push(LiveFeeder {
                 tx,
@@ -451,57 +348,4 @@ fn score(
         None => scorer.finish(),
     };
     (scores, feed_error)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shared(capacity: usize, exhaustive: bool, scorers: usize) -> Arc<SharedReference> {
-        Arc::new(SharedReference {
-            state: Mutex::new(RefState {
-                window: ReferenceWindow::new(capacity),
-                ended: false,
-                progress: vec![0; scorers],
-            }),
-            changed: Condvar::new(),
-            exhaustive,
-        })
-    }
-
-    #[test]
-    fn shared_window_keeps_first_sightings_and_answers_misses() {
-        let s = shared(3, false, 1);
-        s.insert(5, vec![1]);
-        s.insert(5, vec![2]);
-        s.insert(6, vec![3]);
-        assert_eq!(
-            *s.wait_for(0, 5).unwrap(),
-            vec![1],
-            "duplicates do not replace"
-        );
-        assert!(s.wait_for(0, 4).is_none(), "older than the newest: gone");
-        s.end();
-        assert!(s.wait_for(0, 7).is_none(), "ended: not coming");
-    }
-
-    #[test]
-    fn exhaustive_control_waits_for_the_scorer() {
-        let s = shared(2, true, 1);
-        s.insert(0, vec![0]);
-        s.insert(1, vec![1]);
-        let s2 = s.clone();
-        let control = std::thread::spawn(move || {
-            for f in 2..6 {
-                s2.insert(f, vec![f as u8]);
-            }
-            s2.end();
-        });
-        // The scorer asks for every frame in turn; none may have been evicted before.
-        for f in 0..6u64 {
-            assert_eq!(*s.wait_for(0, f).unwrap(), vec![f as u8], "frame {f}");
-        }
-        s.done(0);
-        control.join().unwrap();
-    }
 }

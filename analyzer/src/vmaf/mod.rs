@@ -4,6 +4,7 @@
 mod ffi;
 pub mod live;
 pub mod offline;
+mod reference;
 mod subsample;
 
 use std::collections::BTreeMap;

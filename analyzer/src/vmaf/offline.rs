@@ -127,6 +127,56 @@ impl Drop for Feed {
     }
 }
 
+/// A reference read ahead into a window keyed by the frame number each frame carries (or by
+/// position), as far as a wanted key: the pairing both offline and live scoring rely on.
+pub(super) struct ReferenceFeed<T> {
+    feed: Feed,
+    /// A frame already taken off the feed (the one that decided the pairing).
+    pending: Option<(RawFrame, Option<Timecode>)>,
+    window: ReferenceWindow<T>,
+    pairing: Pairing,
+    done: bool,
+}
+
+impl<T> ReferenceFeed<T> {
+    pub(super) fn new(feed: Feed, capacity: usize, pairing: Pairing) -> Self {
+        Self {
+            feed,
+            pending: None,
+            window: ReferenceWindow::new(capacity),
+            pairing,
+            done: false,
+        }
+    }
+
+    /// The reference frame keyed `wanted`, reading on until the window holds it or has passed
+    /// it (or the reference ended). The first copy of a repeated key is kept.
+    pub(super) fn get(
+        &mut self,
+        wanted: u64,
+        keep: impl Fn(Vec<u8>) -> T,
+    ) -> Result<Option<&T>, Error> {
+        while !self.done && self.window.newest().is_none_or(|n| n < wanted) {
+            let next = match self.pending.take() {
+                Some(r) => Some(r),
+                None => self.feed.next()?,
+            };
+            let Some((r, tc)) = next else {
+                self.done = true;
+                break;
+            };
+            let key = match self.pairing {
+                Pairing::FrameNumber => tc.map(|t| t.frame),
+                Pairing::Index => Some(r.seq),
+            };
+            if let Some(k) = key.filter(|&k| self.window.get(k).is_none()) {
+                self.window.insert(k, keep(r.data));
+            }
+        }
+        Ok(self.window.get(wanted))
+    }
+}
+
 /// Score `config.distorted` against `config.reference`.
 pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let clock = WallClock::start();
@@ -160,7 +210,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let (mut reference, mut distorted) = (Feed::start(reference), Feed::start(distorted));
 
     // Pair by frame number if both first frames carry timecodes.
-    let mut pending_ref = reference.next()?;
+    let pending_ref = reference.next()?;
     let mut next_dist = distorted.next()?;
     let pairing = match (&pending_ref, &next_dist) {
         (Some((_, Some(_))), Some((_, Some(_)))) => Pairing::FrameNumber,
@@ -171,9 +221,9 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     } else {
         30.0
     };
-    let mut window: ReferenceWindow<Vec<u8>> =
-        ReferenceWindow::new((config.window.as_secs_f64() * fps).ceil() as usize);
-    let mut ref_done = false;
+    let capacity = (config.window.as_secs_f64() * fps).ceil() as usize;
+    let mut reference = ReferenceFeed::new(reference, capacity, pairing);
+    reference.pending = pending_ref;
     let mut frames = Vec::new();
     let mut index_key = 0u64;
     let mut scaled = false;
@@ -186,33 +236,17 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
             Pairing::Index => Some(index_key),
         };
         index_key += 1;
-        // Read the reference until it holds the wanted frame (or passes it, or ends).
-        if let Some(w) = wanted {
-            while !ref_done && window.newest().is_none_or(|n| n < w) {
-                let next = match pending_ref.take() {
-                    Some(r) => Some(r),
-                    None => reference.next()?,
-                };
-                let Some((r, rtc)) = next else {
-                    ref_done = true;
-                    break;
-                };
-                let key = match pairing {
-                    Pairing::FrameNumber => rtc.map(|t| t.frame),
-                    Pairing::Index => Some(r.seq),
-                };
-                if let Some(k) = key {
-                    window.insert(k, r.data);
-                }
-            }
-        }
+        let held = match wanted {
+            Some(w) => reference.get(w, |data| data)?,
+            None => None,
+        };
         let mut row = ScoredFrame {
             timecode: tc,
             pts_us: d.pts_us,
             scores: None,
             unscored: None,
         };
-        match wanted.and_then(|w| window.get(w)) {
+        match held {
             Some(h) => {
                 let r = Yuv420 {
                     width: rw,
