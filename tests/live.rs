@@ -51,16 +51,7 @@ fn publisher(to: &[String], secs: u32) -> Running {
 
 /// Run `analyze` to the end and return its summary.
 fn analyze(out: &Path, args: &[&str]) -> Value {
-    let r = wait_with_timeout(
-        bin()
-            .args(["analyze", "--out", path_str(out)])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
+    let r = wait_with_timeout(start_analyze(out, args), Duration::from_secs(60));
     assert!(r.status.success(), "{}", r.stderr);
     summary_json(out)
 }
@@ -111,14 +102,34 @@ fn nginx(dir: &Path) -> Nginx {
     }
 }
 
-#[test]
-fn rtmp_and_its_hls_through_nginx() {
-    let _serial = serial();
+/// The serial lock, a temp folder and nginx in it; None when ffmpeg or nginx is missing
+/// (outside CI, where `require` fails the test instead).
+fn with_nginx() -> Option<(std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Nginx)> {
+    let serial = serial();
     if !require("ffmpeg") || !require("nginx") {
-        return;
+        return None;
     }
     let dir = tmp();
     let n = nginx(dir.path());
+    Some((serial, dir, n))
+}
+
+/// `streamscope analyze --out OUT ARGS…`, started in the background.
+fn start_analyze(out: &Path, args: &[&str]) -> Child {
+    bin()
+        .args(["analyze", "--out", path_str(out)])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn rtmp_and_its_hls_through_nginx() {
+    let Some((_serial, dir, n)) = with_nginx() else {
+        return;
+    };
     let rtmp = format!("rtmp://127.0.0.1:{}/live/test", n.rtmp);
     let _p = publisher(std::slice::from_ref(&rtmp), 32);
     // nginx writes the playlist after its first fragment.
@@ -199,13 +210,8 @@ fn srt_publisher_listening_and_analyzer_listening() {
     // The analyzer listens, the publisher calls.
     let port = free_port(true);
     let out = dir.path().join("b");
-    let analyzer = bin()
-        .args(["analyze", "--duration", "6s", "--out", path_str(&out)])
-        .args(["--live", &format!("srt://127.0.0.1:{port}?mode=listener")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let listen = format!("srt://127.0.0.1:{port}?mode=listener");
+    let analyzer = start_analyze(&out, &["--duration", "6s", "--live", &listen]);
     std::thread::sleep(Duration::from_millis(500));
     let _p = publisher(&[format!("srt://127.0.0.1:{port}?mode=caller")], 8);
     let r = wait_with_timeout(analyzer, Duration::from_secs(30));
@@ -220,13 +226,7 @@ fn srt_publisher_listening_and_analyzer_listening() {
 /// one outage of about that length, and the rows before and after it kept.
 fn a_source_that_drops_and_returns(dir: &Path, to: &str, read: &str) {
     let out = dir.join("report");
-    let analyzer = bin()
-        .args(["analyze", "--duration", "10s", "--out", path_str(&out)])
-        .args(["--live", read])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let analyzer = start_analyze(&out, &["--duration", "10s", "--live", read]);
     let to = [to.to_owned()];
     let mut first = publisher(&to, 30);
     std::thread::sleep(Duration::from_secs(3));
@@ -292,12 +292,9 @@ fn a_udp_source_that_drops_and_returns_is_one_outage() {
 /// Through nginx the player's connection stays open while the publisher is away.
 #[test]
 fn an_rtmp_source_that_drops_and_returns_is_one_outage() {
-    let _serial = serial();
-    if !require("ffmpeg") || !require("nginx") {
+    let Some((_serial, dir, n)) = with_nginx() else {
         return;
-    }
-    let dir = tmp();
-    let n = nginx(dir.path());
+    };
     let url = format!("rtmp://127.0.0.1:{}/live/restart", n.rtmp);
     a_source_that_drops_and_returns(dir.path(), &url, &url);
 }
@@ -307,14 +304,14 @@ fn an_rtmp_source_that_drops_and_returns_is_one_outage() {
 fn relay_median(dir: &Path, delay_ms: u32) -> (f64, f64, f64) {
     let (c, r, l) = (free_port(true), free_port(true), free_port(true));
     let out = dir.join(format!("relay-{delay_ms}"));
-    let analyzer = bin()
-        .args(["analyze", "--duration", "8s", "--out", path_str(&out)])
-        .args(["--control", &format!("udp://127.0.0.1:{c}?{UDP_IN}")])
-        .args(["--live", &format!("udp://127.0.0.1:{l}?{UDP_IN}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (control, live) = (
+        format!("udp://127.0.0.1:{c}?{UDP_IN}"),
+        format!("udp://127.0.0.1:{l}?{UDP_IN}"),
+    );
+    let analyzer = start_analyze(
+        &out,
+        &["--duration", "8s", "--control", &control, "--live", &live],
+    );
     let _relay = spawn(bin().args([
         "relay",
         "--listen",
@@ -375,25 +372,26 @@ fn relative_latency_through_the_relay_matches_the_set_delay() {
 /// control straight over UDP.
 #[test]
 fn rtmp_through_the_relays_tcp_mode_arrives_the_set_delay_later() {
-    let _serial = serial();
-    if !require("ffmpeg") || !require("nginx") {
+    let Some((_serial, dir, n)) = with_nginx() else {
         return;
-    }
-    let dir = tmp();
-    let n = nginx(dir.path());
+    };
     let (relay_port, control) = (free_port(false), free_port(true));
     let out = dir.path().join("report");
-    let analyzer = bin()
-        .args(["analyze", "--duration", "8s", "--out", path_str(&out)])
-        .args(["--control", &format!("udp://127.0.0.1:{control}?{UDP_IN}")])
-        .args([
+    let (control_in, live) = (
+        format!("udp://127.0.0.1:{control}?{UDP_IN}"),
+        format!("rtmp://127.0.0.1:{}/live/relayed", n.rtmp),
+    );
+    let analyzer = start_analyze(
+        &out,
+        &[
+            "--duration",
+            "8s",
+            "--control",
+            &control_in,
             "--live",
-            &format!("rtmp://127.0.0.1:{}/live/relayed", n.rtmp),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+            &live,
+        ],
+    );
     let _relay = spawn(bin().args([
         "relay",
         "--listen",
