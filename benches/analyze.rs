@@ -5,6 +5,8 @@
 //! `cargo bench --bench analyze` (env BENCH_SIZES="1280x720 1920x1080", BENCH_SECONDS=10,
 //! BENCH_RUNS=3).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,7 +70,6 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let bin = env!("CARGO_BIN_EXE_streamscope");
     let dir = tempfile::tempdir().unwrap();
     let frames = secs * 30;
     println!(
@@ -80,21 +81,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for size in sizes.split_whitespace() {
         let clip = dir.path().join(format!("{size}.mp4"));
-        let ok = Command::new(bin)
-            .args([
-                "generate",
-                "--no-audio",
-                "--size",
-                size,
-                "--duration",
-                &format!("{secs}s"),
-                "--out",
-            ])
-            .arg(&clip)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        common::generate(&clip, &["--size", size, "--duration", &format!("{secs}s")]);
         let decode = |extra: &[&str]| {
             let mut c = Command::new("ffmpeg");
             c.args(["-v", "error", "-nostdin", "-i"])
@@ -108,20 +95,7 @@ fn main() {
             gray.push(measure(&mut decode(&["-pix_fmt", "gray"])));
             planes.push(measure(&mut decode(&["-vf", "extractplanes=y"])));
             let out = dir.path().join("report");
-            ours.push(measure(
-                Command::new(bin)
-                    .args([
-                        "analyze",
-                        "--clock",
-                        "pts",
-                        "--start-time",
-                        "2026-11-21T12:00:00Z",
-                        "--live",
-                    ])
-                    .arg(&clip)
-                    .arg("--out")
-                    .arg(&out),
-            ));
+            ours.push(measure(&mut common::replay(&clip, &out)));
             check_complete(&out, frames);
         }
         let ((g, grss), p, (o, rss)) = (median(gray), median(planes).0, median(ours));

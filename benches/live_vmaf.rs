@@ -50,15 +50,11 @@ fn main() {
         let (w, h) = size.split_once('x').unwrap();
         let (w, h): (usize, usize) = (w.parse().unwrap(), h.parse().unwrap());
         let clip = dir.path().join(format!("{size}.mp4"));
-        let ok = Command::new(bin)
-            .args(["generate", "--no-audio", "--gop", "1s", "--size", size])
-            .args(["--duration", &format!("{secs}s"), "--out"])
-            .arg(&clip)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        let length = format!("{secs}s");
+        common::generate(
+            &clip,
+            &["--gop", "1s", "--size", size, "--duration", &length],
+        );
         let raw = raw_fps(&clip, w, h, threads.parse().unwrap());
         let (cp, lp) = (free_port(), free_port());
         let udp = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");

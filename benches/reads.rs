@@ -4,7 +4,9 @@
 //! `cargo bench --bench reads` (env BENCH_SIZES, BENCH_BITRATES="6000k 1500k 500k 200k",
 //! BENCH_SECONDS=5, BENCH_PATTERN=testsrc2).
 
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::Instant;
 
 fn main() {
@@ -13,7 +15,6 @@ fn main() {
     let rates = env("BENCH_BITRATES", "6000k 1500k 500k 200k");
     let secs: u64 = env("BENCH_SECONDS", "5").parse().unwrap();
     let pattern = env("BENCH_PATTERN", "testsrc2");
-    let bin = env!("CARGO_BIN_EXE_streamscope");
     let dir = tempfile::tempdir().unwrap();
     let frames = secs * 30;
     println!(
@@ -26,48 +27,29 @@ fn main() {
     for size in sizes.split_whitespace() {
         for rate in rates.split_whitespace() {
             let clip = dir.path().join("clip.mp4");
-            let ok = Command::new(bin)
-                .args([
-                    "generate",
-                    "--no-audio",
+            let secs = format!("{secs}s");
+            common::generate(
+                &clip,
+                &[
                     "--pattern",
                     &pattern,
                     "--size",
                     size,
                     "--bitrate",
                     rate,
-                ])
-                .args([
                     "--duration",
-                    &format!("{secs}s"),
+                    &secs,
                     "--start-time",
-                    "2026-11-21T12:00:00Z",
-                    "--out",
-                ])
-                .arg(&clip)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(ok.success());
+                    common::START,
+                ],
+            );
             let mut cells = Vec::new();
             for extra in [&["--no-wechat"][..], &[][..]] {
                 let out = dir.path().join("report");
                 let t = Instant::now();
                 // A clip whose codes are all unreadable makes analyze exit 1: still a measurement.
-                Command::new(bin)
-                    .args([
-                        "analyze",
-                        "--clock",
-                        "pts",
-                        "--start-time",
-                        "2026-11-21T12:00:00Z",
-                        "--live",
-                    ])
-                    .arg(&clip)
+                common::replay(&clip, &out)
                     .args(extra)
-                    .arg("--out")
-                    .arg(&out)
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status()

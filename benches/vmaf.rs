@@ -29,24 +29,10 @@ fn main() {
         let reference = dir.path().join("ref.mp4");
         let distorted = dir.path().join("dist.mp4");
         let secs = format!("{}ms", frames * 1000 / 30);
-        let ok = Command::new(bin)
-            .args([
-                "generate",
-                "--no-audio",
-                "--crf",
-                "12",
-                "--size",
-                size,
-                "--duration",
-                &secs,
-                "--out",
-            ])
-            .arg(&reference)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        common::generate(
+            &reference,
+            &["--crf", "12", "--size", size, "--duration", &secs],
+        );
         let ok = Command::new("ffmpeg")
             .args(["-v", "error", "-nostdin", "-y", "-i"])
             .arg(&reference)

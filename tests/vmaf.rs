@@ -130,23 +130,7 @@ fn dropped_frames_are_skipped_not_misaligned() {
     let r = reference(dir.path());
     let drop = "select='not(between(n,30,39))'";
     // The provider's copy: frames 30–39 lost, the rest re-encoded lossy.
-    let distorted = dir.path().join("dropped.mp4");
-    ffmpeg(
-        &[
-            "-vf",
-            drop,
-            "-fps_mode",
-            "passthrough",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "30",
-        ],
-        &r,
-        &distorted,
-    );
+    let distorted = impair(&r, drop, "30", &dir.path().join("dropped.mp4"));
     // The correctly paired run: a reference with the same frames removed, losslessly.
     let aligned_ref = dir.path().join("ref_dropped.mkv");
     ffmpeg(
@@ -191,21 +175,7 @@ fn a_smaller_rendition_is_scaled_to_the_reference() {
     }
     let dir = tmp();
     let r = reference(dir.path());
-    let small = dir.path().join("small.mp4");
-    ffmpeg(
-        &[
-            "-vf",
-            "scale=320:180",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "18",
-        ],
-        &r,
-        &small,
-    );
+    let small = impair(&r, "scale=320:180", "18", &dir.path().join("small.mp4"));
     let (s, _, all) = vmaf(dir.path(), "small", &r, &small);
     assert_eq!(all["scaled_to"], "640x360", "{all}");
     assert_eq!(s["frames_scored"], 90, "{s}");
@@ -251,22 +221,11 @@ fn analyze_vmaf_scores_each_frame_like_the_offline_command() {
     let dir = tmp();
     let r = reference(dir.path());
     // A provider's 180p rendition that lost frames 30–39.
-    let distorted = dir.path().join("rendition.mp4");
-    ffmpeg(
-        &[
-            "-vf",
-            "select='not(between(n,30,39))',scale=320:180",
-            "-fps_mode",
-            "passthrough",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "26",
-        ],
+    let distorted = impair(
         &r,
-        &distorted,
+        "select='not(between(n,30,39))',scale=320:180",
+        "26",
+        &dir.path().join("rendition.mp4"),
     );
     let (_, offline, _) = vmaf(dir.path(), "offline", &r, &distorted);
     assert_eq!(offline.len(), 80);

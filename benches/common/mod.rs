@@ -2,7 +2,34 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+/// The benchmarks' start time for generated clips and `--clock pts` replays.
+pub const START: &str = "2026-11-21T12:00:00Z";
+
+/// `streamscope generate --no-audio ARGS… --out CLIP`, quietly; panics when it fails.
+pub fn generate(clip: &Path, args: &[&str]) {
+    let ok = Command::new(env!("CARGO_BIN_EXE_streamscope"))
+        .args(["generate", "--no-audio"])
+        .args(args)
+        .arg("--out")
+        .arg(clip)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "generating {}", clip.display());
+}
+
+/// `streamscope analyze` replaying `clip` by its PTS into `out`; callers add arguments.
+pub fn replay(clip: &Path, out: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_streamscope"));
+    c.args(["analyze", "--clock", "pts", "--start-time", START, "--live"])
+        .arg(clip)
+        .arg("--out")
+        .arg(out);
+    c
+}
 
 /// Every (or the first `frames`) frame of `file` as yuv420p `w`×`h`, decoded by ffmpeg into
 /// memory, so scoring can be timed without decoding.
