@@ -131,27 +131,42 @@ pub fn publish_args(enc: &LiveEncode, outputs: &[String]) -> Result<Vec<String>,
         "-map",
         "0:v:0",
     ]));
-    a.extend(s(&["-c:v", "libx264", "-preset"]));
-    a.push(enc.preset.clone());
-    a.extend(s(&["-tune", "zerolatency", "-pix_fmt", "yuv420p"]));
-    let b = enc.bitrate.to_string();
+    a.extend(x264_zerolatency(&enc.preset));
+    a.extend(s(&["-pix_fmt", "yuv420p"]));
     // A VBV of half a second: low latency without starving keyframes.
-    a.extend(["-b:v".into(), b.clone(), "-maxrate".into(), b]);
-    a.extend(["-bufsize".into(), (enc.bitrate / 2).to_string()]);
-    let gop = enc.gop_frames.to_string();
-    a.extend(["-g".into(), gop.clone(), "-keyint_min".into(), gop]);
-    // In-band SPS/PPS on every keyframe (players joining mid-stream), and a global header for
-    // the muxers that need one (flv).
-    a.extend(s(&[
+    a.extend(x264_rate_and_gop(
+        enc.bitrate,
+        enc.bitrate / 2,
+        enc.gop_frames,
+    ));
+    // A global header for the muxers that need one (flv).
+    a.extend(s(&["-flags", "+global_header", "-flush_packets", "1"]));
+    a.extend(s(&["-f", "tee"]));
+    a.push(slaves.join("|"));
+    Ok(a)
+}
+
+/// x264 tuned for live: no lookahead, no B-frames, no frame threads (`zerolatency`).
+fn x264_zerolatency(preset: &str) -> Vec<String> {
+    let mut a = strs(&["-c:v", "libx264", "-preset"]);
+    a.extend([preset.to_owned(), "-tune".into(), "zerolatency".into()]);
+    a
+}
+
+/// Constant bitrate with a VBV of `vbv_bits`, a fixed GOP (no scene-cut keyframes), and
+/// in-band SPS/PPS on every keyframe for players joining mid-stream.
+fn x264_rate_and_gop(bitrate: u64, vbv_bits: u64, gop_frames: u64) -> Vec<String> {
+    let (b, g) = (bitrate.to_string(), gop_frames.to_string());
+    let mut a = vec!["-b:v".into(), b.clone(), "-maxrate".into(), b];
+    a.extend(["-bufsize".into(), vbv_bits.to_string()]);
+    a.extend(["-g".into(), g.clone(), "-keyint_min".into(), g]);
+    a.extend(strs(&[
         "-sc_threshold",
         "0",
         "-x264-params",
         "repeat-headers=1",
     ]));
-    a.extend(s(&["-flags", "+global_header", "-flush_packets", "1"]));
-    a.extend(s(&["-f", "tee"]));
-    a.push(slaves.join("|"));
-    Ok(a)
+    a
 }
 
 /// A provider's low-latency transcode of a live MPEG-TS input to another MPEG-TS URL, e.g. the
@@ -175,31 +190,8 @@ pub fn transcode_args(
     a.extend(s(&["-map", "0:v:0"]));
     match bitrate {
         Some(b) => {
-            a.extend(s(&[
-                "-c:v",
-                "libx264",
-                "-preset",
-                "veryfast",
-                "-tune",
-                "zerolatency",
-            ]));
-            let b = b.to_string();
-            a.extend([
-                "-b:v".into(),
-                b.clone(),
-                "-maxrate".into(),
-                b.clone(),
-                "-bufsize".into(),
-                b,
-            ]);
-            let g = gop_frames.to_string();
-            a.extend(["-g".into(), g.clone(), "-keyint_min".into(), g]);
-            a.extend(s(&[
-                "-sc_threshold",
-                "0",
-                "-x264-params",
-                "repeat-headers=1",
-            ]));
+            a.extend(x264_zerolatency("veryfast"));
+            a.extend(x264_rate_and_gop(b, b, gop_frames));
         }
         None => a.extend(s(&["-c", "copy"])),
     }
