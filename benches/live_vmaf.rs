@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use analyzer::vmaf::{Scorer, Yuv420};
+use analyzer::quality::{Scorer, Yuv420};
 use common::{decode_yuv420, free_udp_port as free_port};
 
 /// libvmaf alone on frames in memory (the reference against itself re-encoded is not needed:

@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use analyzer::plot::{self, PlotOptions};
-use analyzer::report::run::Run;
-use analyzer::report::{html, thresholds};
+use report::plot::{self, PlotOptions};
+use report::run::Run;
+use report::{html, thresholds};
 
 fn utc(us: i64) -> String {
     generator::signal::utc_rfc3339(us)
@@ -66,8 +66,9 @@ fn synthesize(dir: &std::path::Path, minutes: u64) -> usize {
     std::fs::write(dir.join("events.csv"), events).unwrap();
     let summary = serde_json::json!({
         "schema": "streamscope.summary/1", "started_at": utc(start), "ended_at": utc(start + rows as i64 * 33_333),
-        "command": "synthetic", "clock": "realtime",
-        "streams": [{"name": "live", "role": "live"}, {"name": "control", "role": "control"}]
+        "command": "synthetic", "clock": "realtime", "versions": {"streamscope": "bench"},
+        "streams": [{"name": "live", "role": "live", "url": "synthetic", "frames_received": rows},
+                    {"name": "control", "role": "control", "url": "synthetic", "frames_received": rows}]
     });
     std::fs::write(dir.join("summary.json"), summary.to_string()).unwrap();
     rows as usize
@@ -96,7 +97,7 @@ fn main() {
     let (without, raw) = time(false);
     let t = Instant::now();
     let checks = thresholds::parse("latency.p95>2s").unwrap();
-    let failures = thresholds::evaluate_json(&checks, &run.summary);
+    let failures = thresholds::evaluate(&checks, &run.summary);
     let page = html::page(
         &run,
         &plots,

@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use analyzer::vmaf::{Scorer, Yuv420};
+use analyzer::quality::{Scorer, Yuv420};
 use common::decode_yuv420;
 
 fn main() {

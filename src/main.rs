@@ -1,7 +1,6 @@
 //! The `streamscope` command: parses the subcommand and dispatches; each lives in `cli/`.
 
 mod cli;
-mod relay;
 
 use std::process::ExitCode;
 

@@ -20,14 +20,13 @@ pub enum Error {
         "no streamscope timecode found in the first {secs} s of {url} — was it made with `streamscope generate`/`publish`?"
     )]
     NoTimecode { url: String, secs: u64 },
+    #[error("{0}")]
+    StreamName(String),
     #[error(transparent)]
-    Vmaf(#[from] crate::vmaf::VmafError),
-    /// A run folder could not be read back (`report`, `compare`).
-    #[error("{path}: {reason}")]
-    RunFolder { path: String, reason: String },
-    /// A plot could not be drawn.
-    #[error("drawing {plot}: {reason}")]
-    Plot { plot: String, reason: String },
+    Vmaf(#[from] vmaf::VmafError),
+    /// Writing or reading the run folder.
+    #[error(transparent)]
+    Report(#[from] report::Error),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -10,7 +10,9 @@ pub mod process;
 pub mod publish;
 pub mod render;
 pub mod schedule;
-pub mod signal;
+/// The signal format (its own crate, so the analyzer's light crates can read it without the
+/// generator's ffmpeg and QR-rendering dependencies).
+pub use signal;
 mod text;
 
 pub use frame::PictureSize;

@@ -9,8 +9,8 @@ use qrcode::{Color, EcLevel, QrCode, Version};
 
 use crate::Error;
 use crate::frame::{LUMA_BLACK, LUMA_WHITE, PictureSize, Rect, YuvFrameMut};
-use crate::signal::{PAYLOAD_LEN, Timecode};
 use crate::text;
+use signal::{PAYLOAD_LEN, Timecode};
 
 /// Quiet zone on each side, in modules.
 pub const QUIET_MODULES: u32 = 2;

@@ -15,7 +15,7 @@ use crate::outputs::{LiveEncode, publish_args, tee_slave_failure};
 use crate::overlay::{Compositor, Placement};
 use crate::process::EventHook;
 use crate::render::{FrameSink, FrameSource, ReadAhead};
-use crate::signal::Timecode;
+use signal::Timecode;
 
 #[derive(Debug, Clone)]
 pub struct PublishSpec {

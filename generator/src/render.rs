@@ -14,7 +14,7 @@ use crate::argv::{self, Content, EncodeSpec};
 use crate::overlay::{Compositor, Placement};
 use crate::process::FfmpegProcess;
 use crate::schedule::Schedule;
-use crate::signal::Timecode;
+use signal::Timecode;
 
 /// Raw frames read, exact frame size at a time, from an ffmpeg writing rawvideo to stdout.
 pub struct FrameSource {

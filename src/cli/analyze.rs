@@ -1,23 +1,18 @@
-//! `streamscope analyze`: read live streams (and a control), measure every frame, write
-//! `frames.csv` as it goes and `summary.json`/`summary.csv`/`events.csv` at the end.
+//! `streamscope analyze`: read live streams (and a control), measure every frame and record
+//! the run folder (`analyzer::record`).
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use analyzer::ingest::Protocol;
-use std::sync::{Arc, Mutex};
-
-use analyzer::metrics::FrameRow;
-use analyzer::metrics::live::LiveMetrics;
-use analyzer::report::{self, FramesCsv, summary, thresholds};
-use analyzer::session::{self, ClockMode, Role, SessionConfig, StreamSpec, Update};
-use analyzer::vmaf::live::{LiveVmafConfig, ReferenceSource};
+use analyzer::ingest::Input;
+use analyzer::quality::live::{LiveVmafConfig, ReferenceSource};
+use analyzer::record::{self, RecordOptions, Recorded};
+use analyzer::session::{ClockMode, Handles, SessionConfig, StreamSpec};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 
+use super::status::{Status, print_summary};
 use super::{EXIT_INTERRUPTED, Global, values};
 
 /// Exit code when `--fail-if` thresholds failed.
@@ -92,7 +87,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let streams = stream_specs(&args)?;
+    let streams = StreamSpec::parse_all(&args.live, args.control.as_deref())?;
     let clock = match (args.clock, args.start_time) {
         (Clock::Pts, Some(t)) => ClockMode::Pts {
             start_us: t.timestamp_micros(),
@@ -112,13 +107,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         vmaf: vmaf_config(&args, clock)?,
         hls_live_edge: args.hls_live_edge,
     };
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string())
-    });
-    let stop = super::interrupt_flag()?;
-    let fail_if = args.fail_if.as_ref().map(|c| &c.0[..]).unwrap_or_default();
-    let (result, summary) = measure(&config, &out, &stop, fail_if, args.metrics)?;
-    let failed: Vec<_> = result
+    let handles = Handles {
+        stop: super::interrupt_flag()?,
+        latest: (config.vmaf.is_some() && args.metrics.is_some()).then(Default::default),
+    };
+    let opts = RecordOptions {
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| report::default_out_dir("")),
+        command: super::command_line(),
+        fail_if: args.fail_if.map(|c| c.0).unwrap_or_default(),
+        metrics: args.metrics,
+    };
+    let recorded = measure(&config, &opts, &handles)?;
+    let failed: Vec<_> = recorded
+        .result
         .streams
         .iter()
         .filter_map(|s| s.error.as_ref().map(|e| (&s.spec.name, e)))
@@ -126,20 +130,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     for (name, e) in &failed {
         eprintln!("error: {name}: {e}");
     }
-    if result.interrupted {
+    if recorded.result.interrupted {
         eprintln!(
             "interrupted: the rows measured so far and the summary are in {}",
-            out.display()
+            opts.out.display()
         );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     if !failed.is_empty() {
         return Ok(ExitCode::FAILURE);
     }
-    let failures = thresholds::evaluate(fail_if, &summary);
-    if !failures.is_empty() {
+    if !recorded.failures.is_empty() {
         eprintln!("thresholds failed:");
-        for f in &failures {
+        for f in &recorded.failures {
             eprintln!("  {f}");
         }
         return Ok(ExitCode::from(EXIT_THRESHOLDS));
@@ -147,12 +150,32 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Record a run with a progress display, print its summary and where its report is. Also
+/// used by `demo`.
+pub fn measure(
+    config: &SessionConfig,
+    opts: &RecordOptions,
+    handles: &Handles,
+) -> anyhow::Result<Recorded> {
+    let mut status = Status::new(&config.streams);
+    let recorded = record::record(config, opts, handles, &mut |u| status.update(u));
+    status.finish();
+    let recorded =
+        recorded.with_context(|| format!("recording the run into {}", opts.out.display()))?;
+    print_summary(&recorded.summary, &opts.out);
+    match &recorded.report {
+        Ok(r) => println!("report: {}", r.html.display()),
+        Err(e) => bail!("drawing the report: {e} (the measurements are written)"),
+    }
+    Ok(recorded)
+}
+
 fn vmaf_config(args: &Args, clock: ClockMode) -> anyhow::Result<Option<LiveVmafConfig>> {
     if !args.vmaf && args.reference.is_none() {
         return Ok(None);
     }
     let reference = match (&args.reference, &args.control) {
-        (Some(file), _) => ReferenceSource::File(file.clone()),
+        (Some(file), _) => ReferenceSource::File(Input::parse(file)?),
         (None, Some(_)) => ReferenceSource::Control,
         (None, None) => bail!("--vmaf needs a reference: --control URL or --reference FILE"),
     };
@@ -165,288 +188,5 @@ fn vmaf_config(args: &Args, clock: ClockMode) -> anyhow::Result<Option<LiveVmafC
         reference,
         // Replays are not live: score every frame, deterministically.
         exhaustive: matches!(clock, ClockMode::Pts { .. }),
-        latest: args.metrics.map(|_| Default::default()),
     }))
-}
-
-/// Run a session and write everything it measured into `out`: `frames.csv` as rows come,
-/// then (with scores filled when quality was scored) the summaries and events, then the plots
-/// and `report.html` judged by `fail_if` — also after Ctrl-C. Also used by `demo`.
-pub fn measure(
-    config: &SessionConfig,
-    out: &Path,
-    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-    fail_if: &[thresholds::Check],
-    metrics_addr: Option<std::net::SocketAddr>,
-) -> anyhow::Result<(session::SessionResult, summary::Summary)> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create --out folder {}", out.display()))?;
-    // Counted row by row only when they are served.
-    let served = metrics_addr
-        .map(|addr| serve_metrics(addr, config))
-        .transpose()?;
-    let mut frames = FramesCsv::create(&out.join("frames.csv"))?;
-    let mut status = Status::new(&config.streams);
-    let mut write_error = None;
-    let result = session::run(config, stop, &mut |u| {
-        if let Update::Row { stream, row } = &u
-            && write_error.is_none()
-            && let Err(e) = frames.write(&config.streams[*stream].name, row)
-        {
-            // Disk full or gone: stop measuring, keep what is written.
-            write_error = Some(e);
-            stop.store(true, Ordering::SeqCst);
-        }
-        if let (Update::Row { stream, row }, Some((_, metrics))) = (&u, &served)
-            && let Ok(mut m) = metrics.lock()
-        {
-            m.observe(*stream, row);
-        }
-        status.update(&u);
-    });
-    status.finish();
-    let mut flushed = frames.flush();
-    if flushed.is_ok() && result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
-        flushed = analyzer::report::frames::rewrite_with_scores(&out.join("frames.csv"), &result);
-    }
-    let command =
-        generator::process::shell_line(Path::new("streamscope"), std::env::args_os().skip(1));
-    let mut summary = report::summarize(
-        &result,
-        &command,
-        config.clock,
-        summary::Versions::of(&config.ffmpeg),
-    );
-    summary.fail_if = (!fail_if.is_empty()).then(|| {
-        let texts: Vec<_> = fail_if.iter().map(|c| c.text.as_str()).collect();
-        texts.join(",")
-    });
-    let events: Vec<_> = result
-        .streams
-        .iter()
-        .flat_map(summary::stream_events)
-        .collect();
-    summary::write_json(&out.join("summary.json"), &summary)?;
-    summary::write_csv(&out.join("summary.csv"), &summary)?;
-    summary::write_events(&out.join("events.csv"), &events)?;
-    // Drawn from the files just written, as `streamscope report` would.
-    let report = report::write_run_report(out, Some(fail_if));
-    print_summary(&summary, out);
-    match &report {
-        Ok(r) => println!("report: {}", r.html.display()),
-        Err(e) => eprintln!("error: drawing the report: {e} (the measurements are written)"),
-    }
-    if let Some(e) = write_error {
-        return Err(e)
-            .context("frames.csv could not be written; the rows before the error are kept");
-    }
-    flushed?;
-    report.context("drawing the report")?;
-    Ok((result, summary))
-}
-
-/// Live metrics of `config`'s streams, served on `addr` (the scorers' newest VMAF copied in
-/// at each scrape) until the server is dropped.
-fn serve_metrics(
-    addr: std::net::SocketAddr,
-    config: &SessionConfig,
-) -> anyhow::Result<(super::metrics::MetricsServer, Arc<Mutex<LiveMetrics>>)> {
-    let metrics = Arc::new(Mutex::new(LiveMetrics::new(
-        config
-            .streams
-            .iter()
-            .map(|s| (s.name.as_str(), s.role == Role::Control)),
-    )));
-    let served = metrics.clone();
-    let latest = config.vmaf.as_ref().and_then(|v| v.latest.clone());
-    let streams = config.streams.len();
-    let server = super::metrics::MetricsServer::start(addr, move || {
-        let Ok(mut m) = served.lock() else {
-            return String::new();
-        };
-        if let Some(l) = &latest {
-            for i in 0..streams {
-                if let Some(v) = l.get(i) {
-                    m.set_vmaf(i, v);
-                }
-            }
-        }
-        m.render()
-    })?;
-    Ok((server, metrics))
-}
-
-/// `--live [NAME=]URL …` and `--control URL` as named streams, checked before any work.
-fn stream_specs(args: &Args) -> anyhow::Result<Vec<StreamSpec>> {
-    let mut specs = Vec::new();
-    for (i, live) in args.live.iter().enumerate() {
-        let (name, url) = match live.split_once('=') {
-            Some((n, u))
-                if !n.is_empty()
-                    && n.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) =>
-            {
-                (n.to_owned(), u.to_owned())
-            }
-            _ => (format!("live{}", i + 1), live.clone()),
-        };
-        specs.push(StreamSpec {
-            name,
-            url,
-            role: Role::Live,
-        });
-    }
-    if let Some(url) = &args.control {
-        specs.push(StreamSpec {
-            name: "control".into(),
-            url: url.clone(),
-            role: Role::Control,
-        });
-    }
-    for (i, s) in specs.iter().enumerate() {
-        if specs[..i].iter().any(|o| o.name == s.name) {
-            bail!(
-                "stream name {:?} is used twice (\"control\" is reserved for --control)",
-                s.name
-            );
-        }
-        if Protocol::of(&s.url).is_none() {
-            bail!(analyzer::Error::UnsupportedUrl(s.url.clone()));
-        }
-    }
-    Ok(specs)
-}
-
-/// Per-stream progress: a status line each on a terminal, else a log line every 5 s.
-struct Status {
-    names: Vec<String>,
-    rows: Vec<(u64, Option<i64>, Option<i64>)>,
-    bars: Option<(indicatif::MultiProgress, Vec<indicatif::ProgressBar>)>,
-    last: Instant,
-}
-
-impl Status {
-    fn new(streams: &[StreamSpec]) -> Self {
-        let bars = std::io::stderr().is_terminal().then(|| {
-            let multi = indicatif::MultiProgress::new();
-            let bars = streams
-                .iter()
-                .map(|_| {
-                    let bar = multi.add(indicatif::ProgressBar::new_spinner());
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                    bar
-                })
-                .collect();
-            (multi, bars)
-        });
-        Self {
-            names: streams.iter().map(|s| s.name.clone()).collect(),
-            rows: vec![(0, None, None); streams.len()],
-            bars,
-            last: Instant::now(),
-        }
-    }
-
-    fn update(&mut self, u: &Update<'_>) {
-        match u {
-            Update::Row { stream, row } => self.row(*stream, row),
-            Update::Opened {
-                stream,
-                width,
-                height,
-                info,
-            } => {
-                let codec = info.map_or("?", |i| i.codec.as_str());
-                tracing::info!(
-                    "{}: receiving {codec} {width}x{height}",
-                    self.names[*stream]
-                );
-            }
-            Update::Ended { stream, error } => match error {
-                Some(e) => tracing::warn!("{} ended: {e}", self.names[*stream]),
-                None => tracing::info!("{}: ended", self.names[*stream]),
-            },
-        }
-        if self.last.elapsed()
-            >= Duration::from_millis(if self.bars.is_some() { 250 } else { 5000 })
-        {
-            self.last = Instant::now();
-            for (i, line) in self.lines().into_iter().enumerate() {
-                match &self.bars {
-                    Some((_, bars)) => bars[i].set_message(line),
-                    None => tracing::info!("{line}"),
-                }
-            }
-        }
-    }
-
-    fn row(&mut self, stream: usize, row: &FrameRow) {
-        let r = &mut self.rows[stream];
-        r.0 += 1;
-        r.1 = row.latency_us.or(r.1);
-        r.2 = row.relative_latency_us.or(r.2);
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.names
-            .iter()
-            .zip(&self.rows)
-            .map(|(n, (count, lat, rel))| {
-                let ms = |v: &Option<i64>| {
-                    v.map_or("–".to_owned(), |us| format!("{:.0} ms", us as f64 / 1e3))
-                };
-                format!(
-                    "{n}: {count} frames, latency {}, relative {}",
-                    ms(lat),
-                    ms(rel)
-                )
-            })
-            .collect()
-    }
-
-    fn finish(&self) {
-        if let Some((_, bars)) = &self.bars {
-            bars.iter()
-                .for_each(indicatif::ProgressBar::finish_and_clear);
-        }
-    }
-}
-
-fn print_summary(s: &summary::Summary, out: &Path) {
-    for st in &s.streams {
-        let lat = st.latency_ms.map_or("–".into(), |l| {
-            format!("p50 {:.1} ms, p95 {:.1} ms", l.p50, l.p95)
-        });
-        let rel = st
-            .relative_latency_ms
-            .map_or(String::new(), |l| format!(", relative p50 {:.1} ms", l.p50));
-        let fps = st.fps.map_or("–".into(), |f| format!("{:.2}", f.mean));
-        println!(
-            "{} ({}): {} frames, {} dropped, {} duplicated, {} unreadable, {} freezes, fps {fps}, latency {lat}{rel}",
-            st.name,
-            st.role,
-            st.frames_received,
-            st.dropped,
-            st.duplicated,
-            st.unreadable,
-            st.freezes
-        );
-        if let Some(v) = st.vmaf {
-            let scaled = st
-                .scaled_to
-                .as_ref()
-                .map_or(String::new(), |s| format!(", scaled to {s}"));
-            println!(
-                "  VMAF mean {:.2}, 1% low {:.2}, min {:.2}; PSNR-Y {}; SSIM {}; {} frames scored{scaled}",
-                v.mean,
-                v.p1,
-                v.min,
-                st.psnr_y
-                    .map_or("–".into(), |p| format!("{:.2} dB", p.mean)),
-                st.ssim.map_or("–".into(), |p| format!("{:.4}", p.mean)),
-                v.frames_scored
-            );
-        }
-    }
-    println!("wrote {}", out.display());
 }

@@ -8,18 +8,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use analyzer::session::{ClockMode, Role, SessionConfig, StreamSpec};
-use analyzer::vmaf::live::{LiveVmafConfig, ReferenceSource};
+use analyzer::quality::live::{LiveVmafConfig, ReferenceSource};
+use analyzer::record::RecordOptions;
+use analyzer::session::{ClockMode, Handles, SessionConfig, StreamSpec};
 use anyhow::Context;
-use chrono::Utc;
 use generator::outputs::transcode_args;
 use generator::process::FfmpegProcess;
 use generator::publish::publish;
+use relay::impair::Impairment;
+use relay::{Endpoint, RelaySpec, RelayStats};
+use report::Role;
 
 use super::publish::{StreamArgs, schedule_error_ms};
 use super::{EXIT_INTERRUPTED, Global, values};
-use crate::relay::impair::Impairment;
-use crate::relay::{self, Endpoint, RelaySpec, RelayStats};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -57,9 +58,10 @@ fn free_udp_port() -> anyhow::Result<u16> {
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let ffmpeg = global.ffmpeg()?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!("demo-{}", Utc::now().format("%Y-%m-%dT%H-%M-%SZ")))
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_out_dir("demo-"));
     let [control, relay_in, provider_in, live] = [(); 4].map(|_| free_udp_port());
     let (control, relay_in, provider_in, live) = (control?, relay_in?, provider_in?, live?);
     let udp_out = |p: u16| format!("udp://127.0.0.1:{p}?pkt_size=1316");
@@ -77,16 +79,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let config = SessionConfig {
         ffmpeg: ffmpeg.clone(),
         streams: vec![
-            StreamSpec {
-                name: "provider".into(),
-                url: udp_in(live),
-                role: Role::Live,
-            },
-            StreamSpec {
-                name: "control".into(),
-                url: udp_in(control),
-                role: Role::Control,
-            },
+            StreamSpec::new("provider", &udp_in(live), Role::Live)?,
+            StreamSpec::new("control", &udp_in(control), Role::Control)?,
         ],
         clock: ClockMode::Realtime,
         clock_offset_us: 0,
@@ -102,14 +96,21 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             window: Duration::from_secs(10),
             reference: ReferenceSource::Control,
             exhaustive: false,
-            latest: None,
         }),
         hls_live_edge: None,
     };
-    let (out2, stop2) = (out.clone(), stop.clone());
+    let opts = RecordOptions {
+        out: out.clone(),
+        command: super::command_line(),
+        ..RecordOptions::default()
+    };
+    let handles = Handles {
+        stop: stop.clone(),
+        latest: None,
+    };
     let analyzer = std::thread::Builder::new()
         .name("demo-analyzer".into())
-        .spawn(move || super::analyze::measure(&config, &out2, &stop2, &[], None))?;
+        .spawn(move || super::analyze::measure(&config, &opts, &handles))?;
 
     // 2. The simulated provider: relay (delay) → transcode (or copy) → the analyzer.
     let relay_stop = Arc::new(AtomicBool::new(false));
@@ -176,7 +177,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     drop(transcoder);
     let _ = relay_thread.join();
     let published = published.context("publishing")?;
-    let (_, summary) = measured?;
+    let summary = measured?.summary;
 
     let (p50, p99, _) = schedule_error_ms(&published);
     println!(

@@ -3,10 +3,10 @@
 pub mod analyze;
 pub mod demo;
 pub mod generate;
-pub mod metrics;
 pub mod publish;
 pub mod relay;
 pub mod report;
+pub mod status;
 pub mod values;
 pub mod vmaf;
 
@@ -56,6 +56,14 @@ pub fn init_logging(g: &Global) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// This run's command line as a shell would read it (recorded in `summary.json`).
+pub fn command_line() -> String {
+    generator::process::shell_line(
+        std::path::Path::new("streamscope"),
+        std::env::args_os().skip(1),
+    )
 }
 
 /// A flag set by Ctrl-C (SIGINT) or SIGTERM; work loops poll it and stop cleanly.

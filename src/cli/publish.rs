@@ -102,7 +102,7 @@ impl StreamArgs {
 /// Schedule error (ms) of a publish run: p50, p99, max — the analyzer's nearest-rank
 /// percentiles over render time − due time.
 pub fn schedule_error_ms(o: &PublishOutcome) -> (f64, f64, f64) {
-    analyzer::metrics::stats::distribution(&o.schedule_error_us)
+    metrics::stats::distribution(&o.schedule_error_us)
         .map_or((0.0, 0.0, 0.0), |d| (d.p50, d.p99, d.max))
 }
 

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::relay::impair::{Impairment, Outage, parse_loss};
-use crate::relay::{self, Endpoint, RelaySpec, RelayStats};
+use relay::impair::{Impairment, Outage, parse_loss};
+use relay::{Endpoint, RelaySpec, RelayStats};
 
 use super::{EXIT_INTERRUPTED, Global, values};
 

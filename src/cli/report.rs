@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use analyzer::report::{self, Written};
 use anyhow::Context;
-use chrono::Utc;
+use report::Written;
 
 use super::analyze::EXIT_THRESHOLDS;
 use super::{Global, values};
@@ -41,12 +40,10 @@ pub fn report(_global: &Global, args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn compare(_global: &Global, args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!(
-            "compare-{}",
-            Utc::now().format("%Y-%m-%dT%H-%M-%SZ")
-        ))
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_out_dir("compare-"));
     let checks = args.fail_if.map(|c| c.0).unwrap_or_default();
     let written = report::write_comparison(&args.dirs, &out, &checks).context("comparing runs")?;
     Ok(finish(&written))

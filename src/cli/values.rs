@@ -99,11 +99,11 @@ pub fn utf8_path<'a>(p: &'a Path, flag: &str) -> anyhow::Result<&'a str> {
 
 /// A parsed `--fail-if` list (one clap value).
 #[derive(Clone)]
-pub struct Checks(pub Vec<analyzer::report::thresholds::Check>);
+pub struct Checks(pub Vec<report::thresholds::Check>);
 
 /// `--fail-if "latency.p95>2s,dropped>0"`.
 pub fn checks(s: &str) -> Result<Checks, String> {
-    analyzer::report::thresholds::parse(s).map(Checks)
+    report::thresholds::parse(s).map(Checks)
 }
 
 #[cfg(test)]

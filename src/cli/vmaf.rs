@@ -1,15 +1,14 @@
 //! `streamscope vmaf`: offline VMAF/PSNR/SSIM of a distorted file or URL against its reference,
 //! frames paired by their embedded frame number.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use analyzer::ingest::WallClock;
-use analyzer::report::quality;
-use analyzer::vmaf::offline::{self, OfflineConfig, Pairing};
+use analyzer::ingest::Input;
+use analyzer::quality::offline::{OfflineConfig, Pairing};
+use analyzer::record;
 use anyhow::Context;
-use chrono::Utc;
 
 use super::{Global, values};
 
@@ -32,7 +31,7 @@ pub struct Args {
 #[derive(clap::Args, Clone)]
 pub struct VmafOptions {
     /// Built-in VMAF model.
-    #[arg(long, default_value = "vmaf_v0.6.1", value_parser = analyzer::vmaf::MODELS)]
+    #[arg(long, default_value = "vmaf_v0.6.1", value_parser = analyzer::quality::MODELS)]
     pub vmaf_model: String,
     /// libvmaf threads (default: all cores).
     #[arg(long)]
@@ -56,21 +55,21 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let threads = args.vmaf.threads();
     let config = OfflineConfig {
         ffmpeg: global.ffmpeg()?,
-        reference: args.reference.clone(),
-        distorted: args.distorted.clone(),
+        reference: Input::parse(&args.reference)?,
+        distorted: Input::parse(&args.distorted)?,
         model: args.vmaf.vmaf_model.clone(),
         threads,
         subsample: args.vmaf.vmaf_subsample,
         window: args.vmaf.vmaf_window,
         open_timeout: Duration::from_secs(15),
     };
-    let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!("vmaf-{}", Utc::now().format("%Y-%m-%dT%H-%M-%SZ")))
-    });
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create --out folder {}", out.display()))?;
-    let clock = WallClock::start();
-    let result = offline::score(&config).context("scoring")?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| report::default_out_dir("vmaf-"));
+    let recorded =
+        record::offline::record(&config, &out, &super::command_line()).context("scoring")?;
+    let (result, summary) = (&recorded.result, &recorded.summary);
     if result.pairing == Pairing::Index {
         tracing::warn!(
             "no timecodes in the inputs: frames are paired by position (a dropped frame shifts every pair after it)"
@@ -81,18 +80,6 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             "distorted frames were scaled (bicubic) to the reference size {w}x{h} before scoring"
         );
     }
-    let command =
-        generator::process::shell_line(Path::new("streamscope"), std::env::args_os().skip(1));
-    let summary = quality::summarize(
-        &result,
-        &args.distorted,
-        &command,
-        clock.start_us(),
-        clock.now_us(),
-        analyzer::report::summary::Versions::of(&config.ffmpeg),
-    );
-    quality::write(&out, &result, &summary)?;
-    let report = analyzer::report::write_run_report(&out, Some(&[]));
     let s = &summary.streams[0];
     let vmaf = s.vmaf.map_or("–".into(), |v| {
         format!(
@@ -102,15 +89,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     });
     println!(
         "VMAF ({}, paired by {}): {vmaf}; PSNR-Y mean {}; SSIM mean {}; {} of {} frames scored",
-        summary.vmaf_model,
-        summary.pairing.replace('_', " "),
+        summary.vmaf_model.as_deref().unwrap_or("–"),
+        summary.pairing.as_deref().unwrap_or("–").replace('_', " "),
         s.psnr_y.map_or("–".into(), |p| format!("{:.2} dB", p.mean)),
         s.ssim.map_or("–".into(), |p| format!("{:.4}", p.mean)),
-        s.frames_scored,
+        s.frames_scored.unwrap_or(0),
         s.frames_received
     );
     println!("wrote {}", out.display());
-    let report = report.context("drawing the report (the scores are written)")?;
+    let report = recorded
+        .report
+        .context("drawing the report (the scores are written)")?;
     println!("report: {}", report.html.display());
     Ok(ExitCode::SUCCESS)
 }

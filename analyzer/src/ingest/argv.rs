@@ -1,51 +1,7 @@
 //! ffmpeg command lines of the analyzer's readers (pure), and parsers for the log lines they
 //! produce (`showinfo` PTS).
 
-/// How a URL is reached, which decides ffmpeg's input options and allowed protocols.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    File,
-    Http,
-    Rtmp,
-    Srt,
-    Udp,
-    Rtsp,
-}
-
-impl Protocol {
-    /// The protocol of `url`; None for schemes streamscope does not read.
-    pub fn of(url: &str) -> Option<Protocol> {
-        let Some((scheme, _)) = url.split_once("://") else {
-            return Some(Protocol::File);
-        };
-        match scheme.to_ascii_lowercase().as_str() {
-            "file" => Some(Protocol::File),
-            "http" | "https" => Some(Protocol::Http),
-            "rtmp" | "rtmps" => Some(Protocol::Rtmp),
-            "srt" => Some(Protocol::Srt),
-            "udp" | "rtp" => Some(Protocol::Udp),
-            "rtsp" | "rtsps" => Some(Protocol::Rtsp),
-            _ => None,
-        }
-    }
-
-    /// Protocols ffmpeg may open for this input, so a hostile playlist cannot make it read
-    /// local files or other protocols.
-    pub fn whitelist(&self) -> &'static str {
-        match self {
-            Protocol::File => "file,crypto,data",
-            Protocol::Http => "http,https,tcp,tls,crypto,data",
-            Protocol::Rtmp => "rtmp,rtmps,tcp,tls",
-            Protocol::Srt => "srt,udp",
-            Protocol::Udp => "udp,rtp",
-            Protocol::Rtsp => "rtsp,rtsps,rtp,udp,tcp,tls",
-        }
-    }
-
-    pub fn is_live(&self) -> bool {
-        !matches!(self, Protocol::File)
-    }
-}
+pub use super::input::Protocol;
 
 /// Reader settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -276,16 +232,6 @@ mod tests {
             "ffmpeg's default unless asked"
         );
         assert!(is_hls("https://x/a.M3U8#frag") && !is_hls("https://x/m3u8/seg.ts"));
-    }
-
-    #[test]
-    fn protocols_and_whitelists() {
-        assert_eq!(Protocol::of("clip.mp4"), Some(Protocol::File));
-        assert_eq!(Protocol::of("https://cdn/x.m3u8"), Some(Protocol::Http));
-        assert_eq!(Protocol::of("SRT://h:9000"), Some(Protocol::Srt));
-        assert_eq!(Protocol::of("udp://127.0.0.1:1234"), Some(Protocol::Udp));
-        assert_eq!(Protocol::of("gopher://x"), None);
-        assert!(!Protocol::Http.whitelist().contains("file"));
     }
 
     #[test]

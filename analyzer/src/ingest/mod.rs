@@ -1,7 +1,10 @@
-//! Reading streams through ffmpeg: argv building (pure) and the reader that spawns and reads.
+//! Reading streams through ffmpeg: the input and its protocol (parsed once), argv building
+//! (pure) and the reader that spawns and reads.
 
 pub mod argv;
+pub mod input;
 pub mod reader;
 
-pub use argv::{Protocol, ReaderOptions};
+pub use argv::ReaderOptions;
+pub use input::{Input, Protocol};
 pub use reader::{InputInfo, RawFrame, Reader, Stopper, WallClock};

@@ -17,8 +17,9 @@ use ffmpeg_sidecar::event::FfmpegEvent;
 use generator::process::FfmpegProcess;
 
 use super::argv::{
-    Protocol, ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args, stamps_at_demux,
+    ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args, stamps_at_demux,
 };
+use super::input::Input;
 use crate::Error;
 
 /// What ffmpeg said about the input's video stream.
@@ -136,12 +137,12 @@ impl Reader {
     /// Start reading `url`; returns once ffmpeg has said what frame size it will deliver.
     pub fn open(
         ffmpeg: &Path,
-        url: &str,
+        input: &Input,
         opts: ReaderOptions,
         clock: WallClock,
         open_timeout: Duration,
     ) -> Result<Self, Error> {
-        let protocol = Protocol::of(url).ok_or_else(|| Error::UnsupportedUrl(url.to_owned()))?;
+        let (url, protocol) = (input.url(), input.protocol());
         let (tx, notes) = channel();
         let mut process = FfmpegProcess::spawn_with_hook(
             ffmpeg,

@@ -2,10 +2,12 @@
 //! follows it from frame to frame.
 
 mod track;
+#[cfg(feature = "wechat")]
+pub mod wechat;
 
 pub use track::QrTracker;
 
-use generator::signal::{PayloadError, Timecode};
+use signal::{PayloadError, Timecode};
 
 /// A borrowed 8-bit luma picture, rows packed (stride = width).
 #[derive(Debug, Clone, Copy)]

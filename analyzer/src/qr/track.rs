@@ -1,7 +1,7 @@
 //! Following the code from frame to frame: sampling its known module grid, then searching a
 //! downscaled crop, wechat_qrcode on the crop, and finally the whole frame.
 
-use generator::Timecode;
+use signal::Timecode;
 
 use super::{GrayFrame, QrMiss, Quad, Region, locate, region_of};
 
@@ -16,7 +16,7 @@ pub struct QrTracker {
     quad: Option<Quad>,
     buf: Vec<u8>,
     #[cfg(feature = "wechat")]
-    wechat: Option<crate::wechat::WechatReader>,
+    wechat: Option<super::wechat::WechatReader>,
 }
 
 /// Pixels per module the downscaled picture aims for.
@@ -32,7 +32,7 @@ impl QrTracker {
         Self {
             #[cfg(feature = "wechat")]
             wechat: if wechat {
-                crate::wechat::WechatReader::new()
+                super::wechat::WechatReader::new()
             } else {
                 None
             },

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::{ClockMode, Msg, PICTURE_CHANGE_LEVELS, QUEUE_FRAMES, SessionConfig};
 use crate::Error;
-use crate::ingest::{Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
-use crate::metrics::FrameArrival;
+use crate::ingest::{Input, Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
 use crate::qr::{GrayFrame, QrTracker, mean_abs_diff};
-use crate::vmaf::live::{LiveFeeder, ReferenceInfo, SharedReference};
+use crate::quality::live::{LiveFeeder, ReferenceInfo, SharedReference};
+use metrics::FrameArrival;
 
 /// What a stream's decoder does with whole frames for quality scoring.
 pub(super) enum QualityHook {
@@ -54,12 +54,8 @@ pub(super) fn spawn_reader(
 }
 
 /// Whether a stream that ended is read again: live network inputs measured in real time.
-fn reconnects(config: &SessionConfig, url: &str) -> bool {
-    config.clock == ClockMode::Realtime
-        && !matches!(
-            crate::ingest::Protocol::of(url),
-            Some(Protocol::File) | None
-        )
+fn reconnects(config: &SessionConfig, input: &Input) -> bool {
+    config.clock == ClockMode::Realtime && input.protocol() != Protocol::File
 }
 
 /// Reader thread: open, read and timestamp frames, hand them to the decoder thread. A live
@@ -74,8 +70,9 @@ fn read_stream(
     stopping: &AtomicBool,
     tx: &Sender<Msg>,
 ) {
-    let url = &config.streams[stream].url;
-    let reader = match Reader::open(&config.ffmpeg, url, opts, clock, config.open_timeout) {
+    let input = &config.streams[stream].input;
+    let url = input.url();
+    let reader = match Reader::open(&config.ffmpeg, input, opts, clock, config.open_timeout) {
         Ok(r) => r,
         Err(e) => {
             if let HookSource::Later { ready, .. } = hook {
@@ -122,7 +119,7 @@ fn read_stream(
         seq_base += read;
         result = pumped.and(reader.finish());
         if stopping.load(Ordering::SeqCst)
-            || !reconnects(config, url)
+            || !reconnects(config, input)
             || config.max_frames.is_some_and(|m| seq_base >= m)
         {
             break;
@@ -131,7 +128,7 @@ fn read_stream(
             Ok(()) => tracing::warn!("{url}: the stream ended; reconnecting"),
             Err(e) => tracing::warn!("{url}: {e}; reconnecting"),
         }
-        current = reopen(config, url, opts, clock, stopping);
+        current = reopen(config, input, opts, clock, stopping);
         if current.is_some() {
             result = Ok(());
         }
@@ -143,7 +140,7 @@ fn read_stream(
 /// Open `url` again after it dropped, until it answers or the run stops.
 fn reopen(
     config: &SessionConfig,
-    url: &str,
+    input: &Input,
     opts: ReaderOptions,
     clock: WallClock,
     stopping: &AtomicBool,
@@ -151,8 +148,8 @@ fn reopen(
     while !stopping.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(250));
         let wait = config.open_timeout.min(Duration::from_secs(2));
-        if let Ok(r) = Reader::open(&config.ffmpeg, url, opts, clock, wait) {
-            tracing::info!("{url}: reconnected");
+        if let Ok(r) = Reader::open(&config.ffmpeg, input, opts, clock, wait) {
+            tracing::info!("{input}: reconnected");
             return Some(r);
         }
     }

@@ -1,0 +1,236 @@
+//! Per-frame classification in arrival order: new, duplicate, stale code, out of order,
+//! unreadable; and the latency sample each new frame yields.
+
+use std::collections::HashSet;
+
+use signal::Timecode;
+
+/// One decoded frame as it left ffmpeg, after its code was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameArrival {
+    /// Arrival order within the stream, from 0.
+    pub seq: u64,
+    /// Arrival time, µs since the Unix epoch (UTC): the realtime clock, or start + PTS.
+    pub arrival_us: i64,
+    /// Presentation time of the frame in the stream, µs, when known.
+    pub pts_us: Option<i64>,
+    /// The timecode read from the frame, if any.
+    pub timecode: Option<Timecode>,
+    /// Did the picture outside the code change since the previous frame?
+    pub picture_changed: bool,
+    /// The frame's size as decoded (before ffmpeg scales it to the stream's first size).
+    pub source_size: Option<(u32, u32)>,
+}
+
+/// What a frame is, in the light of the frames before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// A frame number seen for the first time, in order: a latency sample.
+    New,
+    /// A frame number seen for the first time but lower than one already seen.
+    OutOfOrder,
+    /// The same frame again, picture unchanged: a repeated (duplicated) frame.
+    Duplicate,
+    /// The previous frame's code over a picture that moved: the encoder did not update the
+    /// code area. Not a latency sample, not a duplicate.
+    Stale,
+    /// No valid timecode could be read.
+    Unreadable,
+}
+
+impl FrameKind {
+    /// The word in the `event` column of `frames.csv` (empty for new frames).
+    pub fn event(&self) -> &'static str {
+        match self {
+            Self::New => "",
+            Self::OutOfOrder => "out_of_order",
+            Self::Duplicate => "duplicate",
+            Self::Stale => "stale_timecode",
+            Self::Unreadable => "unreadable",
+        }
+    }
+
+    /// Does this frame give a latency sample (first appearance of its frame number)?
+    pub fn is_first_sighting(&self) -> bool {
+        matches!(self, Self::New | Self::OutOfOrder)
+    }
+}
+
+/// A classified frame with its absolute latency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRow {
+    pub arrival: FrameArrival,
+    pub kind: FrameKind,
+    /// arrival − capture + clock offset, for first sightings.
+    pub latency_us: Option<i64>,
+    /// Frames missing just before this one (a gap in frame numbers), for new frames.
+    pub gap_before: u64,
+    /// Arrival minus the control's arrival of the same frame number, when the control had it
+    /// already (filled in by the session).
+    pub relative_latency_us: Option<i64>,
+}
+
+/// Streaming classifier for one stream.
+#[derive(Debug, Default)]
+pub struct Classifier {
+    clock_offset_us: i64,
+    seen: HashSet<u64>,
+    last: Option<u64>,
+    highest: Option<u64>,
+    /// Capture time of the highest frame number.
+    highest_capture_us: u64,
+}
+
+impl Classifier {
+    pub fn new(clock_offset_us: i64) -> Self {
+        Self {
+            clock_offset_us,
+            ..Self::default()
+        }
+    }
+
+    pub fn push(&mut self, a: FrameArrival) -> FrameRow {
+        let Some(tc) = a.timecode else {
+            return FrameRow {
+                arrival: a,
+                kind: FrameKind::Unreadable,
+                latency_us: None,
+                gap_before: 0,
+                relative_latency_us: None,
+            };
+        };
+        let n = tc.frame;
+        // A lower number captured after the highest one: the source restarted its count.
+        if self.highest.is_some_and(|h| n < h) && tc.capture_us > self.highest_capture_us {
+            self.seen.clear();
+            self.last = None;
+            self.highest = None;
+        }
+        let (kind, gap_before) = if self.seen.contains(&n) {
+            if self.last == Some(n) && a.picture_changed {
+                (FrameKind::Stale, 0)
+            } else {
+                (FrameKind::Duplicate, 0)
+            }
+        } else {
+            match self.highest {
+                Some(h) if n < h => (FrameKind::OutOfOrder, 0),
+                Some(h) => (FrameKind::New, n - h - 1),
+                None => (FrameKind::New, 0),
+            }
+        };
+        self.seen.insert(n);
+        self.last = Some(n);
+        if self.highest.is_none_or(|h| n >= h) {
+            self.highest_capture_us = tc.capture_us;
+        }
+        self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
+        let latency_us = kind
+            .is_first_sighting()
+            .then(|| a.arrival_us - tc.capture_us as i64 + self.clock_offset_us);
+        FrameRow {
+            arrival: a,
+            kind,
+            latency_us,
+            gap_before,
+            relative_latency_us: None,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_source_counts_from_zero_again_without_duplicates() {
+        let mut c = Classifier::new(0);
+        let tc = |frame, capture_us| {
+            Some(Timecode {
+                stream_id: 1,
+                frame,
+                capture_us,
+            })
+        };
+        let push = |c: &mut Classifier, frame, capture_us| {
+            c.push(FrameArrival {
+                seq: 0,
+                arrival_us: capture_us as i64 + 100,
+                pts_us: None,
+                timecode: tc(frame, capture_us),
+                picture_changed: true,
+                source_size: None,
+            })
+            .kind
+        };
+        assert_eq!(push(&mut c, 0, 1_000), FrameKind::New);
+        assert_eq!(push(&mut c, 1, 2_000), FrameKind::New);
+        assert_eq!(
+            push(&mut c, 0, 500),
+            FrameKind::Duplicate,
+            "older capture: a repeat"
+        );
+        assert_eq!(push(&mut c, 0, 9_000), FrameKind::New, "restarted source");
+        assert_eq!(push(&mut c, 1, 10_000), FrameKind::New);
+    }
+
+    /// A frame carrying `frame` (None: unreadable), captured at frame × 33 333 µs and arriving
+    /// `arrival_us` later than t = 0.
+    pub fn arrival(seq: u64, frame: Option<u64>, arrival_us: i64, changed: bool) -> FrameArrival {
+        FrameArrival {
+            seq,
+            arrival_us,
+            pts_us: None,
+            timecode: frame.map(|f| Timecode {
+                stream_id: 1,
+                frame: f,
+                capture_us: f * 33_333,
+            }),
+            picture_changed: changed,
+            source_size: None,
+        }
+    }
+
+    fn kinds(frames: &[(Option<u64>, bool)]) -> Vec<FrameKind> {
+        let mut c = Classifier::new(0);
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, &(f, ch))| c.push(arrival(i as u64, f, 0, ch)).kind)
+            .collect()
+    }
+
+    #[test]
+    fn new_duplicate_stale_out_of_order_unreadable() {
+        use FrameKind::*;
+        let k = kinds(&[
+            (Some(0), true),
+            (Some(1), true),
+            (Some(1), false), // repeated picture
+            (Some(1), true),  // same code, picture moved: stale
+            (Some(4), true),  // 2 and 3 missing so far
+            (Some(2), true),  // late
+            (None, true),
+            (Some(2), true), // the last code read, over a moving picture: stale
+            (Some(4), true), // seen before, not the last one: delivered again
+            (Some(5), true),
+        ]);
+        assert_eq!(
+            k,
+            [
+                New, New, Duplicate, Stale, New, OutOfOrder, Unreadable, Stale, Duplicate, New
+            ]
+        );
+    }
+
+    #[test]
+    fn latency_and_gaps() {
+        let mut c = Classifier::new(12_000);
+        let r = c.push(arrival(0, Some(10), 10 * 33_333 + 500_000, true));
+        assert_eq!(r.latency_us, Some(512_000));
+        let r = c.push(arrival(1, Some(14), 14 * 33_333 + 480_000, true));
+        assert_eq!((r.gap_before, r.latency_us), (3, Some(492_000)));
+        let r = c.push(arrival(2, Some(14), 0, false));
+        assert_eq!((r.kind, r.latency_us), (FrameKind::Duplicate, None));
+    }
+}

@@ -1,0 +1,13 @@
+//! streamscope's metrics: pure functions over frame arrivals, frame numbers, timecodes and
+//! quality scores (no I/O, no clock). Every number in a run folder, a plot or a live gauge is
+//! computed here, once; the analyzer feeds it, the report crate formats it.
+
+pub mod classify;
+pub mod live;
+pub mod quality;
+pub mod series;
+pub mod stats;
+
+pub use classify::{Classifier, FrameArrival, FrameKind, FrameRow};
+pub use quality::{MeanMin, VmafSummary};
+pub use stats::{Distribution, FREEZE_INTERVALS, Freeze};

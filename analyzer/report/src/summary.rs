@@ -1,0 +1,357 @@
+//! `summary.json` (schema `streamscope.summary/1`) and `summary.csv` as typed structs: the
+//! same types write a run's summary and read it back (`report`, `compare`, `--fail-if`). The
+//! numbers inside come from `metrics`; this module only holds and formats them.
+
+use std::path::Path;
+
+use metrics::{Distribution, MeanMin, VmafSummary};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, write_file, writing};
+
+pub const SCHEMA: &str = "streamscope.summary/1";
+
+/// Which streams a run judges: live streams are measured against the control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Live,
+    Control,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Live => "live",
+            Role::Control => "control",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A whole run: what was run, when, with what, and a summary per stream. `analyze`, `demo`
+/// and `vmaf` write it; the fields only one of them fills are optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub command: String,
+    /// `realtime` or `pts` (analyze); absent for `vmaf`, which has no arrival clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
+    #[serde(default)]
+    pub interrupted: bool,
+    pub versions: Versions,
+    /// The `--fail-if` checks the run was judged by (what `streamscope report` judges by).
+    #[serde(default)]
+    pub fail_if: Option<String>,
+    /// The VMAF model, when quality was scored.
+    #[serde(default)]
+    pub vmaf_model: Option<String>,
+    /// Why quality was not scored although `--vmaf` asked for it.
+    #[serde(default)]
+    pub vmaf_disabled: Option<String>,
+    /// How `vmaf` paired frames: `frame_number` or `index`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<String>,
+    /// `vmaf`: the distorted frames were scaled (bicubic) to this reference size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled_to: Option<String>,
+    pub streams: Vec<StreamSummary>,
+}
+
+/// What measured: streamscope's version and ffmpeg's `-version` line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Versions {
+    pub streamscope: String,
+    #[serde(default)]
+    pub ffmpeg: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fps {
+    pub mean: f64,
+    pub min: f64,
+}
+
+/// Why frames of a live stream were not scored for quality.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unscored {
+    /// Skipped by the adaptive subsampler to keep up.
+    pub subsampled: u64,
+    /// Offered while the queue was full.
+    pub busy: u64,
+    /// No readable timecode, so no frame number to pair by.
+    pub unreadable: u64,
+    /// The reference frame with that number was not (or no longer) held.
+    pub no_reference_frame: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    pub name: String,
+    pub role: Role,
+    pub url: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub codec: Option<String>,
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// Frame rate the stream declares (delivered fps is `fps`).
+    #[serde(default)]
+    pub fps_nominal: Option<f32>,
+    #[serde(default)]
+    pub bitrate_kbps: Option<u32>,
+    pub frames_received: u64,
+    #[serde(default)]
+    pub frames_expected: u64,
+    #[serde(default)]
+    pub dropped: u64,
+    #[serde(default)]
+    pub duplicated: u64,
+    #[serde(default)]
+    pub out_of_order: u64,
+    #[serde(default)]
+    pub unreadable: u64,
+    #[serde(default)]
+    pub stale: u64,
+    #[serde(default)]
+    pub freezes: u64,
+    #[serde(default)]
+    pub freeze_ms_total: f64,
+    #[serde(default)]
+    pub resolution_changes: u64,
+    /// Gaps of ≥ 1 s with no frame at all (source dropped, reader reconnected).
+    #[serde(default)]
+    pub outages: u64,
+    #[serde(default)]
+    pub outage_ms_total: f64,
+    #[serde(default)]
+    pub startup_ms: Option<f64>,
+    #[serde(default)]
+    pub fps: Option<Fps>,
+    #[serde(default)]
+    pub latency_ms: Option<Distribution>,
+    #[serde(default)]
+    pub relative_latency_ms: Option<Distribution>,
+    #[serde(default)]
+    pub vmaf: Option<VmafSummary>,
+    #[serde(default)]
+    pub psnr_y: Option<MeanMin>,
+    #[serde(default)]
+    pub ssim: Option<MeanMin>,
+    /// Frames not scored, by reason (live streams of a `--vmaf` run).
+    #[serde(default)]
+    pub vmaf_unscored: Option<Unscored>,
+    /// The stream's frames were scaled (bicubic) to this reference size before scoring.
+    #[serde(default)]
+    pub scaled_to: Option<String>,
+    /// libvmaf failed for this stream.
+    #[serde(default)]
+    pub vmaf_error: Option<String>,
+    /// `vmaf`: frames scored and not scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_scored: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscored: Option<u64>,
+}
+
+impl StreamSummary {
+    /// A stream with nothing measured yet.
+    pub fn new(name: &str, role: Role, url: &str) -> Self {
+        StreamSummary {
+            name: name.to_owned(),
+            role,
+            url: url.to_owned(),
+            error: None,
+            codec: None,
+            width: None,
+            height: None,
+            fps_nominal: None,
+            bitrate_kbps: None,
+            frames_received: 0,
+            frames_expected: 0,
+            dropped: 0,
+            duplicated: 0,
+            out_of_order: 0,
+            unreadable: 0,
+            stale: 0,
+            freezes: 0,
+            freeze_ms_total: 0.0,
+            resolution_changes: 0,
+            outages: 0,
+            outage_ms_total: 0.0,
+            startup_ms: None,
+            fps: None,
+            latency_ms: None,
+            relative_latency_ms: None,
+            vmaf: None,
+            psnr_y: None,
+            ssim: None,
+            vmaf_unscored: None,
+            scaled_to: None,
+            vmaf_error: None,
+            frames_scored: None,
+            unscored: None,
+        }
+    }
+}
+
+impl Summary {
+    /// The summary of stream `name`.
+    pub fn stream(&self, name: &str) -> Option<&StreamSummary> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+
+    /// Read `summary.json`.
+    pub fn load(path: &Path) -> Result<Summary, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::RunFolder {
+            path: path.display().to_string(),
+            reason: format!("{e} (is this a streamscope run folder?)"),
+        })?;
+        let bad = |reason: String| Error::RunFolder {
+            path: path.display().to_string(),
+            reason,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if !value["schema"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("streamscope.summary/"))
+        {
+            return Err(bad("not a streamscope summary (no schema)".into()));
+        }
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| writing(path)(e.into()))?;
+        write_file(path, text + "\n")
+    }
+
+    /// The summary flattened: one row per stream, dotted column names (`latency_ms.p95`); the
+    /// columns are the union over all streams, empty where a stream has no value.
+    pub fn write_csv(&self, path: &Path) -> Result<(), Error> {
+        let io = writing(path);
+        let mut header: Vec<String> = Vec::new();
+        let mut rows: Vec<std::collections::HashMap<String, String>> = Vec::new();
+        for s in &self.streams {
+            let value = serde_json::to_value(s).map_err(|e| io(e.into()))?;
+            let mut cells = Vec::new();
+            flatten("", &value, &mut cells);
+            for (k, _) in &cells {
+                if !header.contains(k) {
+                    header.push(k.clone());
+                }
+            }
+            rows.push(cells.into_iter().collect());
+        }
+        // A key that is a null object in one stream and expanded in another keeps only the
+        // expanded columns.
+        let expanded: Vec<String> = header.clone();
+        header.retain(|k| !expanded.iter().any(|e| e.starts_with(&format!("{k}."))));
+        let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+        w.write_record(&header).map_err(|e| io(e.into()))?;
+        for r in rows {
+            let cells: Vec<&str> = header
+                .iter()
+                .map(|k| r.get(k).map_or("", String::as_str))
+                .collect();
+            w.write_record(&cells).map_err(|e| io(e.into()))?;
+        }
+        w.flush().map_err(io)
+    }
+}
+
+/// Nested objects become dotted keys; nulls become empty cells.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Null => out.push((prefix.to_owned(), String::new())),
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(streams: Vec<StreamSummary>) -> Summary {
+        Summary {
+            schema: SCHEMA.into(),
+            started_at: "2026-01-01T00:00:00.000000Z".into(),
+            ended_at: "2026-01-01T00:00:01.000000Z".into(),
+            command: "streamscope analyze".into(),
+            clock: Some("realtime".into()),
+            interrupted: false,
+            versions: Versions::default(),
+            fail_if: None,
+            vmaf_model: None,
+            vmaf_disabled: None,
+            pairing: None,
+            scaled_to: None,
+            streams,
+        }
+    }
+
+    #[test]
+    fn csv_columns_are_the_union_over_streams() {
+        let mut good = StreamSummary::new("good", Role::Live, "good.ts");
+        good.dropped = 1;
+        good.latency_ms = metrics::stats::distribution(&[100_000]);
+        let s = summary(vec![StreamSummary::new("broken", Role::Live, "b.ts"), good]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.csv");
+        s.write_csv(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert!(
+            header.contains(&"latency_ms.p95") && !header.contains(&"latency_ms"),
+            "{header:?}"
+        );
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert!(rows.iter().all(|r| r.len() == header.len()));
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        assert_eq!(rows[0][col("latency_ms.p95")], "");
+        assert_eq!(rows[1][col("latency_ms.p95")], "100.0");
+        assert_eq!(rows[1][col("dropped")], "1");
+    }
+
+    #[test]
+    fn a_summary_reads_back_as_written() {
+        let mut live = StreamSummary::new("live1", Role::Live, "udp://x");
+        live.fps = Some(Fps {
+            mean: 30.0,
+            min: 29.0,
+        });
+        let s = summary(vec![
+            live,
+            StreamSummary::new("control", Role::Control, "u"),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        s.write_json(&path).unwrap();
+        assert_eq!(Summary::load(&path).unwrap(), s);
+    }
+}

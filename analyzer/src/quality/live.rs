@@ -1,0 +1,344 @@
+//! Live scoring during `analyze --vmaf`: per live stream a scoring thread behind a small
+//! bounded queue, adaptive subsampling so arrivals are never delayed, and reference frames
+//! from the control (a window shared with its decoder) or read on demand from a file.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use generator::Timecode;
+
+use report::summary::Unscored;
+use serde::{Deserialize, Serialize};
+
+use super::offline::{Feed, Pairing, ReferenceFeed};
+use super::reference::RefFeed;
+pub use super::reference::SharedReference;
+pub use super::subsample::Subsampler;
+use super::{FrameScores, LatestScores, Scorer, VmafError, Yuv420};
+use crate::Error;
+use crate::ingest::{Input, Reader, ReaderOptions, WallClock};
+
+pub use super::subsample::QUEUE_FRAMES;
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReferenceSource {
+    /// The control stream of the run.
+    Control,
+    /// A file (or URL) read on demand, e.g. the clip the publisher sends.
+    File(Input),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveVmafConfig {
+    pub model: String,
+    /// libvmaf threads of each live stream's scorer.
+    pub threads: u32,
+    pub subsample: u32,
+    /// Reference video kept for pairing, converted to frames at the reference's frame rate.
+    #[serde(with = "crate::session::humantime_dur")]
+    pub window: Duration,
+    pub reference: ReferenceSource,
+    /// Score every frame: the queue blocks instead of skipping and the control waits for the
+    /// scorers (replays with `--clock pts`, where nothing is live).
+    pub exhaustive: bool,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    subsampled: AtomicU64,
+    busy: AtomicU64,
+    unreadable: AtomicU64,
+    no_reference_frame: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Unscored {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Unscored {
+            subsampled: get(&self.subsampled),
+            busy: get(&self.busy),
+            unreadable: get(&self.unreadable),
+            no_reference_frame: get(&self.no_reference_frame),
+        }
+    }
+}
+
+/// Quality results of one live stream.
+#[derive(Debug, Default)]
+pub struct StreamQuality {
+    /// Scores by the frame's reader sequence number (`FrameArrival::seq`).
+    pub scores: HashMap<u64, FrameScores>,
+    pub unscored: Unscored,
+    pub error: Option<VmafError>,
+}
+
+struct Job {
+    seq: u64,
+    frame: u64,
+    data: Vec<u8>,
+}
+
+/// The decoder side of one live stream's scorer.
+pub struct LiveFeeder {
+    tx: SyncSender<Job>,
+    backlog: Arc<AtomicUsize>,
+    subsampler: Subsampler,
+    exhaustive: bool,
+    counters: Arc<Counters>,
+}
+
+impl LiveFeeder {
+    /// Offer a decoded frame (whole yuv420p, at the reference size). Copies it only when it
+    /// is queued; never blocks unless the run is exhaustive.
+    pub fn offer(&mut self, seq: u64, timecode: Option<Timecode>, data: &[u8]) {
+        let Some(tc) = timecode else {
+            self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let job = |data: &[u8]| Job {
+            seq,
+            frame: tc.frame,
+            data: data.to_vec(),
+        };
+        if self.exhaustive {
+            self.backlog.fetch_add(1, Ordering::SeqCst);
+            let _ = self.tx.send(job(data));
+            return;
+        }
+        if !self.subsampler.due() {
+            self.counters.subsampled.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let accepted = self.backlog.load(Ordering::SeqCst) < QUEUE_FRAMES && {
+            self.backlog.fetch_add(1, Ordering::SeqCst);
+            match self.tx.try_send(job(data)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.backlog.fetch_sub(1, Ordering::SeqCst);
+                    false
+                }
+            }
+        };
+        if !accepted {
+            self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        }
+        self.subsampler
+            .feedback(accepted, self.backlog.load(Ordering::SeqCst));
+    }
+}
+
+type Outcome = (Result<Vec<(u64, FrameScores)>, VmafError>, Option<Error>);
+
+/// The scorers of a run.
+pub struct LiveScoring {
+    /// The reference's (and therefore every scored frame's) size.
+    pub size: (usize, usize),
+    /// Shared with the control's decoder, when the control is the reference.
+    pub shared: Option<Arc<SharedReference>>,
+    workers: Vec<(usize, Arc<Counters>, JoinHandle<Outcome>)>,
+}
+
+/// Where to get the reference and at what size: opened before the live readers start, so
+/// they can scale to it.
+pub struct ReferenceInfo {
+    pub size: (usize, usize),
+    pub fps: f64,
+}
+
+/// Open a reference file just long enough to learn its size and frame rate.
+pub fn probe_file(
+    ffmpeg: &Path,
+    input: &Input,
+    open_timeout: Duration,
+) -> Result<ReferenceInfo, Error> {
+    let reader = Reader::open(
+        ffmpeg,
+        input,
+        ReaderOptions {
+            yuv420: true,
+            ..ReaderOptions::default()
+        },
+        WallClock::start(),
+        open_timeout,
+    )?;
+    let info = ReferenceInfo {
+        size: reader.frame_size(),
+        fps: reader.input().map_or(0.0, |i| f64::from(i.fps)),
+    };
+    reader.stopper().stop();
+    let _ = reader.finish();
+    Ok(info)
+}
+
+impl LiveScoring {
+    /// Start one scorer per live stream (`streams` are their indices in the run); each
+    /// publishes its newest score in `latest` while running.
+    pub fn start(
+        config: &LiveVmafConfig,
+        latest: Option<Arc<LatestScores>>,
+        ffmpeg: &Path,
+        open_timeout: Duration,
+        reference: &ReferenceInfo,
+        streams: &[usize],
+    ) -> Result<(Self, Vec<LiveFeeder>), Error> {
+        let fps = if reference.fps > 0.0 {
+            reference.fps
+        } else {
+            30.0
+        };
+        let capacity = (config.window.as_secs_f64() * fps).ceil().max(2.0) as usize;
+        let window = SharedReference::new(capacity, streams.len(), config.exhaustive);
+        let mut workers = Vec::new();
+        let mut feeders = Vec::new();
+        for (i, &stream) in streams.iter().enumerate() {
+            let feed = match &config.reference {
+                ReferenceSource::Control => RefFeed::Shared(window.clone(), i),
+                ReferenceSource::File(input) => {
+                    let opts = ReaderOptions {
+                        yuv420: true,
+                        ..ReaderOptions::default()
+                    };
+                    let reader =
+                        Reader::open(ffmpeg, input, opts, WallClock::start(), open_timeout)?;
+                    RefFeed::File(ReferenceFeed::new(
+                        Feed::start(reader),
+                        capacity,
+                        Pairing::FrameNumber,
+                    ))
+                }
+            };
+            let (tx, rx) = sync_channel(if config.exhaustive { 1 } else { QUEUE_FRAMES });
+            let backlog = Arc::new(AtomicUsize::new(0));
+            let counters = Arc::new(Counters::default());
+            let size = reference.size;
+            let (b, c) = (backlog.clone(), counters.clone());
+            let latest = latest.clone().map(|l| (l, stream));
+            let (model, threads, subsample) =
+                (config.model.clone(), config.threads, config.subsample);
+            let (ready_tx, ready) = sync_channel(1);
+            // Scoring gives way to arrivals and to the publisher: the thread lowers its own
+            // priority before libvmaf starts its pool, which inherits it.
+            let handle = std::thread::Builder::new()
+                .name(format!("vmaf-{stream}"))
+                .spawn(move || {
+                    crate::priority::give_way();
+                    match Scorer::new(&model, threads, subsample) {
+                        Ok(scorer) => {
+                            let _ = ready_tx.send(None);
+                            score(scorer, feed, size, &rx, &b, &c, latest)
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Some(e));
+                            (Ok(Vec::new()), None)
+                        }
+                    }
+                })
+                .expect("spawning a scoring thread");
+            if let Ok(Some(e)) = ready.recv() {
+                let _ = handle.join();
+                return Err(e.into());
+            }
+            workers.push((stream, counters.clone(), handle));
+            feeders.push(LiveFeeder {
+                tx,
+                backlog,
+                subsampler: Subsampler::default(),
+                exhaustive: config.exhaustive,
+                counters,
+            });
+        }
+        Ok((
+            Self {
+                size: reference.size,
+                shared: (config.reference == ReferenceSource::Control).then_some(window),
+                workers,
+            },
+            feeders,
+        ))
+    }
+
+    /// Wait for every scorer (their feeders must be dropped) and collect the results.
+    pub fn finish(self) -> Vec<(usize, StreamQuality)> {
+        if let Some(s) = &self.shared {
+            s.end();
+        }
+        self.workers
+            .into_iter()
+            .map(|(stream, counters, handle)| {
+                let (scores, feed_error) = handle.join().unwrap_or_else(|_| {
+                    (Ok(Vec::new()), None) // a panicking scorer loses only its scores
+                });
+                if let Some(e) = feed_error {
+                    tracing::warn!("VMAF reference: {e}");
+                }
+                let mut q = StreamQuality {
+                    unscored: counters.snapshot(),
+                    ..StreamQuality::default()
+                };
+                match scores {
+                    Ok(s) => q.scores = s.into_iter().collect(),
+                    Err(e) => q.error = Some(e),
+                }
+                (stream, q)
+            })
+            .collect()
+    }
+}
+
+/// Scored pairs between two publications of the newest score (a prediction costs µs).
+const LATEST_EVERY: usize = 10;
+
+/// A scoring thread: pair each queued frame with its reference, score, flush at the end.
+fn score(
+    mut scorer: Scorer,
+    mut feed: RefFeed,
+    (w, h): (usize, usize),
+    rx: &Receiver<Job>,
+    backlog: &AtomicUsize,
+    counters: &Counters,
+    latest: Option<(Arc<LatestScores>, usize)>,
+) -> Outcome {
+    let mut feed_error = None;
+    let mut failed = None;
+    while let Ok(job) = rx.recv() {
+        backlog.fetch_sub(1, Ordering::SeqCst);
+        if failed.is_some() {
+            continue;
+        }
+        let reference = match feed.get(job.frame) {
+            Ok(r) => r,
+            Err(e) => {
+                feed_error.get_or_insert(e);
+                None
+            }
+        };
+        let Some(reference) = reference else {
+            counters.no_reference_frame.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let pic = |data| Yuv420 {
+            width: w,
+            height: h,
+            data,
+        };
+        if let Err(e) = scorer.push(job.seq, &pic(&reference), &pic(&job.data)) {
+            failed = Some(e);
+        } else if let Some((l, stream)) = &latest
+            && scorer.len().is_multiple_of(LATEST_EVERY)
+            && let Some((_, v)) = scorer.latest()
+        {
+            l.set(*stream, v);
+        }
+    }
+    feed.finish();
+    let scores = match failed {
+        Some(e) => Err(e),
+        None => scorer.finish(),
+    };
+    (scores, feed_error)
+}
