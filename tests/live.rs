@@ -474,7 +474,21 @@ fn demo_measures_the_simulated_provider() {
     );
     let vmaf = p["vmaf"]["mean"].as_f64().unwrap();
     assert!(vmaf > 30.0 && vmaf < 100.0, "VMAF {vmaf}");
-    assert!(p["vmaf"]["frames_scored"].as_u64().unwrap() > 30, "{p}");
+    // How many frames live scoring keeps up with depends on the machine's load; that every
+    // frame is scored or accounted for does not.
+    let scored = p["vmaf"]["frames_scored"].as_u64().unwrap();
+    let unscored: u64 = p["vmaf_unscored"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(scored >= 1, "{p}");
+    assert_eq!(
+        scored + unscored,
+        p["frames_received"].as_u64().unwrap(),
+        "{p}"
+    );
 }
 
 #[test]
