@@ -76,7 +76,7 @@ fn pts_clock_replay_gives_exact_latency() {
         let v = live["latency_ms"][p].as_f64().unwrap();
         assert!((v - 2000.0).abs() <= 1.0, "latency {p} = {v}");
     }
-    assert_eq!(s["schema"], "streamscope.summary/1");
+    assert_eq!(s["schema"], "streamscope.summary/2");
     assert_eq!(s["clock"], "pts");
     assert!((live["fps"]["mean"].as_f64().unwrap() - 30.0).abs() < 0.01);
     assert_eq!(
@@ -402,4 +402,114 @@ fn an_input_without_video_names_the_reason() {
         err.contains("matches no streams") && err.contains("-map 0:v:0"),
         "{err}"
     );
+}
+
+#[test]
+fn a_trailing_freeze_lasts_to_the_end_of_the_file() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // The last frame held for 1 s (30 clones): no new picture for 31 frame intervals, and
+    // nothing after it to end the freeze.
+    let (_, live, events) = analyze_impaired("tpad=stop_mode=clone:stop_duration=1");
+    assert_eq!(live["frames_received"], 120, "{live}");
+    assert_eq!(live["duplicated"], 30);
+    assert_eq!(live["dropped"], 0);
+    assert_eq!(live["freezes"], 1, "{live}");
+    let total = live["freeze_ms_total"].as_f64().unwrap();
+    assert!((total - 31_000.0 / 30.0).abs() < 1.0, "{live}");
+    assert_eq!(events.matches(",freeze,").count(), 1, "{events}");
+}
+
+/// The code area of a default 640x360 clip: (x, y, w, h).
+fn code_area() -> (u32, u32, u32, u32) {
+    let size = generator::PictureSize {
+        width: 640,
+        height: 360,
+    };
+    let b = generator::overlay::Layout::new(size, &generator::Placement::default())
+        .unwrap()
+        .qr_box;
+    (b.x, b.y, b.w, b.h)
+}
+
+#[test]
+fn stale_codes_are_neither_drops_nor_freezes() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // Frames 30–39 keep moving but carry frame 29's code: an encoder that did not update the
+    // code area. They were delivered: no drop, no freeze.
+    let (x, y, w, h) = code_area();
+    let (_, live, events) = analyze_impaired(&format!(
+        "split[a][b];[b]crop={w}:{h}:{x}:{y},split[c1][c2];\
+         [c1][c2]freezeframes=first=30:last=39:replace=29[c];[a][c]overlay={x}:{y}"
+    ));
+    assert_eq!(live["frames_received"], 90);
+    assert_eq!(live["stale"], 10, "{live}");
+    assert_eq!(live["dropped"], 0, "{live}");
+    assert_eq!(live["frames_expected"], 90);
+    assert_eq!(live["freezes"], 0, "{live}");
+    assert!(
+        !events.contains(",drop,") && !events.contains(",freeze,"),
+        "{events}"
+    );
+}
+
+#[test]
+fn two_swapped_frames_are_out_of_order_and_no_drop_anywhere() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let (_, live, events) = analyze_impaired(
+        "split=4[a][b][c][d];[a]trim=end_frame=40[p0];[b]trim=start_frame=41:end_frame=42[p1];\
+         [c]trim=start_frame=40:end_frame=41[p2];[d]trim=start_frame=42[p3];\
+         [p0][p1][p2][p3]concat=n=4,setpts=N/30/TB",
+    );
+    assert_eq!(live["frames_received"], 90);
+    assert_eq!(live["out_of_order"], 1, "{live}");
+    assert_eq!(live["dropped"], 0, "{live}");
+    assert!(
+        !events.contains(",drop,"),
+        "events and summary agree: {events}"
+    );
+}
+
+#[test]
+fn an_hls_replay_is_timed_like_the_file_it_was_cut_from() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let hls = dir.path().join("hls");
+    let clip = generated_clip(
+        dir.path(),
+        "clip.mp4",
+        &["--start-time", START, "--hls", path_str(&hls)],
+    );
+    let p50 = |input: &Path, out: &str| {
+        let (r, s) = analyze(&dir.path().join(out), &pts_args(input, START));
+        assert!(r.status.success(), "{}", r.stderr);
+        let live = stream(&s, "live1");
+        assert_eq!(live["frames_received"], 90, "{live}");
+        assert!(live["startup_ms"].is_null(), "no start on the replay clock");
+        live["latency_ms"]["p50"].as_f64().unwrap()
+    };
+    let (mp4, ts) = (p50(&clip, "mp4"), p50(&hls.join("index.m3u8"), "hls"));
+    assert!((mp4 - ts).abs() <= 1.0, "MP4 {mp4} ms, HLS {ts} ms");
+}
+
+#[test]
+fn a_file_read_in_real_time_says_how_to_replay_it() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    let (r, s) = analyze(dir.path(), &["--live", path_str(&c)]);
+    assert!(r.status.success(), "{}", r.stderr);
+    let warnings = stream(&s, "live1")["warnings"].to_string();
+    let hint = format!("--clock pts --start-time {}", "2026-11-21T12:00:00");
+    assert!(warnings.contains(&hint), "{warnings}");
+    assert!(r.stderr.contains(&hint), "{}", r.stderr);
 }

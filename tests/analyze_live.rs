@@ -332,3 +332,133 @@ fn scrape(port: u16) -> std::collections::HashMap<String, f64> {
         })
         .collect()
 }
+
+/// Send `clip` once over UDP in real time (for at most `secs` seconds when given).
+fn send_udp(clip: &std::path::Path, port: u16, secs: Option<&str>) -> std::process::Child {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-v", "error", "-nostdin", "-re", "-i"]).arg(clip);
+    if let Some(t) = secs {
+        c.args(["-t", t]);
+    }
+    c.args([
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        "-muxdelay",
+        "0",
+        "-muxpreload",
+        "0",
+    ])
+    .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
+}
+
+#[test]
+fn a_stream_that_dies_is_judged_to_the_end_of_the_run() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // Control and live carry the same 5 s clip; the live one dies after 2 s and the run goes
+    // on to 6 s: an outage and a freeze to the end, the control's later frames lost, and a
+    // --fail-if on freezes fails the run.
+    let dir = tmp();
+    let clip = dir.path().join("c.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&clip),
+        "--duration",
+        "5s",
+        "--size",
+        "640x360",
+        "--no-audio",
+        "--preset",
+        "ultrafast",
+        "--gop",
+        "500ms",
+    ]);
+    let (lport, cport) = (free_port(true), free_port(true));
+    let udp = |p: u16| format!("udp://127.0.0.1:{p}?fifo_size=100000&overrun_nonfatal=1");
+    let out = dir.path().join("report");
+    let analyzer = bin()
+        .args(["analyze", "--live", &udp(lport), "--control", &udp(cport)])
+        .args([
+            "--duration",
+            "6s",
+            "--fail-if",
+            "freezes>0",
+            "--out",
+            path_str(&out),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut senders = [
+        send_udp(&clip, cport, None),
+        send_udp(&clip, lport, Some("2")),
+    ];
+    let r = wait_with_timeout(analyzer, Duration::from_secs(40));
+    for s in &mut senders {
+        let _ = s.wait();
+    }
+    assert_eq!(r.status.code(), Some(3), "{}", r.stderr);
+    let s: Value = summary_json(&out);
+    let live = stream(&s, "live1");
+    assert!(live["frames_received"].as_u64().unwrap() >= 50, "{live}");
+    assert!(live["stopped_at"].is_string(), "{live}");
+    assert_eq!(live["outages"], 1, "{live}");
+    assert!(live["outage_ms_total"].as_f64().unwrap() > 2500.0, "{live}");
+    assert!(live["freezes"].as_u64().unwrap() >= 1, "{live}");
+    assert_eq!(live["fps"]["min"], 0.0, "{live}");
+    // Lost at the end: the control's frames after the live stream's last one that the control
+    // got more than the grace (the largest relative latency + 3 frame intervals) before the
+    // run stopped — counted here from frames.csv.
+    let us = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_micros()
+    };
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let last_live: u64 = rows
+        .iter()
+        .filter(|r| r[0] == "live1")
+        .filter_map(|r| r[1].parse().ok())
+        .max()
+        .unwrap();
+    let grace = (live["relative_latency_ms"]["max"].as_f64().unwrap() * 1e3) as i64 + 3 * 33_333;
+    let stop = us(live["stopped_at"].as_str().unwrap());
+    let expected_lost = rows
+        .iter()
+        .filter(|r| r[0] == "control" && r[10].is_empty())
+        .filter(|r| r[1].parse::<u64>().unwrap() > last_live && us(r[3]) + grace <= stop)
+        .count() as u64;
+    assert!(expected_lost > 30, "{live}");
+    assert_eq!(
+        live["lost_at_end"].as_u64().unwrap(),
+        expected_lost,
+        "{live}"
+    );
+    assert_eq!(
+        live["frames_expected"].as_u64().unwrap(),
+        live["frames_received"].as_u64().unwrap() + expected_lost,
+        "{live}"
+    );
+    let events = std::fs::read_to_string(out.join("events.csv")).unwrap();
+    assert!(
+        events.contains(",outage,") && events.contains("to the end of the run"),
+        "{events}"
+    );
+    assert!(events.contains(",lost_at_end,"), "{events}");
+    assert!(r.stderr.contains("live1: freezes>0"), "{}", r.stderr);
+}

@@ -113,16 +113,25 @@ pub fn print_summary(s: &Summary, out: &Path) {
             .relative_latency_ms
             .map_or(String::new(), |l| format!(", relative p50 {:.1} ms", l.p50));
         let fps = st.fps.map_or("–".into(), |f| format!("{:.2}", f.mean));
+        let lost = if st.lost_at_end > 0 {
+            format!(", {} lost at the end", st.lost_at_end)
+        } else {
+            String::new()
+        };
         println!(
-            "{} ({}): {} frames, {} dropped, {} duplicated, {} unreadable, {} freezes, fps {fps}, latency {lat}{rel}",
+            "{} ({}): {} frames, {} dropped{lost}, {} duplicated, {} unreadable, {} freezes, {} outages, fps {fps}, latency {lat}{rel}",
             st.name,
             st.role,
             st.frames_received,
             st.dropped,
             st.duplicated,
             st.unreadable,
-            st.freezes
+            st.freezes,
+            st.outages
         );
+        for w in &st.warnings {
+            tracing::warn!("{}: {w}", st.name);
+        }
         if let Some(v) = st.vmaf {
             let scaled = st
                 .scaled_to

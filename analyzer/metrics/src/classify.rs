@@ -34,8 +34,11 @@ pub enum FrameKind {
     /// The previous frame's code over a picture that moved: the encoder did not update the
     /// code area. Not a latency sample, not a duplicate.
     Stale,
-    /// No valid timecode could be read.
+    /// No valid timecode could be read, over a picture that moved.
     Unreadable,
+    /// No valid timecode could be read, and the picture did not move: a repeat of the frame
+    /// before (a slate, a frozen encoder).
+    UnreadableRepeat,
 }
 
 impl FrameKind {
@@ -47,7 +50,27 @@ impl FrameKind {
             Self::Duplicate => "duplicate",
             Self::Stale => "stale_timecode",
             Self::Unreadable => "unreadable",
+            Self::UnreadableRepeat => "unreadable_repeat",
         }
+    }
+
+    /// The kind named by a `frames.csv` `event` (empty: a new frame); None for words that
+    /// are not a frame kind (e.g. `vmaf`'s reasons for not scoring).
+    pub fn from_event(event: &str) -> Option<Self> {
+        Some(match event {
+            "" => Self::New,
+            "out_of_order" => Self::OutOfOrder,
+            "duplicate" => Self::Duplicate,
+            "stale_timecode" => Self::Stale,
+            "unreadable" => Self::Unreadable,
+            "unreadable_repeat" => Self::UnreadableRepeat,
+            _ => return None,
+        })
+    }
+
+    /// No usable timecode (either kind of unreadable).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(self, Self::Unreadable | Self::UnreadableRepeat)
     }
 
     /// Does this frame give a latency sample (first appearance of its frame number)?
@@ -63,11 +86,19 @@ pub struct FrameRow {
     pub kind: FrameKind,
     /// arrival − capture + clock offset, for first sightings.
     pub latency_us: Option<i64>,
-    /// Frames missing just before this one (a gap in frame numbers), for new frames.
+    /// Frames missing just before this one (a gap in frame numbers, less the frames delivered
+    /// without a usable number since the last new one), for new frames. Seen as the frame
+    /// arrives: a later frame that fills the gap does not change it (the run's drops, in
+    /// `loss`, are found with the whole run known).
     pub gap_before: u64,
     /// Arrival minus the control's arrival of the same frame number, when the control had it
     /// already (filled in by the session).
     pub relative_latency_us: Option<i64>,
+}
+
+/// A lower number captured after the highest one: the source restarted its count.
+pub fn restarted(highest: u64, highest_capture_us: i64, frame: u64, capture_us: i64) -> bool {
+    frame < highest && capture_us > highest_capture_us
 }
 
 /// Streaming classifier for one stream.
@@ -79,6 +110,9 @@ pub struct Classifier {
     highest: Option<u64>,
     /// Capture time of the highest frame number.
     highest_capture_us: u64,
+    /// Frames since the last new one that moved the picture without a usable number (stale or
+    /// unreadable codes): each stands in for one number of the next gap.
+    unidentified: u64,
 }
 
 impl Classifier {
@@ -91,17 +125,24 @@ impl Classifier {
 
     pub fn push(&mut self, a: FrameArrival) -> FrameRow {
         let Some(tc) = a.timecode else {
+            self.unidentified += u64::from(a.picture_changed);
             return FrameRow {
+                kind: if a.picture_changed {
+                    FrameKind::Unreadable
+                } else {
+                    FrameKind::UnreadableRepeat
+                },
                 arrival: a,
-                kind: FrameKind::Unreadable,
                 latency_us: None,
                 gap_before: 0,
                 relative_latency_us: None,
             };
         };
         let n = tc.frame;
-        // A lower number captured after the highest one: the source restarted its count.
-        if self.highest.is_some_and(|h| n < h) && tc.capture_us > self.highest_capture_us {
+        if self
+            .highest
+            .is_some_and(|h| restarted(h, self.highest_capture_us as i64, n, tc.capture_us as i64))
+        {
             self.seen.clear();
             self.last = None;
             self.highest = None;
@@ -115,10 +156,18 @@ impl Classifier {
         } else {
             match self.highest {
                 Some(h) if n < h => (FrameKind::OutOfOrder, 0),
-                Some(h) => (FrameKind::New, n - h - 1),
+                Some(h) => {
+                    let gap = n - h - 1;
+                    (FrameKind::New, gap - gap.min(self.unidentified))
+                }
                 None => (FrameKind::New, 0),
             }
         };
+        match kind {
+            FrameKind::New => self.unidentified = 0,
+            FrameKind::Stale => self.unidentified += 1,
+            _ => {}
+        }
         self.seen.insert(n);
         self.last = Some(n);
         if self.highest.is_none_or(|h| n >= h) {

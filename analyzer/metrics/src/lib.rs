@@ -4,10 +4,15 @@
 
 pub mod classify;
 pub mod live;
+pub mod loss;
 pub mod quality;
 pub mod series;
 pub mod stats;
+pub mod stream;
+pub mod timeline;
 
 pub use classify::{Classifier, FrameArrival, FrameKind, FrameRow};
 pub use quality::{MeanMin, VmafSummary};
-pub use stats::{Distribution, FREEZE_INTERVALS, Freeze};
+pub use stats::{Distribution, FREEZE_INTERVALS};
+pub use stream::{Smoothness, StreamContext, smoothness};
+pub use timeline::{Delivered, StreamEnd, Transport};

@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::fmt::Write;
 
-use super::stats::FREEZE_INTERVALS;
 use super::{FrameKind, FrameRow};
+use crate::timeline::{Delivered, OUTAGE_MIN_INTERVALS, Player, Transport};
 
 /// Upper bounds (s) of the latency histogram's buckets: sub-second WebRTC-like delivery up to
 /// HLS with long segments.
@@ -55,14 +55,14 @@ const FAMILIES: [Family; 9] = [
     (
         "streamscope_freezes_total",
         "counter",
-        "Gaps of at least 3 frame intervals without a new frame.",
+        "Gaps of at least 3 frame intervals without a new picture on the player timeline.",
         |s| Some(s.freezes as f64),
     ),
     (
         "streamscope_fps",
         "gauge",
-        "New frames in the second before the newest arrival.",
-        |s| s.last_new.map(|_| s.recent.len() as f64),
+        "Pictures shown in the second before the newest one, on the player timeline.",
+        |s| s.player.as_ref().map(|_| s.recent.len() as f64),
     ),
     (
         "streamscope_relative_latency_seconds",
@@ -92,12 +92,19 @@ struct StreamMetrics {
     latency_count: u64,
     latency_sum_s: f64,
     relative_s: Option<f64>,
-    /// Arrivals (µs) of new frames within the last second.
+    transport: Transport,
+    /// Display times (µs) of the pictures shown within the last second.
     recent: VecDeque<i64>,
-    last_new: Option<i64>,
+    last_arrival: Option<i64>,
     /// (frame, capture µs) of the last new frame, and the frame interval it implies.
     last_capture: Option<(u64, u64)>,
     interval_us: Option<i64>,
+    /// Segmented delivery: the burst period, learned from the first long gap (the summary
+    /// uses the median over the whole run).
+    buffer_us: Option<i64>,
+    /// The player timeline, once the interval (and for segmented delivery the burst period)
+    /// is known.
+    player: Option<Player>,
     vmaf: Option<f64>,
 }
 
@@ -108,14 +115,15 @@ pub struct LiveMetrics {
 }
 
 impl LiveMetrics {
-    /// `streams`: (name, is the control) in session order.
-    pub fn new<'a>(streams: impl IntoIterator<Item = (&'a str, bool)>) -> Self {
+    /// `streams`: (name, is the control, transport) in session order.
+    pub fn new<'a>(streams: impl IntoIterator<Item = (&'a str, bool, Transport)>) -> Self {
         Self {
             streams: streams
                 .into_iter()
-                .map(|(name, control)| StreamMetrics {
+                .map(|(name, control, transport)| StreamMetrics {
                     name: name.to_owned(),
                     role: if control { "control" } else { "live" },
+                    transport,
                     ..StreamMetrics::default()
                 })
                 .collect(),
@@ -129,10 +137,11 @@ impl LiveMetrics {
         s.frames += 1;
         match row.kind {
             FrameKind::Duplicate => s.duplicated += 1,
-            FrameKind::Unreadable => s.unreadable += 1,
+            FrameKind::Unreadable | FrameKind::UnreadableRepeat => s.unreadable += 1,
             FrameKind::New => s.new_frame(row),
             FrameKind::OutOfOrder | FrameKind::Stale => {}
         }
+        s.play(row);
         if let Some(us) = row.latency_us {
             let v = us as f64 / 1e6;
             for (b, le) in s.buckets.iter_mut().zip(LATENCY_BUCKETS_S) {
@@ -197,7 +206,6 @@ impl StreamMetrics {
     fn new_frame(&mut self, row: &FrameRow) {
         self.new_frames += 1;
         self.dropped += row.gap_before;
-        let at = row.arrival.arrival_us;
         if let Some(tc) = row.arrival.timecode {
             if let Some((frame, capture)) = self.last_capture
                 && tc.frame == frame + 1
@@ -207,19 +215,37 @@ impl StreamMetrics {
             }
             self.last_capture = Some((tc.frame, tc.capture_us));
         }
-        if let (Some(prev), Some(interval)) = (self.last_new, self.interval_us)
-            && at - prev >= FREEZE_INTERVALS * interval
+    }
+
+    /// Put the frame on the player timeline (see `timeline`).
+    fn play(&mut self, row: &FrameRow) {
+        let at = row.arrival.arrival_us;
+        let gap = self.last_arrival.map(|p| at - p);
+        self.last_arrival = Some(at);
+        let Some(interval) = self.interval_us else {
+            return;
+        };
+        if self.transport == Transport::Segmented
+            && self.buffer_us.is_none()
+            && let Some(g) = gap.filter(|&g| g >= OUTAGE_MIN_INTERVALS * interval)
         {
-            self.freezes += 1;
+            self.buffer_us = Some(g);
         }
-        self.last_new = Some(self.last_new.map_or(at, |p| p.max(at)));
-        self.recent.push_back(at);
-        let newest = self.last_new.unwrap_or(at);
-        while self
-            .recent
-            .front()
-            .is_some_and(|&t| t <= newest - 1_000_000)
+        if self.player.is_none()
+            && (self.transport == Transport::Continuous || self.buffer_us.is_some())
         {
+            self.player = Some(Player::new(interval, self.buffer_us.unwrap_or(0)));
+        }
+        let Some((shown, freeze)) = self
+            .player
+            .as_mut()
+            .and_then(|p| p.show(&Delivered::from(row)))
+        else {
+            return;
+        };
+        self.freezes += u64::from(freeze.is_some());
+        self.recent.push_back(shown);
+        while self.recent.front().is_some_and(|&t| t <= shown - 1_000_000) {
             self.recent.pop_front();
         }
     }
@@ -282,7 +308,10 @@ mod tests {
 
     #[test]
     fn counts_drops_duplicates_freezes_fps_and_latency_buckets() {
-        let mut m = LiveMetrics::new([("cdn \"a\"", false), ("control", true)]);
+        let mut m = LiveMetrics::new([
+            ("cdn \"a\"", false, Transport::Continuous),
+            ("control", true, Transport::Continuous),
+        ]);
         // 30 frames 200 ms late, frame 10 repeated, frames 20-24 missing (a freeze).
         let mut t = 200;
         for f in 0..30 {

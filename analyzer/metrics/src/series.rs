@@ -1,29 +1,5 @@
-//! Series over a run for charts: delivered fps per second, CDFs, histograms and percentiles of
-//! plain values. Pure functions, no drawing.
-
-/// New frames per second, one point per complete 1 s window between the first and the last
-/// new frame, at the window's middle. `times` are the arrivals (s) of new frames.
-pub fn fps_windows(times: &[f64]) -> Vec<(f64, f64)> {
-    let (Some(first), Some(last)) = (
-        times.iter().copied().reduce(f64::min),
-        times.iter().copied().reduce(f64::max),
-    ) else {
-        return Vec::new();
-    };
-    let windows = (last - first).floor() as usize;
-    let mut counts = vec![0u32; windows];
-    for &t in times {
-        let w = ((t - first).floor()) as usize;
-        if w < windows {
-            counts[w] += 1;
-        }
-    }
-    counts
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| (first + i as f64 + 0.5, f64::from(c)))
-        .collect()
-}
+//! Distributions over a run for charts: CDFs, histograms and percentiles of plain values.
+//! Pure functions, no drawing. (Delivered fps per second is `timeline::fps_windows`.)
 
 /// Empirical CDF of `values` as (value, fraction ≤ value), at most `max_points` points
 /// (plus the last), from the sorted values.
@@ -71,20 +47,6 @@ pub fn histogram(values: &[f64], start: f64, width: f64, bins: usize) -> Vec<u32
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fps_counts_new_frames_per_complete_second() {
-        // 30 fps for 3 s with 10 frames missing in the second window.
-        let times: Vec<f64> = (0..90)
-            .filter(|i| !(40..50).contains(i))
-            .map(|i| 10.0 + i as f64 / 30.0)
-            .collect();
-        let f = fps_windows(&times);
-        assert_eq!(f.len(), 2, "the last partial second is not a window");
-        assert_eq!(f[0], (10.5, 30.0));
-        assert_eq!(f[1], (11.5, 20.0));
-        assert!(fps_windows(&[]).is_empty());
-    }
 
     #[test]
     fn cdf_is_monotone_ends_at_one_and_is_bounded() {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::classify::{FrameKind, FrameRow};
+use super::timeline::Delivered;
 
 /// Nearest-rank percentiles and extremes of a sample, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -18,6 +19,9 @@ pub struct Distribution {
     #[serde(skip)]
     pub count: usize,
 }
+
+/// A freeze is this many frame intervals without a new picture.
+pub const FREEZE_INTERVALS: i64 = 3;
 
 /// Nearest-rank percentile `p` (0–100] of sorted values.
 pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
@@ -47,132 +51,23 @@ pub fn distribution(samples_us: &[i64]) -> Option<Distribution> {
 
 /// The capture interval between frames, from the timecodes of new frames (median of
 /// capture-time steps per frame number), in µs.
-pub fn frame_interval_us(rows: &[FrameRow]) -> Option<i64> {
+pub fn frame_interval_us(rows: &[Delivered]) -> Option<i64> {
     let mut steps = Vec::new();
-    let mut prev: Option<(u64, u64)> = None;
+    let mut prev: Option<(u64, i64)> = None;
     for r in rows.iter().filter(|r| r.kind == FrameKind::New) {
-        let tc = r.arrival.timecode?;
-        if let Some((f, t)) = prev
-            && tc.frame > f
-            && tc.capture_us >= t
+        let (Some(f), Some(c)) = (r.frame, r.capture_us) else {
+            continue;
+        };
+        if let Some((pf, pc)) = prev
+            && f > pf
+            && c >= pc
         {
-            steps.push(((tc.capture_us - t) / (tc.frame - f)) as i64);
+            steps.push((c - pc) / (f - pf) as i64);
         }
-        prev = Some((tc.frame, tc.capture_us));
+        prev = Some((f, c));
     }
     steps.sort_unstable();
     percentile(&steps, 50.0)
-}
-
-/// A freeze is this many frame intervals without a new frame.
-pub const FREEZE_INTERVALS: i64 = 3;
-
-/// A period in which no new frame number arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Freeze {
-    /// Arrival of the last new frame before the freeze, µs UTC.
-    pub start_us: i64,
-    pub duration_us: i64,
-}
-
-/// Freezes: gaps between consecutive new frames of at least `min_intervals` frame intervals.
-pub fn freezes(rows: &[FrameRow], interval_us: i64, min_intervals: i64) -> Vec<Freeze> {
-    let mut out = Vec::new();
-    let mut prev: Option<i64> = None;
-    for r in rows.iter().filter(|r| r.kind == FrameKind::New) {
-        let t = r.arrival.arrival_us;
-        if let Some(p) = prev
-            && t - p >= min_intervals * interval_us
-        {
-            out.push(Freeze {
-                start_us: p,
-                duration_us: t - p,
-            });
-        }
-        prev = Some(t);
-    }
-    out
-}
-
-/// Shortest gap in arrivals that counts as an outage (the source dropped or reconnected).
-pub const OUTAGE_MIN_US: i64 = 1_000_000;
-
-/// Outages: gaps between consecutive arrivals (of any frame) of at least `OUTAGE_MIN_US` and
-/// at least 5 frame intervals. Unlike a freeze, nothing arrived at all.
-pub fn outages(rows: &[FrameRow], interval_us: i64) -> Vec<Freeze> {
-    let min = OUTAGE_MIN_US.max(5 * interval_us);
-    rows.windows(2)
-        .filter_map(|w| {
-            let (a, b) = (w[0].arrival.arrival_us, w[1].arrival.arrival_us);
-            (b - a >= min).then_some(Freeze {
-                start_us: a,
-                duration_us: b - a,
-            })
-        })
-        .collect()
-}
-
-/// Delivered fps: new frames per whole 1 s window of arrival time, from the first new frame.
-/// Returns (mean over the whole span, min over complete windows).
-pub fn delivered_fps(rows: &[FrameRow]) -> Option<(f64, f64)> {
-    let times: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.kind.is_first_sighting())
-        .map(|r| r.arrival.arrival_us)
-        .collect();
-    let (&first, &last) = (times.first()?, times.last()?);
-    let windows = ((last - first) / 1_000_000) as usize;
-    let mut counts = vec![0u32; windows + 1];
-    for t in &times {
-        counts[((t - first) / 1_000_000) as usize] += 1;
-    }
-    let span_s = (last - first) as f64 / 1e6;
-    let mean = if span_s > 0.0 {
-        (times.len() - 1) as f64 / span_s
-    } else {
-        0.0
-    };
-    // The last window is partial; without a complete window, the minimum is the mean.
-    let min = counts[..windows]
-        .iter()
-        .min()
-        .map_or(mean, |&c| f64::from(c));
-    Some((mean, min))
-}
-
-/// Drops: frame numbers missing between the lowest and highest first-seen numbers, per run
-/// of the source (a source that restarts its count — a lower number captured after the
-/// highest — starts a new run). Returns (frames expected, frames dropped).
-pub fn drops(rows: &[FrameRow]) -> (u64, u64) {
-    let (mut expected, mut dropped) = (0u64, 0u64);
-    // Current run: lowest, highest, capture time of the highest, first sightings.
-    let mut run: Option<(u64, u64, u64, u64)> = None;
-    let mut close = |run: Option<(u64, u64, u64, u64)>| {
-        if let Some((lo, hi, _, unique)) = run {
-            let e = hi - lo + 1;
-            expected += e;
-            dropped += e.saturating_sub(unique);
-        }
-    };
-    for r in rows.iter().filter(|r| r.kind.is_first_sighting()) {
-        let Some(tc) = r.arrival.timecode else {
-            continue;
-        };
-        let (f, cap) = (tc.frame, tc.capture_us);
-        run = match run {
-            Some((_, hi, hi_cap, _)) if f < hi && cap > hi_cap => {
-                close(run);
-                Some((f, f, cap, 1))
-            }
-            Some((lo, hi, hi_cap, unique)) => {
-                let (hi, hi_cap) = if f >= hi { (f, cap) } else { (hi, hi_cap) };
-                Some((lo.min(f), hi, hi_cap, unique + 1))
-            }
-            None => Some((f, f, cap, 1)),
-        };
-    }
-    close(run);
-    (expected, dropped)
 }
 
 /// The decoded picture size changed at a row.
@@ -205,9 +100,9 @@ pub fn resolution_changes(rows: &[FrameRow]) -> Vec<ResolutionChange> {
     out
 }
 
-/// Count of rows of one kind.
-pub fn count(rows: &[FrameRow], kind: FrameKind) -> u64 {
-    rows.iter().filter(|r| r.kind == kind).count() as u64
+/// Count of rows of some kinds.
+pub fn count(rows: &[FrameRow], kind: impl Fn(FrameKind) -> bool) -> u64 {
+    rows.iter().filter(|r| kind(r.kind)).count() as u64
 }
 
 /// Arrival of each frame number's first sighting in the control, for relative latency.
@@ -267,58 +162,10 @@ mod tests {
     }
 
     #[test]
-    fn a_restarted_source_is_a_new_run_and_its_gap_an_outage() {
-        use crate::classify::tests::arrival;
-        let mut c = crate::Classifier::new(0);
-        let mut rows: Vec<FrameRow> = (0..60u64)
-            .map(|f| c.push(arrival(f, Some(f), f as i64 * I, true)))
-            .collect();
-        // Back 2 s later, counting from 0 with later capture times; frame 5 lost.
-        for f in (0..30u64).filter(|&f| f != 5) {
-            let mut a = arrival(100 + f, Some(f), 4_000_000 + f as i64 * I, true);
-            a.timecode.as_mut().unwrap().capture_us += 3_900_000;
-            rows.push(c.push(a));
-        }
-        assert_eq!(drops(&rows), (90, 1));
-        let o = outages(&rows, I);
-        assert_eq!(o.len(), 1);
-        assert_eq!(o[0].start_us, 59 * I);
-        assert_eq!(o[0].duration_us, 4_000_000 - 59 * I);
-        assert!(outages(&rows[..60], I).is_empty());
-    }
-
-    #[test]
-    fn drops_are_gaps_in_frame_numbers() {
-        let skip: Vec<u64> = (30..40).collect();
-        let r = rows(90, &skip);
-        assert_eq!(drops(&r), (90, 10));
-        assert_eq!(r.iter().map(|r| r.gap_before).sum::<u64>(), 10);
-        assert_eq!(frame_interval_us(&r), Some(I));
-    }
-
-    #[test]
-    fn freezes_are_long_gaps_between_new_frames() {
-        // 10 missing frames = an 11-interval gap in arrivals.
-        let skip: Vec<u64> = (30..40).collect();
-        let r = rows(90, &skip);
-        let f = freezes(&r, I, 3);
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].start_us, t(29));
-        assert_eq!(f[0].duration_us, t(40) - t(29));
-        // Two missing frames (a 3-interval gap) are a freeze too; one is not.
-        assert_eq!(freezes(&rows(20, &[5, 6]), I, 3).len(), 1);
-        assert_eq!(freezes(&rows(20, &[5]), I, 3).len(), 0);
-    }
-
-    #[test]
-    fn delivered_fps_in_one_second_windows() {
-        let r = rows(91, &[]);
-        let (mean, min) = delivered_fps(&r).unwrap();
-        assert!((mean - 30.0).abs() < 0.01, "{mean}");
-        assert_eq!(min, 30.0);
-        let skip: Vec<u64> = (30..45).collect();
-        let (_, min) = delivered_fps(&rows(91, &skip)).unwrap();
-        assert_eq!(min, 15.0);
+    fn the_frame_interval_is_the_median_capture_step() {
+        let r = rows(90, &[30, 31, 32]);
+        let d: Vec<Delivered> = r.iter().map(Delivered::from).collect();
+        assert_eq!(frame_interval_us(&d), Some(I));
     }
 
     #[test]

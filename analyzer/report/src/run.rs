@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use metrics::{Delivered, FrameKind};
+
 use crate::Error;
 use crate::events;
 use crate::frames::{self, FrameRecord, parse_utc_us};
@@ -21,8 +23,22 @@ pub struct Point {
     pub relative_ms: Option<f64>,
     pub vmaf: Option<f64>,
     pub psnr_y: Option<f64>,
-    /// A first sighting of its frame number (no `event`).
-    pub new_frame: bool,
+    /// What the frame was (None for words of `vmaf`'s that are not a frame kind).
+    pub kind: Option<FrameKind>,
+    pub arrival_us: Option<i64>,
+    pub capture_us: Option<i64>,
+}
+
+impl Point {
+    /// The frame as the player timeline needs it (rows with an arrival and a kind).
+    pub fn delivered(&self) -> Option<Delivered> {
+        Some(Delivered {
+            arrival_us: self.arrival_us?,
+            frame: self.frame,
+            capture_us: self.capture_us,
+            kind: self.kind?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +46,8 @@ pub struct Series {
     pub name: String,
     pub role: Role,
     pub points: Vec<Point>,
+    /// Time 0 of `points` (µs UTC): the run's start.
+    pub origin_us: Option<i64>,
 }
 
 /// One `events.csv` row, times in seconds since the run started.
@@ -89,6 +107,7 @@ impl Run {
                 name: s.name.clone(),
                 role: s.role,
                 points: Vec::new(),
+                origin_us,
             })
             .collect();
         add_points(
@@ -248,7 +267,9 @@ fn add_points(rows: Vec<FrameRecord>, origin_us: Option<i64>, streams: &mut Vec<
             relative_ms: ms(rec.relative_latency_us),
             vmaf: rec.vmaf,
             psnr_y: rec.psnr_y,
-            new_frame: rec.event.is_empty(),
+            kind: FrameKind::from_event(&rec.event),
+            arrival_us: rec.arrival_us,
+            capture_us: rec.capture_us,
         };
         // Rows come grouped by stream more often than not: remember the last one's index.
         let i = match &index {
@@ -261,6 +282,7 @@ fn add_points(rows: Vec<FrameRecord>, origin_us: Option<i64>, streams: &mut Vec<
                             name: rec.stream.clone(),
                             role: Role::Live,
                             points: Vec::new(),
+                            origin_us: origin,
                         });
                         streams.len() - 1
                     }
@@ -270,6 +292,9 @@ fn add_points(rows: Vec<FrameRecord>, origin_us: Option<i64>, streams: &mut Vec<
             }
         };
         streams[i].points.push(point);
+    }
+    for s in streams.iter_mut() {
+        s.origin_us = s.origin_us.or(origin);
     }
 }
 
@@ -319,7 +344,8 @@ mod tests {
         assert!((live[0].t - 1.5).abs() < 1e-9);
         assert_eq!(live[0].relative_ms, Some(500.0));
         assert_eq!(live[0].vmaf, Some(91.5));
-        assert!(live[0].new_frame && !live[1].new_frame);
+        assert_eq!(live[0].kind, Some(FrameKind::New));
+        assert_eq!(live[1].kind, Some(FrameKind::Duplicate));
         assert_eq!(run.streams[1].points[0].latency_ms, Some(20.0));
         assert_eq!(run.events.len(), 1);
         assert!((run.events[0].t - 2.0).abs() < 1e-9);

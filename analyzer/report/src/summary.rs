@@ -1,15 +1,17 @@
-//! `summary.json` (schema `streamscope.summary/1`) and `summary.csv` as typed structs: the
+//! `summary.json` (schema `streamscope.summary/2`) and `summary.csv` as typed structs: the
 //! same types write a run's summary and read it back (`report`, `compare`, `--fail-if`). The
 //! numbers inside come from `metrics`; this module only holds and formats them.
 
 use std::path::Path;
 
-use metrics::{Distribution, MeanMin, VmafSummary};
+use metrics::{Distribution, MeanMin, Transport, VmafSummary};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, write_file, writing};
 
-pub const SCHEMA: &str = "streamscope.summary/1";
+pub const SCHEMA: &str = "streamscope.summary/2";
+/// Schemas this build reads: its own and the one before (read with the new fields empty).
+pub const READABLE: [&str; 2] = ["streamscope.summary/1", SCHEMA];
 
 /// Which streams a run judges: live streams are measured against the control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,15 @@ pub struct Fps {
     pub min: f64,
 }
 
+/// Bytes of video received per second (from the packets the reader received).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bitrate {
+    pub mean_kbps: f64,
+    /// Lowest and highest over complete 1 s windows.
+    pub min_kbps: f64,
+    pub max_kbps: f64,
+}
+
 /// Why frames of a live stream were not scored for quality.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unscored {
@@ -98,8 +109,14 @@ pub struct StreamSummary {
     pub name: String,
     pub role: Role,
     pub url: String,
+    /// How the transport delivers frames, which decides how smoothness is judged.
+    #[serde(default)]
+    pub transport: Transport,
     #[serde(default)]
     pub error: Option<String>,
+    /// Things the numbers need read with (e.g. a file read in real time).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     #[serde(default)]
     pub codec: Option<String>,
     #[serde(default)]
@@ -109,13 +126,20 @@ pub struct StreamSummary {
     /// Frame rate the stream declares (delivered fps is `fps`).
     #[serde(default)]
     pub fps_nominal: Option<f32>,
+    /// The bitrate the container declares.
     #[serde(default)]
     pub bitrate_kbps: Option<u32>,
+    /// The bitrate measured as video was received.
+    #[serde(default)]
+    pub bitrate: Option<Bitrate>,
     pub frames_received: u64,
     #[serde(default)]
     pub frames_expected: u64,
     #[serde(default)]
     pub dropped: u64,
+    /// Frames the control delivered that this stream had not when the run stopped.
+    #[serde(default)]
+    pub lost_at_end: u64,
     #[serde(default)]
     pub duplicated: u64,
     #[serde(default)]
@@ -137,6 +161,10 @@ pub struct StreamSummary {
     pub outage_ms_total: f64,
     #[serde(default)]
     pub startup_ms: Option<f64>,
+    /// When the run stopped while this stream was still expected to deliver (RFC 3339); null
+    /// when it ended by itself.
+    #[serde(default)]
+    pub stopped_at: Option<String>,
     #[serde(default)]
     pub fps: Option<Fps>,
     #[serde(default)]
@@ -172,15 +200,19 @@ impl StreamSummary {
             name: name.to_owned(),
             role,
             url: url.to_owned(),
+            transport: Transport::Continuous,
             error: None,
+            warnings: Vec::new(),
             codec: None,
             width: None,
             height: None,
             fps_nominal: None,
             bitrate_kbps: None,
+            bitrate: None,
             frames_received: 0,
             frames_expected: 0,
             dropped: 0,
+            lost_at_end: 0,
             duplicated: 0,
             out_of_order: 0,
             unreadable: 0,
@@ -191,6 +223,7 @@ impl StreamSummary {
             outages: 0,
             outage_ms_total: 0.0,
             startup_ms: None,
+            stopped_at: None,
             fps: None,
             latency_ms: None,
             relative_latency_ms: None,
@@ -224,11 +257,16 @@ impl Summary {
         };
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        if !value["schema"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("streamscope.summary/"))
-        {
-            return Err(bad("not a streamscope summary (no schema)".into()));
+        match value["schema"].as_str() {
+            Some(s) if READABLE.contains(&s) => {}
+            Some(s) if s.starts_with("streamscope.summary/") => {
+                return Err(bad(format!(
+                    "schema {s} is not one this streamscope {} reads ({}): made by a newer streamscope?",
+                    env!("CARGO_PKG_VERSION"),
+                    READABLE.join(", ")
+                )));
+            }
+            _ => return Err(bad("not a streamscope summary (no schema)".into())),
         }
         serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
@@ -238,39 +276,94 @@ impl Summary {
         write_file(path, text + "\n")
     }
 
-    /// The summary flattened: one row per stream, dotted column names (`latency_ms.p95`); the
-    /// columns are the union over all streams, empty where a stream has no value.
+    /// The summary flattened: one row per stream, dotted column names (`latency_ms.p95`),
+    /// always the columns of `CSV_COLUMNS` in that order (empty where a stream has no value),
+    /// so runs of one schema append into one sheet.
     pub fn write_csv(&self, path: &Path) -> Result<(), Error> {
         let io = writing(path);
-        let mut header: Vec<String> = Vec::new();
-        let mut rows: Vec<std::collections::HashMap<String, String>> = Vec::new();
+        let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+        w.write_record(CSV_COLUMNS).map_err(|e| io(e.into()))?;
         for s in &self.streams {
             let value = serde_json::to_value(s).map_err(|e| io(e.into()))?;
             let mut cells = Vec::new();
             flatten("", &value, &mut cells);
-            for (k, _) in &cells {
-                if !header.contains(k) {
-                    header.push(k.clone());
-                }
-            }
-            rows.push(cells.into_iter().collect());
-        }
-        // A key that is a null object in one stream and expanded in another keeps only the
-        // expanded columns.
-        let expanded: Vec<String> = header.clone();
-        header.retain(|k| !expanded.iter().any(|e| e.starts_with(&format!("{k}."))));
-        let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
-        w.write_record(&header).map_err(|e| io(e.into()))?;
-        for r in rows {
-            let cells: Vec<&str> = header
+            let cells: std::collections::HashMap<String, String> = cells.into_iter().collect();
+            let row: Vec<&str> = CSV_COLUMNS
                 .iter()
-                .map(|k| r.get(k).map_or("", String::as_str))
+                .map(|k| cells.get(*k).map_or("", String::as_str))
                 .collect();
-            w.write_record(&cells).map_err(|e| io(e.into()))?;
+            w.write_record(&row).map_err(|e| io(e.into()))?;
         }
         w.flush().map_err(io)
     }
 }
+
+/// The columns of `summary.csv` for this schema, in order.
+pub const CSV_COLUMNS: [&str; 63] = [
+    "name",
+    "role",
+    "url",
+    "transport",
+    "error",
+    "warnings",
+    "codec",
+    "width",
+    "height",
+    "fps_nominal",
+    "bitrate_kbps",
+    "frames_received",
+    "frames_expected",
+    "dropped",
+    "lost_at_end",
+    "duplicated",
+    "out_of_order",
+    "unreadable",
+    "stale",
+    "freezes",
+    "freeze_ms_total",
+    "resolution_changes",
+    "outages",
+    "outage_ms_total",
+    "startup_ms",
+    "stopped_at",
+    "fps.mean",
+    "fps.min",
+    "latency_ms.p50",
+    "latency_ms.p90",
+    "latency_ms.p95",
+    "latency_ms.p99",
+    "latency_ms.min",
+    "latency_ms.max",
+    "latency_ms.mean",
+    "relative_latency_ms.p50",
+    "relative_latency_ms.p90",
+    "relative_latency_ms.p95",
+    "relative_latency_ms.p99",
+    "relative_latency_ms.min",
+    "relative_latency_ms.max",
+    "relative_latency_ms.mean",
+    "vmaf.mean",
+    "vmaf.harmonic_mean",
+    "vmaf.min",
+    "vmaf.p1",
+    "vmaf.p5",
+    "vmaf.frames_scored",
+    "psnr_y.mean",
+    "psnr_y.min",
+    "ssim.mean",
+    "ssim.min",
+    "vmaf_unscored.subsampled",
+    "vmaf_unscored.busy",
+    "vmaf_unscored.unreadable",
+    "vmaf_unscored.no_reference_frame",
+    "scaled_to",
+    "vmaf_error",
+    "frames_scored",
+    "unscored",
+    "bitrate.mean_kbps",
+    "bitrate.min_kbps",
+    "bitrate.max_kbps",
+];
 
 /// Nested objects become dotted keys; nulls become empty cells.
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
@@ -288,6 +381,13 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
         }
         Value::Null => out.push((prefix.to_owned(), String::new())),
         Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        Value::Array(items) => {
+            let texts: Vec<String> = items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect();
+            out.push((prefix.to_owned(), texts.join("; ")));
+        }
         other => out.push((prefix.to_owned(), other.to_string())),
     }
 }
@@ -315,27 +415,79 @@ mod tests {
     }
 
     #[test]
-    fn csv_columns_are_the_union_over_streams() {
+    fn csv_columns_are_fixed_whatever_a_run_measured() {
         let mut good = StreamSummary::new("good", Role::Live, "good.ts");
         good.dropped = 1;
         good.latency_ms = metrics::stats::distribution(&[100_000]);
-        let s = summary(vec![StreamSummary::new("broken", Role::Live, "b.ts"), good]);
+        good.warnings = vec!["a".into(), "b".into()];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("summary.csv");
-        s.write_csv(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        assert!(
-            header.contains(&"latency_ms.p95") && !header.contains(&"latency_ms"),
-            "{header:?}"
-        );
-        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-        assert!(rows.iter().all(|r| r.len() == header.len()));
-        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-        assert_eq!(rows[0][col("latency_ms.p95")], "");
-        assert_eq!(rows[1][col("latency_ms.p95")], "100.0");
-        assert_eq!(rows[1][col("dropped")], "1");
+        let mut headers = Vec::new();
+        for streams in [
+            vec![
+                StreamSummary::new("broken", Role::Live, "b.ts"),
+                good.clone(),
+            ],
+            vec![StreamSummary::new("broken", Role::Live, "b.ts")],
+        ] {
+            summary(streams).write_csv(&path).unwrap();
+            let mut r = csv::Reader::from_path(&path).unwrap();
+            let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+            let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+            assert!(rows.iter().all(|row| row.len() == CSV_COLUMNS.len()));
+            if rows.len() == 2 {
+                let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+                assert_eq!(&rows[0][col("latency_ms.p95")], "");
+                assert_eq!(&rows[1][col("latency_ms.p95")], "100.0");
+                assert_eq!(&rows[1][col("dropped")], "1");
+                assert_eq!(&rows[1][col("warnings")], "a; b");
+            }
+            headers.push(header);
+        }
+        assert_eq!(headers[0], headers[1]);
+        assert_eq!(headers[0], CSV_COLUMNS);
+        // Every column is a key a summary can have: none is misspelt.
+        let mut all = StreamSummary::new("x", Role::Live, "x");
+        all.latency_ms = metrics::stats::distribution(&[1]);
+        all.relative_latency_ms = all.latency_ms;
+        all.fps = Some(Fps {
+            mean: 1.0,
+            min: 1.0,
+        });
+        all.vmaf = metrics::quality::pool(&[1.0]);
+        all.psnr_y = metrics::quality::mean_min(&[1.0]);
+        all.ssim = all.psnr_y;
+        all.vmaf_unscored = Some(Unscored::default());
+        all.frames_scored = Some(1);
+        all.unscored = Some(0);
+        all.bitrate = Some(Bitrate {
+            mean_kbps: 1.0,
+            min_kbps: 1.0,
+            max_kbps: 1.0,
+        });
+        let mut cells = Vec::new();
+        flatten("", &serde_json::to_value(&all).unwrap(), &mut cells);
+        let keys: Vec<&str> = cells.iter().map(|(k, _)| k.as_str()).collect();
+        for c in CSV_COLUMNS {
+            assert!(keys.contains(&c), "{c} is not a summary key");
+        }
+        for k in &keys {
+            assert!(CSV_COLUMNS.contains(k), "summary key {k} has no column");
+        }
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_the_older_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        let mut s = summary(vec![StreamSummary::new("a", Role::Live, "u")]);
+        s.schema = "streamscope.summary/9".into();
+        s.write_json(&path).unwrap();
+        let e = Summary::load(&path).unwrap_err().to_string();
+        assert!(e.contains("summary/9") && e.contains("newer"), "{e}");
+        s.schema = "streamscope.summary/1".into();
+        s.write_json(&path).unwrap();
+        assert_eq!(Summary::load(&path).unwrap().streams[0].name, "a");
     }
 
     #[test]

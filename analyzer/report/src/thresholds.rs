@@ -84,8 +84,11 @@ const RELATIVE: [Quantity; 7] = distribution!(
     relative_latency_ms
 );
 
-const OTHERS: [Quantity; 23] = [
+const OTHERS: [Quantity; 26] = [
     q!("dropped", "dropped", false, |s| Some(s.dropped as f64)),
+    q!("lost_at_end", "lost_at_end", false, |s| Some(
+        s.lost_at_end as f64
+    )),
     q!("duplicated", "duplicated", false, |s| Some(
         s.duplicated as f64
     )),
@@ -128,6 +131,12 @@ const OTHERS: [Quantity; 23] = [
         .map(|v| v.min)),
     q!("ssim.mean", "ssim.mean", false, |s| s.ssim.map(|v| v.mean)),
     q!("ssim.min", "ssim.min", false, |s| s.ssim.map(|v| v.min)),
+    q!("bitrate.mean", "bitrate.mean_kbps", false, |s| s
+        .bitrate
+        .map(|b| b.mean_kbps)),
+    q!("bitrate.min", "bitrate.min_kbps", false, |s| s
+        .bitrate
+        .map(|b| b.min_kbps)),
 ];
 
 /// Every quantity a check (or a report column) can name.

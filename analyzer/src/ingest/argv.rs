@@ -187,6 +187,29 @@ pub fn parse_kbps(line: &str) -> Option<u32> {
         .ok()
 }
 
+/// The container of an `Input #0, mpegts, from '…':` line (the first of a list such as
+/// `mov,mp4,m4a`).
+pub fn parse_input_format(line: &str) -> Option<&str> {
+    // ffmpeg may prefix its level (`[info] Input #0, …`).
+    let rest = line.split_once("Input #")?.1;
+    let (_, rest) = rest.split_once(", ")?;
+    let (formats, _) = rest.split_once(", from ")?;
+    formats.split(',').next().map(str::trim)
+}
+
+/// The `start: 1.400000` of a `Duration: …, start: …, bitrate: …` line, in µs.
+pub fn parse_start_us(line: &str) -> Option<i64> {
+    let rest = line.split("Duration:").nth(1)?.split("start: ").nth(1)?;
+    let secs: f64 = rest.split(',').next()?.trim().parse().ok()?;
+    secs.is_finite().then(|| (secs * 1e6).round() as i64)
+}
+
+/// Containers whose timestamps start at an arbitrary value (MPEG-TS's 33-bit clock, and HLS
+/// built on it), unlike MP4/Matroska, whose timeline starts at 0 by definition.
+pub fn arbitrary_time_origin(format: &str) -> bool {
+    matches!(format, "mpegts" | "mpegtsraw" | "hls")
+}
+
 /// `pts × num/den` seconds in µs, rounded to nearest.
 pub fn pts_to_us(pts: i64, num: i64, den: i64) -> Option<i64> {
     if den == 0 {
@@ -232,6 +255,36 @@ mod tests {
             "ffmpeg's default unless asked"
         );
         assert!(is_hls("https://x/a.M3U8#frag") && !is_hls("https://x/m3u8/seg.ts"));
+    }
+
+    #[test]
+    fn container_and_start_lines() {
+        assert_eq!(
+            parse_input_format("Input #0, hls, from 'http://h/index.m3u8':"),
+            Some("hls")
+        );
+        assert_eq!(
+            parse_input_format("Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'clip.mp4':"),
+            Some("mov")
+        );
+        assert_eq!(
+            parse_input_format("Output #0, rawvideo, to 'pipe:1':"),
+            None
+        );
+        assert_eq!(
+            parse_input_format("[info] Input #0, mpegts, from 'x.ts':"),
+            Some("mpegts")
+        );
+        assert_eq!(
+            parse_start_us("  Duration: 00:00:03.00, start: 1.400000, bitrate: N/A"),
+            Some(1_400_000)
+        );
+        assert_eq!(
+            parse_start_us("  Duration: N/A, start: 0.066667, bitrate: N/A"),
+            Some(66_667)
+        );
+        assert_eq!(parse_start_us("  Duration: N/A, bitrate: N/A"), None);
+        assert!(arbitrary_time_origin("mpegts") && !arbitrary_time_origin("mov"));
     }
 
     #[test]

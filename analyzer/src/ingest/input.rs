@@ -2,6 +2,7 @@
 //! when the URL is first seen (`Input::parse`), so every later step (ffmpeg's options, the
 //! protocol whitelist, whether a dropped source is reopened) reads the same answer.
 
+use metrics::Transport;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -80,6 +81,17 @@ impl Input {
 
     pub fn protocol(&self) -> Protocol {
         self.protocol
+    }
+
+    /// Segmented (HLS playlists, DASH manifests over HTTP) or continuous delivery.
+    pub fn transport(&self) -> Transport {
+        let path = self.url.split(['?', '#']).next().unwrap_or_default();
+        let path = path.to_ascii_lowercase();
+        if self.protocol == Protocol::Http && (path.ends_with(".m3u8") || path.ends_with(".mpd")) {
+            Transport::Segmented
+        } else {
+            Transport::Continuous
+        }
     }
 }
 

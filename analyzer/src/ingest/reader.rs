@@ -56,7 +56,14 @@ pub struct RawFrame {
 
 enum Note {
     Input(InputInfo),
-    Output { width: usize, height: usize },
+    /// The input's container and its first timestamp (µs), from `Input #0, FORMAT, from …`
+    /// and `Duration: …, start: S, …`.
+    Container(String),
+    Start(i64),
+    Output {
+        width: usize,
+        height: usize,
+    },
     Show(ShowInfo),
 }
 
@@ -76,7 +83,14 @@ fn hook(tx: Sender<Note>) -> generator::process::EventHook {
                 width: v.width as usize,
                 height: v.height as usize,
             }),
-            FfmpegEvent::Log(_, line) => parse_showinfo(line).map(Note::Show),
+            FfmpegEvent::ParsedInput(i) => super::argv::parse_input_format(&i.raw_log_message)
+                .map(|f| Note::Container(f.to_owned())),
+            FfmpegEvent::ParsedDuration(d) => {
+                super::argv::parse_start_us(&d.raw_log_message).map(Note::Start)
+            }
+            FfmpegEvent::Log(_, line) => parse_showinfo(line)
+                .map(Note::Show)
+                .or_else(|| super::argv::parse_start_us(line).map(Note::Start)),
             _ => None,
         };
         if let Some(n) = note {
@@ -113,6 +127,11 @@ pub struct Reader {
     width: usize,
     height: usize,
     time_base: Option<(i64, i64)>,
+    /// Replays: PTS 0 of a container whose timestamps start at an arbitrary value (MPEG-TS,
+    /// HLS) is its first timestamp, as it is the start of an MP4.
+    pts_origin_us: i64,
+    container: Option<String>,
+    with_pts: bool,
     /// Frames described by showinfo: (index in the stream, PTS µs, size).
     pending: VecDeque<(u64, Option<i64>, (u32, u32))>,
     /// showinfo's frame numbers restart when ffmpeg rebuilds the filter graph: the index of
@@ -165,6 +184,9 @@ impl Reader {
             width: 0,
             height: 0,
             time_base: None,
+            pts_origin_us: 0,
+            container: None,
+            with_pts: opts.with_pts,
             pending: VecDeque::new(),
             graph_base: 0,
             noted_frames: 0,
@@ -209,6 +231,17 @@ impl Reader {
                     self.input = Some(info);
                 }
             }
+            Note::Container(format) => self.container = Some(format),
+            Note::Start(us) => {
+                if self.with_pts
+                    && self
+                        .container
+                        .as_deref()
+                        .is_some_and(super::argv::arbitrary_time_origin)
+                {
+                    self.pts_origin_us = us;
+                }
+            }
             Note::Output { width, height } => {
                 self.width = width;
                 self.height = height;
@@ -225,7 +258,8 @@ impl Reader {
             }) => {
                 let us = self
                     .time_base
-                    .and_then(|(num, den)| pts_to_us(pts, num, den));
+                    .and_then(|(num, den)| pts_to_us(pts, num, den))
+                    .map(|us| us - self.pts_origin_us);
                 self.pending
                     .push_back((self.graph_base + n, us, (width, height)));
                 self.noted_frames = self.graph_base + n + 1;

@@ -135,7 +135,7 @@ impl Recorder {
         if flushed.is_ok() && result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
             flushed = rewrite_with_scores(&self.out.join("frames.csv"), &result);
         }
-        let mut summary = summarize::summarize(
+        let (mut summary, events) = summarize::summarize(
             &result,
             &opts.command,
             config.clock,
@@ -145,11 +145,6 @@ impl Recorder {
             let texts: Vec<_> = opts.fail_if.iter().map(|c| c.text.as_str()).collect();
             texts.join(",")
         });
-        let events: Vec<_> = result
-            .streams
-            .iter()
-            .flat_map(summarize::stream_events)
-            .collect();
         summary.write_json(&self.out.join("summary.json"))?;
         summary.write_csv(&self.out.join("summary.csv"))?;
         report::events::write(&self.out.join("events.csv"), &events)?;
@@ -212,12 +207,15 @@ fn serve_metrics(
     config: &SessionConfig,
     handles: &Handles,
 ) -> Result<(MetricsServer, Arc<Mutex<LiveMetrics>>), Error> {
-    let metrics = Arc::new(Mutex::new(LiveMetrics::new(
-        config
-            .streams
-            .iter()
-            .map(|s| (s.name.as_str(), s.role == Role::Control)),
-    )));
+    let metrics = Arc::new(Mutex::new(LiveMetrics::new(config.streams.iter().map(
+        |s| {
+            (
+                s.name.as_str(),
+                s.role == Role::Control,
+                s.input.transport(),
+            )
+        },
+    ))));
     let served = metrics.clone();
     let latest = handles.latest.clone();
     let streams = config.streams.len();

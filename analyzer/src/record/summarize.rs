@@ -1,14 +1,17 @@
 //! A finished session turned into the run folder's summary and events: the numbers come
-//! from `metrics`, the types from `report`; this module only assembles them.
+//! from `metrics` (one `Smoothness` per stream feeds both the summary and the events, so they
+//! agree by construction), the types from `report`; this module only assembles them.
 
 use std::path::Path;
 
 use metrics::quality::{mean_min, pool};
-use metrics::stats::{self, FREEZE_INTERVALS};
-use metrics::{FrameKind, FrameRow, MeanMin, VmafSummary};
+use metrics::stats::{self, resolution_changes};
+use metrics::{Delivered, FrameKind, MeanMin, Smoothness, StreamContext, VmafSummary};
+use report::frames::utc;
 use report::summary::{Fps, SCHEMA, StreamSummary, Summary, Unscored, Versions};
 use report::{Event, Role};
 
+use crate::ingest::Protocol;
 use crate::quality::FrameScores;
 use crate::session::{ClockMode, SessionResult, StreamResult, VmafRun};
 
@@ -36,7 +39,56 @@ pub fn pool_scores(scores: &[FrameScores]) -> Pooled {
     }
 }
 
+/// One stream of a finished session, measured once.
+pub struct Measured<'a> {
+    pub stream: &'a StreamResult,
+    pub deliveries: Vec<Delivered>,
+    pub smoothness: Smoothness,
+}
+
+/// The control's first sightings as (capture µs, arrival µs).
+fn control_frames(result: &SessionResult) -> Option<Vec<(i64, i64)>> {
+    let c = result
+        .streams
+        .iter()
+        .find(|s| s.spec.role == Role::Control)?;
+    Some(
+        c.rows
+            .iter()
+            .filter(|r| r.kind.is_first_sighting())
+            .filter_map(|r| Some((r.arrival.timecode?.capture_us as i64, r.arrival.arrival_us)))
+            .collect(),
+    )
+}
+
+/// Every stream's smoothness and loss.
+pub fn measure(result: &SessionResult) -> Vec<Measured<'_>> {
+    let control = control_frames(result);
+    result
+        .streams
+        .iter()
+        .map(|s| {
+            let deliveries: Vec<Delivered> = s.rows.iter().map(Delivered::from).collect();
+            let smoothness = metrics::smoothness(
+                &deliveries,
+                StreamContext {
+                    transport: s.spec.input.transport(),
+                    end: s.end,
+                    control: control.as_deref().filter(|_| s.spec.role == Role::Live),
+                    max_relative_us: s.rows.iter().filter_map(|r| r.relative_latency_us).max(),
+                },
+            );
+            Measured {
+                stream: s,
+                deliveries,
+                smoothness,
+            }
+        })
+        .collect()
+}
+
 /// Quality of one stream: scores pooled in delivery order.
+#[derive(Default)]
 struct QualityCells {
     vmaf: Option<VmafSummary>,
     psnr_y: Option<MeanMin>,
@@ -48,14 +100,7 @@ struct QualityCells {
 
 fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
     let Some(q) = &s.quality else {
-        return QualityCells {
-            vmaf: None,
-            psnr_y: None,
-            ssim: None,
-            unscored: None,
-            scaled_to: None,
-            error: None,
-        };
+        return QualityCells::default();
     };
     let scores: Vec<_> = s
         .rows
@@ -81,55 +126,89 @@ fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
     }
 }
 
+/// What the numbers of a stream need read with.
+fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    if clock == ClockMode::Realtime && s.spec.input.protocol() == Protocol::File {
+        let latency = stats::distribution(
+            &s.rows
+                .iter()
+                .filter_map(|r| r.latency_us)
+                .collect::<Vec<_>>(),
+        );
+        let start = s.rows.iter().find_map(|r| {
+            let tc = r.arrival.timecode?;
+            Some(utc(tc.capture_us as i64 - r.arrival.pts_us?))
+        });
+        out.push(format!(
+            "{} is a file read as fast as ffmpeg decodes it: arrival is when this machine decoded each frame, so latency{} and fps{} describe the decoding, not a delivery. Replay a recording with --clock pts --start-time {}",
+            s.spec.input,
+            latency.map_or(String::new(), |l| format!(" (median {:.0} ms)", l.p50)),
+            fps.map_or(String::new(), |f| format!(" ({f:.0})")),
+            start.unwrap_or_else(|| "<capture time of PTS 0>".into())
+        ));
+    }
+    out
+}
+
 fn stream_summary(
-    started_us: i64,
-    s: &StreamResult,
-    control: Option<&[FrameRow]>,
+    result: &SessionResult,
+    m: &Measured<'_>,
+    clock: ClockMode,
     vmaf: Option<&VmafRun>,
 ) -> StreamSummary {
+    let s = m.stream;
     let quality = quality_cells(s, vmaf);
     let rows = &s.rows;
-    let (expected, dropped) = stats::drops(rows);
-    let interval = stats::frame_interval_us(rows);
-    let freezes = interval
-        .map(|i| stats::freezes(rows, i, FREEZE_INTERVALS))
-        .unwrap_or_default();
-    let outages = stats::outages(rows, interval.unwrap_or(0));
+    let timeline = m.smoothness.timeline.as_ref();
+    let freezes = timeline.map_or(&[][..], |t| &t.freezes[..]);
+    let outages = timeline.map_or(&[][..], |t| &t.outages[..]);
+    let total_ms = |spans: &[metrics::timeline::Span]| {
+        spans.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3
+    };
     let latencies: Vec<i64> = rows.iter().filter_map(|r| r.latency_us).collect();
-    let relative = control.map(|c| {
-        let map = stats::first_arrivals(c);
-        rows.iter()
-            .filter_map(|r| stats::relative_latency_us(r, &map))
-            .collect::<Vec<_>>()
-    });
+    let relative: Vec<i64> = rows.iter().filter_map(|r| r.relative_latency_us).collect();
+    let fps = m.smoothness.fps();
+    let loss = &m.smoothness.loss;
+    let info = s.info.as_ref();
     StreamSummary {
         name: s.spec.name.clone(),
         role: s.spec.role,
         url: s.spec.input.url().to_owned(),
+        transport: s.spec.input.transport(),
         error: s.error.as_ref().map(ToString::to_string),
-        codec: s.info.as_ref().map(|i| i.codec.clone()),
-        width: s.info.as_ref().map(|i| i.width),
-        height: s.info.as_ref().map(|i| i.height),
-        fps_nominal: s.info.as_ref().map(|i| i.fps).filter(|f| *f > 0.0),
-        bitrate_kbps: s.info.as_ref().and_then(|i| i.bitrate_kbps),
+        warnings: warnings(s, clock, fps.map(|f| f.0)),
+        codec: info.map(|i| i.codec.clone()),
+        width: info.map(|i| i.width),
+        height: info.map(|i| i.height),
+        fps_nominal: info.map(|i| i.fps).filter(|f| *f > 0.0),
+        bitrate_kbps: info.and_then(|i| i.bitrate_kbps),
+        bitrate: None,
         frames_received: rows.len() as u64,
-        frames_expected: expected,
-        dropped,
-        duplicated: stats::count(rows, FrameKind::Duplicate),
-        out_of_order: stats::count(rows, FrameKind::OutOfOrder),
-        unreadable: stats::count(rows, FrameKind::Unreadable),
-        stale: stats::count(rows, FrameKind::Stale),
+        frames_expected: loss.expected,
+        dropped: loss.dropped,
+        lost_at_end: loss.lost_at_end,
+        duplicated: stats::count(rows, |k| k == FrameKind::Duplicate),
+        out_of_order: stats::count(rows, |k| k == FrameKind::OutOfOrder),
+        unreadable: stats::count(rows, |k| k.is_unreadable()),
+        stale: stats::count(rows, |k| k == FrameKind::Stale),
         freezes: freezes.len() as u64,
-        freeze_ms_total: freezes.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3,
-        resolution_changes: stats::resolution_changes(rows).len() as u64,
+        freeze_ms_total: total_ms(freezes),
+        resolution_changes: resolution_changes(rows).len() as u64,
         outages: outages.len() as u64,
-        outage_ms_total: outages.iter().map(|o| o.duration_us).sum::<i64>() as f64 / 1e3,
-        startup_ms: rows
-            .first()
-            .map(|r| (r.arrival.arrival_us - started_us) as f64 / 1e3),
-        fps: stats::delivered_fps(rows).map(|(mean, min)| Fps { mean, min }),
+        outage_ms_total: total_ms(outages),
+        // On the replay clock there is no moment the analysis started to count from.
+        startup_ms: (clock == ClockMode::Realtime)
+            .then(|| rows.first())
+            .flatten()
+            .map(|r| (r.arrival.arrival_us - result.started_us) as f64 / 1e3),
+        stopped_at: match s.end {
+            metrics::StreamEnd::Stopped { at_us } => Some(utc(at_us)),
+            metrics::StreamEnd::Finished => None,
+        },
+        fps: fps.map(|(mean, min)| Fps { mean, min }),
         latency_ms: stats::distribution(&latencies),
-        relative_latency_ms: relative.as_deref().and_then(stats::distribution),
+        relative_latency_ms: stats::distribution(&relative),
         vmaf: quality.vmaf,
         psnr_y: quality.psnr_y,
         ssim: quality.ssim,
@@ -141,78 +220,93 @@ fn stream_summary(
     }
 }
 
-/// Drops and freezes of one stream as events.
-pub fn stream_events(s: &StreamResult) -> Vec<Event> {
-    let interval = stats::frame_interval_us(&s.rows).unwrap_or(0);
-    let mut events: Vec<Event> = s
-        .rows
+/// Drops, freezes, outages and resolution changes of one stream: the same lists the summary
+/// counts.
+pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
+    let s = m.stream;
+    let name = &s.spec.name;
+    let interval = m.smoothness.interval_us.unwrap_or(0);
+    let event = |kind, start_us, duration_us, frames, detail| Event {
+        stream: name.clone(),
+        kind,
+        start_us,
+        duration_us,
+        frames,
+        detail,
+    };
+    let mut events: Vec<Event> = m
+        .smoothness
+        .loss
+        .drops
         .iter()
-        .filter(|r| r.gap_before > 0)
-        .map(|r| Event {
-            stream: s.spec.name.clone(),
-            kind: "drop",
-            start_us: r.arrival.arrival_us,
-            duration_us: r.gap_before as i64 * interval,
-            frames: r.gap_before,
-            detail: String::new(),
+        .map(|d| {
+            event(
+                "drop",
+                d.at_us,
+                d.frames as i64 * interval,
+                d.frames,
+                String::new(),
+            )
         })
         .collect();
-    if interval > 0 {
-        events.extend(
-            stats::freezes(&s.rows, interval, FREEZE_INTERVALS)
-                .into_iter()
-                .map(|f| Event {
-                    stream: s.spec.name.clone(),
-                    kind: "freeze",
-                    start_us: f.start_us,
-                    duration_us: f.duration_us,
-                    frames: (f.duration_us / interval) as u64,
-                    detail: String::new(),
-                }),
-        );
+    if let Some(t) = &m.smoothness.timeline {
+        events.extend(t.freezes.iter().map(|f| {
+            event(
+                "freeze",
+                f.start_us,
+                f.duration_us,
+                (f.duration_us / t.interval_us) as u64,
+                String::new(),
+            )
+        }));
+        events.extend(t.outages.iter().map(|o| {
+            let detail = if o.start_us + o.duration_us >= t.end_us
+                && matches!(s.end, metrics::StreamEnd::Stopped { .. })
+            {
+                "to the end of the run".to_owned()
+            } else {
+                String::new()
+            };
+            event("outage", o.start_us, o.duration_us, 0, detail)
+        }));
     }
-    events.extend(
-        stats::outages(&s.rows, interval)
-            .into_iter()
-            .map(|o| Event {
-                stream: s.spec.name.clone(),
-                kind: "outage",
-                start_us: o.start_us,
-                duration_us: o.duration_us,
-                frames: 0,
-                detail: String::new(),
-            }),
-    );
-    events.extend(
-        stats::resolution_changes(&s.rows)
-            .into_iter()
-            .map(|c| Event {
-                stream: s.spec.name.clone(),
-                kind: "resolution_change",
-                start_us: s.rows[c.row].arrival.arrival_us,
-                duration_us: 0,
-                frames: 0,
-                detail: format!("{}x{}→{}x{}", c.from.0, c.from.1, c.to.0, c.to.1),
-            }),
-    );
+    if m.smoothness.loss.lost_at_end > 0
+        && let metrics::StreamEnd::Stopped { at_us } = s.end
+    {
+        let last = m.deliveries.last().map_or(at_us, |d| d.arrival_us);
+        events.push(event(
+            "lost_at_end",
+            last,
+            at_us - last,
+            m.smoothness.loss.lost_at_end,
+            format!(
+                "{} frames the control delivered never came",
+                m.smoothness.loss.lost_at_end
+            ),
+        ));
+    }
+    events.extend(resolution_changes(&s.rows).into_iter().map(|c| {
+        event(
+            "resolution_change",
+            s.rows[c.row].arrival.arrival_us,
+            0,
+            0,
+            format!("{}x{}→{}x{}", c.from.0, c.from.1, c.to.0, c.to.1),
+        )
+    }));
     events.sort_by_key(|e| e.start_us);
     events
 }
 
-/// The whole summary of a session.
+/// The whole summary and the events of a session.
 pub fn summarize(
     result: &SessionResult,
     command: &str,
     clock: ClockMode,
     versions: Versions,
-) -> Summary {
-    use report::frames::utc;
-    let control = result
-        .streams
-        .iter()
-        .find(|s| s.spec.role == Role::Control)
-        .map(|s| s.rows.as_slice());
-    Summary {
+) -> (Summary, Vec<Event>) {
+    let measured = measure(result);
+    let summary = Summary {
         schema: SCHEMA.to_owned(),
         started_at: utc(result.started_us),
         ended_at: utc(result.ended_us),
@@ -229,17 +323,11 @@ pub fn summarize(
         vmaf_disabled: result.vmaf.as_ref().and_then(|v| v.disabled.clone()),
         pairing: None,
         scaled_to: None,
-        streams: result
-            .streams
+        streams: measured
             .iter()
-            .map(|s| {
-                stream_summary(
-                    result.started_us,
-                    s,
-                    control.filter(|_| s.spec.role == Role::Live),
-                    result.vmaf.as_ref(),
-                )
-            })
+            .map(|m| stream_summary(result, m, clock, result.vmaf.as_ref()))
             .collect(),
-    }
+    };
+    let events = measured.iter().flat_map(stream_events).collect();
+    (summary, events)
 }

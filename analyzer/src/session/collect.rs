@@ -1,18 +1,23 @@
 //! The collector: takes every stream's frames in arrival order, classifies them, pairs live
-//! frames with the control's, stops the run at its deadline or on the stop flag, and hands
-//! each measured row to the caller as soon as it exists.
+//! frames with the control's (a live frame that comes before the control's copy waits for
+//! it, briefly), stops the run at its deadline or on the stop flag, notes how each stream
+//! ended, and hands each measured row to the caller as soon as it is complete.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use metrics::Classifier;
+use metrics::{Classifier, FrameRow, StreamEnd};
 use report::Role;
 
 use super::{ClockMode, Msg, SessionConfig, SessionResult, Update};
 use crate::Error;
-use crate::ingest::Stopper;
+use crate::ingest::{Stopper, WallClock};
+
+/// How long (realtime) a live frame waits for the control's copy before it is written
+/// without a relative latency. Replays wait until the control has passed it.
+const CONTROL_WAIT: Duration = Duration::from_secs(2);
 
 /// What the collector keeps of one stream while the run goes on.
 struct Collecting {
@@ -20,10 +25,41 @@ struct Collecting {
     stopper: Option<Stopper>,
     first_arrival_us: Option<i64>,
     has_code: bool,
+    /// Ended by itself before the run stopped.
+    finished: bool,
+    /// Rows waiting for the control's copy of their frame (live streams), in order.
+    waiting: VecDeque<(Instant, FrameRow)>,
+}
+
+/// The control's first sightings: arrival by frame number, and how far it has come.
+#[derive(Default)]
+struct ControlSeen {
+    arrivals: HashMap<u64, i64>,
+    highest: Option<u64>,
+    ended: bool,
+}
+
+impl ControlSeen {
+    /// Whether a row can be written now: it needs no pairing, or its pair is known (or will
+    /// never come).
+    fn settles(&self, row: &FrameRow, since: Instant, replay: bool) -> bool {
+        let Some(tc) = row
+            .arrival
+            .timecode
+            .filter(|_| row.kind.is_first_sighting())
+        else {
+            return true;
+        };
+        self.ended
+            || self.arrivals.contains_key(&tc.frame)
+            || self.highest.is_some_and(|h| h > tc.frame)
+            || (!replay && since.elapsed() >= CONTROL_WAIT)
+    }
 }
 
 pub(super) fn collect(
     config: &SessionConfig,
+    clock: WallClock,
     stop: &AtomicBool,
     stopping_flag: &AtomicBool,
     rx: &Receiver<Msg>,
@@ -37,21 +73,27 @@ pub(super) fn collect(
             stopper: None,
             first_arrival_us: None,
             has_code: false,
+            finished: false,
+            waiting: VecDeque::new(),
         })
         .collect();
     let mut ended = 0;
     let control = config.streams.iter().position(|s| s.role == Role::Control);
-    let mut control_arrivals: HashMap<u64, i64> = HashMap::new();
+    let replay = matches!(config.clock, ClockMode::Pts { .. });
+    let mut seen = ControlSeen {
+        ended: control.is_none(),
+        ..ControlSeen::default()
+    };
     let deadline = match config.clock {
         ClockMode::Realtime => config.duration.map(|d| Instant::now() + d),
         ClockMode::Pts { .. } => None,
     };
-    let mut stopping = false;
+    let mut stopped_us: Option<i64> = None;
     while ended < n {
         // Checked on every message, not only when none came: a live stream never goes quiet.
         let interrupted = stop.load(Ordering::SeqCst);
-        if !stopping && (interrupted || deadline.is_some_and(|d| Instant::now() >= d)) {
-            stopping = true;
+        if stopped_us.is_none() && (interrupted || deadline.is_some_and(|d| Instant::now() >= d)) {
+            stopped_us = Some(clock.now_us());
             stopping_flag.store(true, Ordering::SeqCst);
             result.interrupted = interrupted;
             streams
@@ -59,21 +101,23 @@ pub(super) fn collect(
                 .filter_map(|s| s.stopper.as_ref())
                 .for_each(Stopper::stop);
         }
+        let mut ended_now = None;
         let msg = match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => continue,
+            Ok(m) => Some(m),
+            Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match msg {
-            Msg::Opened {
+            None => {}
+            Some(Msg::Opened {
                 stream,
                 info,
                 size,
                 stopper,
-            } => {
+            }) => {
                 let s = &mut result.streams[stream];
                 s.info = info;
-                if stopping {
+                if stopped_us.is_some() {
                     stopper.stop();
                 }
                 streams[stream].stopper = Some(stopper);
@@ -84,7 +128,7 @@ pub(super) fn collect(
                     height: size.1,
                 });
             }
-            Msg::Arrival { stream, arrival } => {
+            Some(Msg::Arrival { stream, arrival }) => {
                 let c = &mut streams[stream];
                 let first = *c.first_arrival_us.get_or_insert(arrival.arrival_us);
                 c.has_code |= arrival.timecode.is_some();
@@ -100,35 +144,83 @@ pub(super) fn collect(
                     }
                     continue;
                 }
-                let mut row = c.classifier.push(arrival);
+                let row = c.classifier.push(arrival);
                 if Some(stream) == control {
                     if row.kind.is_first_sighting()
                         && let Some(tc) = row.arrival.timecode
                     {
-                        control_arrivals.insert(tc.frame, row.arrival.arrival_us);
+                        seen.arrivals.insert(tc.frame, row.arrival.arrival_us);
+                        seen.highest = Some(seen.highest.map_or(tc.frame, |h| h.max(tc.frame)));
                     }
-                } else if control.is_some() {
-                    row.relative_latency_us =
-                        metrics::stats::relative_latency_us(&row, &control_arrivals);
+                    emit(stream, row, &seen, result, on_update);
+                } else {
+                    c.waiting.push_back((Instant::now(), row));
                 }
-                on_update(Update::Row { stream, row: &row });
-                s.rows.push(row);
             }
-            Msg::Ended { stream, result: r } => {
+            Some(Msg::Ended { stream, result: r }) => {
                 ended += 1;
+                ended_now = Some(stream);
+                streams[stream].finished = stopped_us.is_none();
+                if Some(stream) == control {
+                    seen.ended = true;
+                }
                 let s = &mut result.streams[stream];
                 if let Err(e) = r {
                     s.error.get_or_insert(e);
                 } else if !streams[stream].has_code && s.error.is_none() {
                     s.error = Some(no_timecode(s.spec.input.url(), config.timecode_timeout));
                 }
-                on_update(Update::Ended {
-                    stream,
-                    error: s.error.as_ref(),
-                });
             }
         }
+        // Write every waiting row that is settled, in order, then announce streams that ended.
+        for (i, c) in streams.iter_mut().enumerate() {
+            while c
+                .waiting
+                .front()
+                .is_some_and(|(since, row)| seen.settles(row, *since, replay))
+            {
+                if let Some((_, row)) = c.waiting.pop_front() {
+                    emit(i, row, &seen, result, on_update);
+                }
+            }
+        }
+        if let Some(stream) = ended_now {
+            on_update(Update::Ended {
+                stream,
+                error: result.streams[stream].error.as_ref(),
+            });
+        }
     }
+    // The run is over: nothing more will be paired.
+    seen.ended = true;
+    for (i, c) in streams.iter_mut().enumerate() {
+        for (_, row) in c.waiting.drain(..) {
+            emit(i, row, &seen, result, on_update);
+        }
+    }
+    let stopped_us = stopped_us.unwrap_or_else(|| clock.now_us());
+    for (s, c) in result.streams.iter_mut().zip(&streams) {
+        s.end = if c.finished {
+            StreamEnd::Finished
+        } else {
+            StreamEnd::Stopped { at_us: stopped_us }
+        };
+    }
+}
+
+/// Pair a row with the control's copy of its frame, hand it out and keep it.
+fn emit(
+    stream: usize,
+    mut row: FrameRow,
+    seen: &ControlSeen,
+    result: &mut SessionResult,
+    on_update: &mut dyn FnMut(Update<'_>),
+) {
+    if result.streams[stream].spec.role == Role::Live && !seen.arrivals.is_empty() {
+        row.relative_latency_us = metrics::stats::relative_latency_us(&row, &seen.arrivals);
+    }
+    on_update(Update::Row { stream, row: &row });
+    result.streams[stream].rows.push(row);
 }
 
 fn no_timecode(url: &str, timeout: Duration) -> Error {

@@ -18,7 +18,7 @@ pub use config::{ClockMode, NAME_CHARS, SessionConfig, StreamSpec};
 use crate::ingest::{InputInfo, ReaderOptions, Stopper, WallClock};
 use crate::quality::LatestScores;
 use crate::quality::live::{LiveFeeder, LiveScoring, ReferenceSource, StreamQuality, probe_file};
-use metrics::{FrameArrival, FrameRow};
+use metrics::{FrameArrival, FrameRow, StreamEnd};
 use report::Role;
 use stream::{HookSource, QualityHook, spawn_reader};
 
@@ -64,6 +64,8 @@ pub struct StreamResult {
     pub error: Option<Error>,
     /// Quality scores (live streams of a `vmaf` run).
     pub quality: Option<StreamQuality>,
+    /// Whether the stream ended by itself or was still delivering when the run stopped.
+    pub end: StreamEnd,
 }
 
 /// How a run's quality was scored.
@@ -124,6 +126,7 @@ pub fn run(
                 rows: Vec::new(),
                 error: None,
                 quality: None,
+                end: StreamEnd::Finished,
             })
             .collect(),
         interrupted: false,
@@ -229,6 +232,7 @@ pub fn run(
     drop(tx);
     collect::collect(
         config,
+        clock,
         &handles.stop,
         &stopping,
         &rx,

@@ -14,7 +14,8 @@ use crate::Error;
 use crate::run::{Point, Run, Series};
 use crate::summary::Role;
 use charts::{Drawn, Lines, color};
-use metrics::series::{cdf, fps_windows, histogram, percentile};
+use metrics::series::{cdf, histogram, percentile};
+use metrics::{Delivered, StreamContext, StreamEnd};
 
 /// DejaVu Sans cut to ASCII and a few symbols (see `assets/FONT-LICENSE`): PNG text needs a
 /// font and the binary must not depend on one being installed.
@@ -93,6 +94,40 @@ fn pick(s: &Series, f: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Pictures shown per second on the player timeline (as the summary's fps), at each 1 s
+/// window's middle, in seconds since the run's start.
+fn fps_series(s: &Series, summary: Option<&crate::summary::StreamSummary>) -> Vec<(f64, f64)> {
+    let rows: Vec<Delivered> = s.points.iter().filter_map(Point::delivered).collect();
+    let (Some(summary), Some(origin)) = (summary, s.origin_us) else {
+        return Vec::new();
+    };
+    let end = match summary
+        .stopped_at
+        .as_deref()
+        .and_then(crate::frames::parse_utc_us)
+    {
+        Some(at_us) => StreamEnd::Stopped { at_us },
+        None => StreamEnd::Finished,
+    };
+    let smoothness = metrics::smoothness(
+        &rows,
+        StreamContext {
+            transport: summary.transport,
+            end,
+            control: None,
+            max_relative_us: None,
+        },
+    );
+    smoothness
+        .timeline
+        .as_ref()
+        .map(metrics::timeline::fps_windows)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(start, count)| ((start - origin) as f64 / 1e6 + 0.5, count))
+        .collect()
+}
+
 impl Prepared {
     pub fn new(run: &Run) -> Prepared {
         let mut live_index = 0;
@@ -111,18 +146,13 @@ impl Prepared {
                 if s.role != Role::Control {
                     live_index += 1;
                 }
-                let new: Vec<f64> = s
-                    .points
-                    .iter()
-                    .filter(|p| p.new_frame)
-                    .map(|p| p.t)
-                    .collect();
+                let fps = fps_series(s, sum);
                 StreamData {
                     name: s.name.clone(),
                     role: s.role,
                     color: c,
                     relative: pick(s, |p| p.relative_ms),
-                    fps: fps_windows(&new),
+                    fps,
                     psnr_y: pick(s, |p| p.psnr_y),
                     cdf: cdf(&values, 1500),
                     vmaf_counts: Vec::new(),
@@ -426,15 +456,22 @@ mod tests {
     /// the time axis. Every chart must still be drawn (plotters overflows on such input).
     #[test]
     fn negative_latencies_and_far_events_are_drawn() {
+        const ORIGIN: i64 = 1_800_000_000_000_000;
         let points: Vec<Point> = (0..90u32)
-            .map(|i| Point {
-                t: -10_314.0 + f64::from(i) / 30.0,
-                frame: Some(i.into()),
-                latency_ms: Some(-10_314_000.0),
-                relative_ms: Some(0.0),
-                vmaf: Some(90.0),
-                psnr_y: Some(40.0),
-                new_frame: true,
+            .map(|i| {
+                let t = -10_314.0 + f64::from(i) / 30.0;
+                let arrival = ORIGIN + (t * 1e6) as i64;
+                Point {
+                    t,
+                    frame: Some(i.into()),
+                    latency_ms: Some(-10_314_000.0),
+                    relative_ms: Some(0.0),
+                    vmaf: Some(90.0),
+                    psnr_y: Some(40.0),
+                    kind: Some(metrics::FrameKind::New),
+                    arrival_us: Some(arrival),
+                    capture_us: Some(arrival + 10_314_000_000),
+                }
             })
             .collect();
         let mut summary = crate::summary::Summary {
@@ -463,6 +500,7 @@ mod tests {
                 name: "live1".into(),
                 role: Role::Live,
                 points,
+                origin_us: Some(ORIGIN),
             }],
             events: vec![EventRow {
                 stream: "live1".into(),
