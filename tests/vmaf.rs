@@ -278,3 +278,65 @@ fn analyze_vmaf_without_a_reference_is_refused() {
         r.stderr
     );
 }
+
+#[test]
+fn a_subsample_of_n_scores_every_nth_pair_offline_and_live() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    let out = dir.path().join("sub");
+    let run_ = run(bin()
+        .args(["vmaf", "--vmaf-threads", "2", "--vmaf-subsample", "3"])
+        .args(["--reference", path_str(&r), "--distorted", path_str(&r)])
+        .args(["--out", path_str(&out)]));
+    assert!(run_.status.success(), "{}", run_.stderr);
+    let s = summary_json(&out)["streams"][0].clone();
+    assert_eq!(
+        (s["frames_scored"].as_u64(), s["unscored"].as_u64()),
+        (Some(30), Some(60)),
+        "{s}"
+    );
+    assert_eq!(s["vmaf"]["frames_scored"], 30);
+    assert!(s["vmaf"]["mean"].as_f64().unwrap() >= 99.0, "{s}");
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    assert_eq!(csv.matches(",subsampled\n").count(), 60, "{csv}");
+    let live = format!("live1={}", path_str(&r));
+    let (s, scores) = analyze_vmaf(
+        dir.path(),
+        "live",
+        &[
+            "--live",
+            &live,
+            "--reference",
+            path_str(&r),
+            "--vmaf-subsample",
+            "2",
+        ],
+    );
+    let l = stream(&s, "live1");
+    assert_eq!(l["vmaf"]["frames_scored"], 45, "{l}");
+    assert_eq!(l["vmaf_unscored"]["subsampled"], 45, "{l}");
+    assert_eq!(scores.len(), 45);
+}
+
+#[test]
+fn quality_that_could_not_be_scored_fails_the_run() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    let out = dir.path().join("noref");
+    let res = run(bin()
+        .args(["analyze", "--clock", "pts", "--start-time", "2026-11-21T12:00:00Z"])
+        .args(["--live", path_str(&r), "--reference"])
+        .arg(dir.path().join("missing.mp4"))
+        .args(["--out", path_str(&out)]));
+    assert_eq!(res.status.code(), Some(1), "{}", res.stderr);
+    assert!(res.stderr.contains("quality was not scored"), "{}", res.stderr);
+    let s = summary_json(&out);
+    assert!(s["vmaf_disabled"].is_string(), "{s}");
+    assert_eq!(stream(&s, "live1")["frames_received"], 90, "latency still measured");
+}

@@ -121,14 +121,29 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         metrics: args.metrics,
     };
     let recorded = measure(&config, &opts, &handles)?;
-    let failed: Vec<_> = recorded
-        .result
+    // A stream that failed, or quality asked for and not scored, fails the run: a quality
+    // error never passes silently.
+    let summary = &recorded.summary;
+    let failed: Vec<String> = summary
         .streams
         .iter()
-        .filter_map(|s| s.error.as_ref().map(|e| (&s.spec.name, e)))
+        .flat_map(|s| {
+            let quality = s.vmaf_error.as_ref().map(|e| format!("quality: {e}"));
+            s.error
+                .iter()
+                .cloned()
+                .chain(quality)
+                .map(|e| format!("{}: {e}", s.name))
+        })
+        .chain(
+            summary
+                .vmaf_disabled
+                .iter()
+                .map(|why| format!("quality was not scored: {why}")),
+        )
         .collect();
-    for (name, e) in &failed {
-        eprintln!("error: {name}: {e}");
+    for e in &failed {
+        eprintln!("error: {e}");
     }
     if recorded.result.interrupted {
         eprintln!(

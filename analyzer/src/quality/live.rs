@@ -132,7 +132,11 @@ impl LiveFeeder {
     }
 }
 
-type Outcome = (Result<Vec<(u64, FrameScores)>, VmafError>, Option<Error>);
+/// A scorer's scores (and how many pairs it was given), and any error of its reference feed.
+type Outcome = (
+    Result<(Vec<(u64, FrameScores)>, u64), VmafError>,
+    Option<Error>,
+);
 
 /// The scorers of a run.
 pub struct LiveScoring {
@@ -234,7 +238,7 @@ impl LiveScoring {
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Some(e));
-                            (Ok(Vec::new()), None)
+                            (Ok((Vec::new(), 0)), None)
                         }
                     }
                 })
@@ -271,7 +275,8 @@ impl LiveScoring {
             .into_iter()
             .map(|(stream, counters, handle)| {
                 let (scores, feed_error) = handle.join().unwrap_or_else(|_| {
-                    (Ok(Vec::new()), None) // a panicking scorer loses only its scores
+                    // A panicking scorer loses its scores, and says so.
+                    (Err(VmafError::Panicked), None)
                 });
                 if let Some(e) = feed_error {
                     tracing::warn!("VMAF reference: {e}");
@@ -281,7 +286,11 @@ impl LiveScoring {
                     ..StreamQuality::default()
                 };
                 match scores {
-                    Ok(s) => q.scores = s.into_iter().collect(),
+                    Ok((s, pushed)) => {
+                        // Pairs libvmaf's own subsampling (--vmaf-subsample) left unscored.
+                        q.unscored.subsampled += pushed.saturating_sub(s.len() as u64);
+                        q.scores = s.into_iter().collect();
+                    }
                     Err(e) => q.error = Some(e),
                 }
                 (stream, q)
@@ -336,9 +345,10 @@ fn score(
         }
     }
     feed.finish();
+    let pushed = scorer.len() as u64;
     let scores = match failed {
         Some(e) => Err(e),
-        None => scorer.finish(),
+        None => scorer.finish().map(|s| (s, pushed)),
     };
     (scores, feed_error)
 }

@@ -272,6 +272,13 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     for (key, scores) in scorer.finish().map_err(Error::Vmaf)? {
         frames[key as usize].scores = Some(scores);
     }
+    for f in frames
+        .iter_mut()
+        .filter(|f| f.scores.is_none() && f.unscored.is_none())
+    {
+        // Paired, but libvmaf's subsampling (--vmaf-subsample) did not score it.
+        f.unscored = Some("subsampled");
+    }
     Ok(OfflineResult {
         pairing,
         model: config.model.clone(),

@@ -20,6 +20,8 @@ pub enum VmafError {
     Model(String),
     #[error("frame buffer is not a whole yuv420p picture")]
     FrameSize,
+    #[error("the scoring thread panicked; this stream's scores are lost")]
+    Panicked,
 }
 
 /// Scores of one scored pair.
@@ -36,6 +38,8 @@ pub struct Scorer {
     /// Caller's key (e.g. the distorted frame's row) of each pair read, by libvmaf index.
     keys: Vec<u64>,
     pub model: String,
+    /// libvmaf scores every `subsample`th pair (by the index it was read at).
+    subsample: u32,
 }
 
 impl Scorer {
@@ -44,6 +48,7 @@ impl Scorer {
             ctx: ffi::Context::new(model, threads, subsample)?,
             keys: Vec::new(),
             model: model.to_owned(),
+            subsample: subsample.max(1),
         })
     }
 
@@ -75,21 +80,26 @@ impl Scorer {
     /// scored once the next frame's motion is in, later with a thread pool): (key, score).
     pub fn latest(&mut self) -> Option<(u64, f64)> {
         let n = self.keys.len();
-        (2..10)
+        let step = self.subsample as usize;
+        (2..10 * step)
             .filter_map(|back| n.checked_sub(back))
+            .filter(|i| i.is_multiple_of(step))
             .find_map(|i| Some((self.keys[i], self.ctx.vmaf_at(i as u32).ok()?)))
     }
 
-    /// Flush libvmaf (the motion feature needs the frame after each one) and collect every
-    /// pair's scores.
+    /// Flush libvmaf (the motion feature needs the frame after each one) and collect the
+    /// scores of every scored pair (with a subsample of N, every Nth pair pushed; the others
+    /// have none).
     pub fn finish(mut self) -> Result<Vec<(u64, FrameScores)>, VmafError> {
         if self.keys.is_empty() {
             return Ok(Vec::new());
         }
         self.ctx.flush()?;
         let keys = std::mem::take(&mut self.keys);
+        let step = self.subsample as usize;
         keys.into_iter()
             .enumerate()
+            .step_by(step)
             .map(|(i, key)| {
                 let i = i as u32;
                 Ok((
@@ -168,6 +178,23 @@ mod tests {
         for (k, sc) in &scores[4..] {
             assert!(sc.psnr_y < 40.0 && sc.ssim < 0.99, "pair {k}: {sc:?}");
         }
+    }
+
+    #[test]
+    fn a_subsample_of_n_scores_every_nth_pair() {
+        let (w, h) = (64, 48);
+        let mut s = Scorer::new("vmaf_v0.6.1", 1, 3).unwrap();
+        for i in 0..10u64 {
+            let f = gray_frame(w, h, i as u8);
+            let pic = Yuv420 {
+                width: w,
+                height: h,
+                data: &f,
+            };
+            s.push(100 + i, &pic, &pic).unwrap();
+        }
+        let keys: Vec<u64> = s.finish().unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, [100, 103, 106, 109]);
     }
 
     #[test]
