@@ -70,8 +70,12 @@ struct Nginx {
 }
 
 fn nginx(dir: &Path) -> Nginx {
-    let (rtmp, http) = (free_port(false), free_port(false));
-    for d in ["hls", "tmp"] {
+    nginx_on(dir, free_port(false), free_port(false))
+}
+
+/// nginx on the given ports (a test that must start it after a client is already trying).
+fn nginx_on(dir: &Path, rtmp: u16, http: u16) -> Nginx {
+    for d in ["hls", "tmp", "files"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
     let conf = include_str!("fixtures/nginx-rtmp.conf")
@@ -158,7 +162,16 @@ fn rtmp_and_its_hls_through_nginx() {
         let st = stream(&s, name);
         assert!(st["frames_received"].as_u64().unwrap() > 100, "{st}");
         assert!(st["error"].is_null(), "{st}");
+        // Smooth as a viewer sees it, whether frames come one by one or a segment at a time.
+        assert_eq!(
+            (st["freezes"].as_u64(), st["outages"].as_u64()),
+            (Some(0), Some(0)),
+            "{st}"
+        );
+        let fps = st["fps"]["mean"].as_f64().unwrap();
+        assert!((29.0..=31.0).contains(&fps), "{name}: fps {fps}: {st}");
     }
+    assert_eq!(stream(&s, "hls")["transport"], "segmented");
     // Read like a player 3 and then 1 (1 s) segments behind the live edge: about 2 s apart.
     let edge = |n: &str| {
         let s = analyze(
@@ -207,6 +220,9 @@ fn srt_publisher_listening_and_analyzer_listening() {
     );
     let l = p50(&s, "live1", "latency_ms");
     assert!(l > 0.0 && l < 1000.0, "SRT (analyzer calling) p50 {l} ms");
+    // The start-up burst (SRT's own latency buffer filling) is not fps.
+    let fps = stream(&s, "live1")["fps"]["mean"].as_f64().unwrap();
+    assert!((29.0..=31.0).contains(&fps), "SRT fps {fps}");
     // The analyzer listens, the publisher calls.
     let port = free_port(true);
     let out = dir.path().join("b");
@@ -540,4 +556,140 @@ fn a_dead_destination_is_named_and_publishing_stops_when_none_is_left() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn sources_that_are_not_up_yet_are_waited_for() {
+    let _serial = serial();
+    if !require("ffmpeg") || !require("nginx") {
+        return;
+    }
+    // Started before the server exists: RTMP is refused and the HLS playlist unreachable for
+    // the first 3 s, then nginx starts and a publisher with it. --open-timeout covers that.
+    let dir = tmp();
+    let (rtmp_port, http_port) = (free_port(false), free_port(false));
+    let rtmp = format!("rtmp://127.0.0.1:{rtmp_port}/live/late");
+    let hls = format!("http://127.0.0.1:{http_port}/hls/late.m3u8");
+    let out = dir.path().join("report");
+    let analyzer = start_analyze(
+        &out,
+        &[
+            "--duration",
+            "14s",
+            "--open-timeout",
+            "12s",
+            "--live",
+            &format!("rtmp={rtmp}"),
+            "--live",
+            &format!("hls={hls}"),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let _n = nginx_on(dir.path(), rtmp_port, http_port);
+    let _p = publisher(std::slice::from_ref(&rtmp), 14);
+    let r = wait_with_timeout(analyzer, Duration::from_secs(60));
+    assert!(r.status.success(), "{}", r.stderr);
+    let s = summary_json(&out);
+    for name in ["rtmp", "hls"] {
+        let st = stream(&s, name);
+        assert!(st["error"].is_null(), "{st}");
+        assert!(st["frames_received"].as_u64().unwrap() > 60, "{st}");
+    }
+}
+
+#[test]
+fn a_finished_hls_playlist_ends_its_stream() {
+    let Some((_serial, dir, n)) = with_nginx() else {
+        return;
+    };
+    let vod = dir.path().join("files/vod");
+    generated_clip(dir.path(), "clip.mp4", &["--hls", path_str(&vod)]);
+    let out = dir.path().join("report");
+    let started = Instant::now();
+    let s = analyze(
+        &out,
+        &[
+            "--duration",
+            "30s",
+            "--live",
+            &format!("vod=http://127.0.0.1:{}/files/vod/index.m3u8", n.http),
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the stream ended with its playlist"
+    );
+    let st = stream(&s, "vod");
+    assert_eq!(st["frames_received"], 90, "{st}");
+    assert_eq!(
+        (st["duplicated"].as_u64(), st["redelivered"].as_u64()),
+        (Some(0), Some(0)),
+        "{st}"
+    );
+    assert!(st["stopped_at"].is_null(), "it finished by itself: {st}");
+    assert!(st["error"].is_null(), "{st}");
+}
+
+#[test]
+fn live_dash_from_ffmpegs_packager_reads_correctly() {
+    let Some((_serial, dir, n)) = with_nginx() else {
+        return;
+    };
+    let clip = dir.path().join("c.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&clip),
+        "--duration",
+        "8s",
+        "--size",
+        "640x360",
+        "--no-audio",
+        "--preset",
+        "ultrafast",
+        "--gop",
+        "1s",
+    ]);
+    let dash = dir.path().join("files/dash");
+    std::fs::create_dir_all(&dash).unwrap();
+    let out = dir.path().join("report");
+    let analyzer = start_analyze(
+        &out,
+        &[
+            "--duration",
+            "10s",
+            "--open-timeout",
+            "8s",
+            "--live",
+            &format!("dash=http://127.0.0.1:{}/files/dash/manifest.mpd", n.http),
+        ],
+    );
+    let _packager = spawn(
+        ffmpeg_cmd()
+            .args(["-re", "-i", path_str(&clip), "-c", "copy", "-f", "dash"])
+            .args([
+                "-streaming",
+                "1",
+                "-use_timeline",
+                "1",
+                "-seg_duration",
+                "1",
+            ])
+            .args(["-window_size", "5"])
+            .arg(dash.join("manifest.mpd")),
+    );
+    let r = wait_with_timeout(analyzer, Duration::from_secs(60));
+    assert!(r.status.success(), "{}", r.stderr);
+    let s = summary_json(&out);
+    let st = stream(&s, "dash");
+    assert_eq!(st["transport"], "segmented");
+    // ffmpeg's DASH demuxer reads overlapping segments again on each manifest refresh: those
+    // frames are counted as redelivered, not as duplicates a viewer would see.
+    assert_eq!(st["duplicated"], 0, "{st}");
+    assert_eq!(st["dropped"], 0, "{st}");
+    let unique = st["frames_expected"].as_u64().unwrap() - st["lost_at_end"].as_u64().unwrap();
+    assert!(unique >= 200, "{st}");
+    assert_eq!(st["freezes"], 0, "{st}");
+    let fps = st["fps"]["mean"].as_f64().unwrap();
+    assert!((29.0..=31.0).contains(&fps), "fps {fps}: {st}");
 }

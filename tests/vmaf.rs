@@ -330,13 +330,27 @@ fn quality_that_could_not_be_scored_fails_the_run() {
     let r = reference(dir.path());
     let out = dir.path().join("noref");
     let res = run(bin()
-        .args(["analyze", "--clock", "pts", "--start-time", "2026-11-21T12:00:00Z"])
+        .args([
+            "analyze",
+            "--clock",
+            "pts",
+            "--start-time",
+            "2026-11-21T12:00:00Z",
+        ])
         .args(["--live", path_str(&r), "--reference"])
         .arg(dir.path().join("missing.mp4"))
         .args(["--out", path_str(&out)]));
     assert_eq!(res.status.code(), Some(1), "{}", res.stderr);
-    assert!(res.stderr.contains("quality was not scored"), "{}", res.stderr);
+    assert!(
+        res.stderr.contains("quality was not scored"),
+        "{}",
+        res.stderr
+    );
     let s = summary_json(&out);
     assert!(s["vmaf_disabled"].is_string(), "{s}");
-    assert_eq!(stream(&s, "live1")["frames_received"], 90, "latency still measured");
+    assert_eq!(
+        stream(&s, "live1")["frames_received"],
+        90,
+        "latency still measured"
+    );
 }

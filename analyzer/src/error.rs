@@ -14,6 +14,23 @@ pub enum Error {
     UnsupportedUrl(String),
     #[error("no video from {url} within {secs} s (unreachable, or nothing is being sent)")]
     OpenTimeout { url: String, secs: u64 },
+    #[error("{url} did not come up within {secs} s ({attempts} attempts); the last one: {last}")]
+    NotUp {
+        url: String,
+        secs: u64,
+        attempts: u32,
+        last: Box<Error>,
+    },
+    /// The run stopped (Ctrl-C, its deadline) while the source was being opened: not an error
+    /// of the stream.
+    #[error("no video from {url} before the run ended ({secs} s)")]
+    NoVideoInRun { url: String, secs: u64 },
+    #[error("{url} lists no segment yet (or could not be fetched)")]
+    NothingListed { url: String },
+    #[error("stopped while opening")]
+    Cancelled,
+    #[error("the {thread} thread panicked (a bug; the rows before it are kept)")]
+    Panicked { thread: String },
     #[error("{url} has no video stream")]
     NoVideo { url: String },
     #[error(

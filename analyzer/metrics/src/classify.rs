@@ -29,8 +29,12 @@ pub enum FrameKind {
     New,
     /// A frame number seen for the first time but lower than one already seen.
     OutOfOrder,
-    /// The same frame again, picture unchanged: a repeated (duplicated) frame.
+    /// The frame just shown again, picture unchanged: a repeated (duplicated) frame.
     Duplicate,
+    /// A frame seen earlier, not the one just shown, delivered again (a demuxer re-reading
+    /// overlapping segments, a source replaying): a player skips what it has played, so it is
+    /// neither a repeat on screen nor a latency sample.
+    Redelivered,
     /// The previous frame's code over a picture that moved: the encoder did not update the
     /// code area. Not a latency sample, not a duplicate.
     Stale,
@@ -48,6 +52,7 @@ impl FrameKind {
             Self::New => "",
             Self::OutOfOrder => "out_of_order",
             Self::Duplicate => "duplicate",
+            Self::Redelivered => "redelivered",
             Self::Stale => "stale_timecode",
             Self::Unreadable => "unreadable",
             Self::UnreadableRepeat => "unreadable_repeat",
@@ -61,6 +66,7 @@ impl FrameKind {
             "" => Self::New,
             "out_of_order" => Self::OutOfOrder,
             "duplicate" => Self::Duplicate,
+            "redelivered" => Self::Redelivered,
             "stale_timecode" => Self::Stale,
             "unreadable" => Self::Unreadable,
             "unreadable_repeat" => Self::UnreadableRepeat,
@@ -148,10 +154,10 @@ impl Classifier {
             self.highest = None;
         }
         let (kind, gap_before) = if self.seen.contains(&n) {
-            if self.last == Some(n) && a.picture_changed {
-                (FrameKind::Stale, 0)
-            } else {
-                (FrameKind::Duplicate, 0)
+            match (self.last == Some(n), a.picture_changed) {
+                (true, true) => (FrameKind::Stale, 0),
+                (true, false) => (FrameKind::Duplicate, 0),
+                (false, _) => (FrameKind::Redelivered, 0),
             }
         } else {
             match self.highest {
@@ -216,8 +222,8 @@ pub(crate) mod tests {
         assert_eq!(push(&mut c, 1, 2_000), FrameKind::New);
         assert_eq!(
             push(&mut c, 0, 500),
-            FrameKind::Duplicate,
-            "older capture: a repeat"
+            FrameKind::Redelivered,
+            "older capture: delivered again"
         );
         assert_eq!(push(&mut c, 0, 9_000), FrameKind::New, "restarted source");
         assert_eq!(push(&mut c, 1, 10_000), FrameKind::New);
@@ -267,7 +273,16 @@ pub(crate) mod tests {
         assert_eq!(
             k,
             [
-                New, New, Duplicate, Stale, New, OutOfOrder, Unreadable, Stale, Duplicate, New
+                New,
+                New,
+                Duplicate,
+                Stale,
+                New,
+                OutOfOrder,
+                Unreadable,
+                Stale,
+                Redelivered,
+                New
             ]
         );
     }

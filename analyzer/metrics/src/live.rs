@@ -21,7 +21,7 @@ type Family = (
     &'static str,
     fn(&StreamMetrics) -> Option<f64>,
 );
-const FAMILIES: [Family; 9] = [
+const FAMILIES: [Family; 10] = [
     (
         "streamscope_frames_total",
         "counter",
@@ -45,6 +45,12 @@ const FAMILIES: [Family; 9] = [
         "counter",
         "The same frame delivered again.",
         |s| Some(s.duplicated as f64),
+    ),
+    (
+        "streamscope_redelivered_frames_total",
+        "counter",
+        "Frames seen earlier delivered again (not the one just shown).",
+        |s| Some(s.redelivered as f64),
     ),
     (
         "streamscope_unreadable_frames_total",
@@ -86,6 +92,7 @@ struct StreamMetrics {
     new_frames: u64,
     dropped: u64,
     duplicated: u64,
+    redelivered: u64,
     unreadable: u64,
     freezes: u64,
     buckets: [u64; LATENCY_BUCKETS_S.len()],
@@ -137,6 +144,7 @@ impl LiveMetrics {
         s.frames += 1;
         match row.kind {
             FrameKind::Duplicate => s.duplicated += 1,
+            FrameKind::Redelivered => s.redelivered += 1,
             FrameKind::Unreadable | FrameKind::UnreadableRepeat => s.unreadable += 1,
             FrameKind::New => s.new_frame(row),
             FrameKind::OutOfOrder | FrameKind::Stale => {}

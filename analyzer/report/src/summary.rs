@@ -142,6 +142,9 @@ pub struct StreamSummary {
     pub lost_at_end: u64,
     #[serde(default)]
     pub duplicated: u64,
+    /// Frames seen earlier delivered again (a demuxer re-reading overlapping segments).
+    #[serde(default)]
+    pub redelivered: u64,
     #[serde(default)]
     pub out_of_order: u64,
     #[serde(default)]
@@ -214,6 +217,7 @@ impl StreamSummary {
             dropped: 0,
             lost_at_end: 0,
             duplicated: 0,
+            redelivered: 0,
             out_of_order: 0,
             unreadable: 0,
             stale: 0,
@@ -299,7 +303,7 @@ impl Summary {
 }
 
 /// The columns of `summary.csv` for this schema, in order.
-pub const CSV_COLUMNS: [&str; 63] = [
+pub const CSV_COLUMNS: [&str; 64] = [
     "name",
     "role",
     "url",
@@ -316,6 +320,7 @@ pub const CSV_COLUMNS: [&str; 63] = [
     "dropped",
     "lost_at_end",
     "duplicated",
+    "redelivered",
     "out_of_order",
     "unreadable",
     "stale",

@@ -84,13 +84,16 @@ const RELATIVE: [Quantity; 7] = distribution!(
     relative_latency_ms
 );
 
-const OTHERS: [Quantity; 26] = [
+const OTHERS: [Quantity; 27] = [
     q!("dropped", "dropped", false, |s| Some(s.dropped as f64)),
     q!("lost_at_end", "lost_at_end", false, |s| Some(
         s.lost_at_end as f64
     )),
     q!("duplicated", "duplicated", false, |s| Some(
         s.duplicated as f64
+    )),
+    q!("redelivered", "redelivered", false, |s| Some(
+        s.redelivered as f64
     )),
     q!("out_of_order", "out_of_order", false, |s| Some(
         s.out_of_order as f64

@@ -132,6 +132,46 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
     a
 }
 
+/// ffmpeg argv that copies the bytes of `url` (a playlist or manifest) to stdout as they are,
+/// through the same protocols and whitelist as a reader.
+pub fn fetch_args(url: &str, protocol: Protocol) -> Vec<String> {
+    let mut a = strs(&["-hide_banner", "-nostdin", "-nostats", "-v", "error"]);
+    a.extend(strs(&["-protocol_whitelist", protocol.whitelist()]));
+    a.extend(strs(&["-f", "data", "-i", url, "-map", "0", "-c", "copy"]));
+    a.extend(strs(&["-f", "data", "pipe:1"]));
+    a
+}
+
+/// What a fetched HLS playlist or DASH manifest says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presentation {
+    /// Complete (VOD, or an event that ended): `#EXT-X-ENDLIST`, or an MPD of
+    /// `type="static"`.
+    pub ended: bool,
+    /// Lists at least one segment (ffmpeg's DASH demuxer stalls on an MPD whose timeline is
+    /// still empty, as a live packager's is in its first second).
+    pub has_segments: bool,
+}
+
+pub fn presentation(text: &str) -> Presentation {
+    if text.contains("<MPD") {
+        let empty_timeline =
+            text.contains("<SegmentTimeline") && !text.contains("<S ") && !text.contains("<S>");
+        Presentation {
+            ended: text.contains("type=\"static\""),
+            has_segments: !empty_timeline,
+        }
+    } else {
+        Presentation {
+            ended: text.lines().any(|l| l.trim() == "#EXT-X-ENDLIST"),
+            has_segments: text.lines().any(|l| {
+                let l = l.trim();
+                l.starts_with("#EXTINF") || l.starts_with("#EXT-X-STREAM-INF")
+            }),
+        }
+    }
+}
+
 /// What a `showinfo` log line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShowInfo {
@@ -255,6 +295,38 @@ mod tests {
             "ffmpeg's default unless asked"
         );
         assert!(is_hls("https://x/a.M3U8#frag") && !is_hls("https://x/m3u8/seg.ts"));
+    }
+
+    #[test]
+    fn fetching_a_playlist_and_reading_its_end() {
+        assert_eq!(
+            fetch_args("http://h/a.m3u8", Protocol::Http).join(" "),
+            "-hide_banner -nostdin -nostats -v error -protocol_whitelist http,https,tcp,tls,crypto,data -f data -i http://h/a.m3u8 -map 0 -c copy -f data pipe:1"
+        );
+        let p = |ended, has_segments| Presentation {
+            ended,
+            has_segments,
+        };
+        let vod = "#EXTM3U\n#EXTINF:2.0,\nseg0.ts\n#EXT-X-ENDLIST\n";
+        assert_eq!(presentation(vod), p(true, true));
+        assert_eq!(
+            presentation("#EXTM3U\n#EXTINF:2.0,\nseg0.ts\n"),
+            p(false, true)
+        );
+        assert_eq!(
+            presentation("#EXTM3U\n#EXT-X-TARGETDURATION:2\n"),
+            p(false, false)
+        );
+        assert_eq!(
+            presentation("<MPD type=\"static\"><SegmentTimeline><S t=\"0\" d=\"1\"/>"),
+            p(true, true)
+        );
+        let starting = "<MPD type=\"dynamic\"><SegmentTimeline>\n</SegmentTimeline>";
+        assert_eq!(presentation(starting), p(false, false));
+        assert_eq!(
+            presentation("<MPD type=\"dynamic\"><SegmentTemplate duration=\"2\"/>"),
+            p(false, true)
+        );
     }
 
     #[test]

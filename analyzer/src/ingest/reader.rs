@@ -152,6 +152,11 @@ pub struct Reader {
     seq: u64,
 }
 
+/// `now + d`, or None when that is past what the clock can hold (a timeout of centuries).
+pub fn deadline(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
 impl Reader {
     /// Start reading `url`; returns once ffmpeg has said what frame size it will deliver.
     pub fn open(
@@ -160,6 +165,26 @@ impl Reader {
         opts: ReaderOptions,
         clock: WallClock,
         open_timeout: Duration,
+    ) -> Result<Self, Error> {
+        Self::open_until(
+            ffmpeg,
+            input,
+            opts,
+            clock,
+            open_timeout,
+            &AtomicBool::new(false),
+        )
+    }
+
+    /// `open`, given up (`Error::Cancelled`) as soon as `cancel` is set (Ctrl-C while a source
+    /// is still being opened).
+    pub fn open_until(
+        ffmpeg: &Path,
+        input: &Input,
+        opts: ReaderOptions,
+        clock: WallClock,
+        open_timeout: Duration,
+        cancel: &AtomicBool,
     ) -> Result<Self, Error> {
         let (url, protocol) = (input.url(), input.protocol());
         let (tx, notes) = channel();
@@ -199,11 +224,22 @@ impl Reader {
             unstamped: 0,
             seq: 0,
         };
-        let deadline = Instant::now() + open_timeout;
+        let deadline = deadline(open_timeout);
         while reader.width == 0 {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match reader.notes.recv_timeout(wait) {
+            if cancel.load(Ordering::SeqCst) {
+                reader.stopper.stop();
+                let _ = reader.finish();
+                return Err(Error::Cancelled);
+            }
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            match reader
+                .notes
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
                 Ok(note) => reader.take_note(note),
+                Err(RecvTimeoutError::Timeout) if !left.is_zero() => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     // ffmpeg ended without producing video: its exit says why.
                     reader.finish()?;
@@ -380,6 +416,29 @@ impl Reader {
             Ok(()) => Ok(()),
         }
     }
+}
+
+/// What the HLS playlist or DASH manifest `input` names says (ended, has segments): fetched
+/// through ffmpeg, at most 4 MiB, within 10 s. None when it could not be fetched.
+pub fn presentation(ffmpeg: &Path, input: &Input) -> Option<super::argv::Presentation> {
+    let mut process = FfmpegProcess::spawn(
+        ffmpeg,
+        &super::argv::fetch_args(input.url(), input.protocol()),
+    )
+    .ok()?;
+    let stdout = process.take_stdout()?;
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.take(4 << 20).read_to_end(&mut text);
+        let _ = tx.send(text);
+    });
+    let text = rx.recv_timeout(Duration::from_secs(10)).ok();
+    if text.is_none() {
+        process.kill();
+    }
+    process.finish().ok()?;
+    Some(super::argv::presentation(&String::from_utf8_lossy(&text?)))
 }
 
 /// A live frame's arrival: the demuxer's stamp when there is one, never later than the moment

@@ -274,10 +274,9 @@ impl LiveScoring {
         self.workers
             .into_iter()
             .map(|(stream, counters, handle)| {
-                let (scores, feed_error) = handle.join().unwrap_or_else(|_| {
-                    // A panicking scorer loses its scores, and says so.
-                    (Err(VmafError::Panicked), None)
-                });
+                // A panicking scorer loses its scores, and says so.
+                let (scores, feed_error) =
+                    handle.join().unwrap_or((Err(VmafError::Panicked), None));
                 if let Some(e) = feed_error {
                     tracing::warn!("VMAF reference: {e}");
                 }

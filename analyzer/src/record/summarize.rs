@@ -189,6 +189,7 @@ fn stream_summary(
         dropped: loss.dropped,
         lost_at_end: loss.lost_at_end,
         duplicated: stats::count(rows, |k| k == FrameKind::Duplicate),
+        redelivered: stats::count(rows, |k| k == FrameKind::Redelivered),
         out_of_order: stats::count(rows, |k| k == FrameKind::OutOfOrder),
         unreadable: stats::count(rows, |k| k.is_unreadable()),
         stale: stats::count(rows, |k| k == FrameKind::Stale),

@@ -165,10 +165,18 @@ pub(super) fn collect(
                     seen.ended = true;
                 }
                 let s = &mut result.streams[stream];
+                let c = &streams[stream];
                 if let Err(e) = r {
                     s.error.get_or_insert(e);
-                } else if !streams[stream].has_code && s.error.is_none() {
+                } else if s.error.is_some() || c.has_code {
+                } else if c.first_arrival_us.is_some() {
                     s.error = Some(no_timecode(s.spec.input.url(), config.timecode_timeout));
+                } else if !result.interrupted {
+                    // Still opening when the run ended: say that, not "no timecode".
+                    s.error = Some(Error::NoVideoInRun {
+                        url: s.spec.input.url().to_owned(),
+                        secs: config.duration.unwrap_or_default().as_secs(),
+                    });
                 }
             }
         }

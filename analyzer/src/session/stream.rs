@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{ClockMode, Msg, PICTURE_CHANGE_LEVELS, QUEUE_FRAMES, SessionConfig};
 use crate::Error;
-use crate::ingest::{Input, Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
+use crate::ingest::{Input, Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock, reader};
 use crate::qr::{GrayFrame, QrTracker, mean_abs_diff};
 use crate::quality::live::{LiveFeeder, ReferenceInfo, SharedReference};
-use metrics::FrameArrival;
+use metrics::{FrameArrival, Transport};
 
 /// What a stream's decoder does with whole frames for quality scoring.
 pub(super) enum QualityHook {
@@ -49,7 +49,20 @@ pub(super) fn spawn_reader(
     let (tx, cfg, stopping) = (tx.clone(), config.clone(), stopping.clone());
     std::thread::Builder::new()
         .name(format!("reader-{i}"))
-        .spawn(move || read_stream(i, &cfg, opts, hook, clock, &stopping, &tx))
+        .spawn(move || {
+            let read = std::panic::AssertUnwindSafe(|| {
+                read_stream(i, &cfg, opts, hook, clock, &stopping, &tx);
+            });
+            if std::panic::catch_unwind(read).is_err() {
+                // A panic is an error of this stream, never a silent end.
+                let _ = tx.send(Msg::Ended {
+                    stream: i,
+                    result: Err(Error::Panicked {
+                        thread: format!("reader-{i}"),
+                    }),
+                });
+            }
+        })
         .expect("spawning a reader thread");
 }
 
@@ -72,16 +85,17 @@ fn read_stream(
 ) {
     let input = &config.streams[stream].input;
     let url = input.url();
-    let reader = match Reader::open(&config.ffmpeg, input, opts, clock, config.open_timeout) {
+    let reader = match open_first(config, input, opts, clock, stopping) {
         Ok(r) => r,
         Err(e) => {
             if let HookSource::Later { ready, .. } = hook {
                 let _ = ready.send(None);
             }
-            let _ = tx.send(Msg::Ended {
-                stream,
-                result: Err(e),
-            });
+            let result = match e {
+                Error::Cancelled => Ok(()),
+                e => Err(e),
+            };
+            let _ = tx.send(Msg::Ended { stream, result });
             return;
         }
     };
@@ -124,6 +138,14 @@ fn read_stream(
         {
             break;
         }
+        // A finished HLS playlist or static DASH manifest ends the stream: read again, it
+        // would only deliver the same frames once more.
+        if input.transport() == Transport::Segmented
+            && reader::presentation(&config.ffmpeg, input).is_some_and(|p| p.ended)
+        {
+            tracing::info!("{url}: the presentation ended (#EXT-X-ENDLIST or a static MPD)");
+            break;
+        }
         match &result {
             Ok(()) => tracing::warn!("{url}: the stream ended; reconnecting"),
             Err(e) => tracing::warn!("{url}: {e}; reconnecting"),
@@ -134,7 +156,77 @@ fn read_stream(
         }
     }
     let _ = work_tx.send(Work::End(result));
-    let _ = decoder.join();
+    if decoder.join().is_err() {
+        // The decoder sends the stream's end itself; a panic must not make it a silent one.
+        let _ = tx.send(Msg::Ended {
+            stream,
+            result: Err(Error::Panicked {
+                thread: format!("decode-{stream}"),
+            }),
+        });
+    }
+}
+
+/// How long to wait between attempts to open a live source that is not up yet.
+const RETRY_OPEN: Duration = Duration::from_millis(500);
+
+/// Open a stream. A live source that refuses or is not there yet (an HLS playlist that
+/// returns 404, an RTMP server that refuses) is tried again until `open_timeout`, as a user
+/// who starts the analyzer before the stream expects.
+fn open_first(
+    config: &SessionConfig,
+    input: &Input,
+    opts: ReaderOptions,
+    clock: WallClock,
+    stopping: &AtomicBool,
+) -> Result<Reader, Error> {
+    let started = Instant::now();
+    let deadline = reader::deadline(config.open_timeout);
+    let mut attempts = 0u32;
+    loop {
+        let left = deadline.map_or(Duration::MAX, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        attempts += 1;
+        let listed = input.transport() == Transport::Continuous
+            || reader::presentation(&config.ffmpeg, input).is_some_and(|p| p.has_segments);
+        let e = if listed {
+            match Reader::open_until(&config.ffmpeg, input, opts, clock, left, stopping) {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            }
+        } else {
+            Error::NothingListed {
+                url: input.url().to_owned(),
+            }
+        };
+        let retry = input.protocol().is_live()
+            && !matches!(
+                e,
+                Error::Cancelled | Error::OpenTimeout { .. } | Error::NoVideo { .. }
+            )
+            && left > RETRY_OPEN;
+        if !retry {
+            return Err(if attempts > 1 && !matches!(e, Error::Cancelled) {
+                Error::NotUp {
+                    url: input.url().to_owned(),
+                    secs: started.elapsed().as_secs(),
+                    attempts,
+                    last: Box::new(e),
+                }
+            } else {
+                e
+            });
+        }
+        tracing::debug!("{input}: not up yet ({e}); trying again");
+        let until = Instant::now() + RETRY_OPEN;
+        while Instant::now() < until {
+            if stopping.load(Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// Open `url` again after it dropped, until it answers or the run stops.
@@ -148,7 +240,7 @@ fn reopen(
     while !stopping.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(250));
         let wait = config.open_timeout.min(Duration::from_secs(2));
-        if let Ok(r) = Reader::open(&config.ffmpeg, input, opts, clock, wait) {
+        if let Ok(r) = Reader::open_until(&config.ffmpeg, input, opts, clock, wait, stopping) {
             tracing::info!("{input}: reconnected");
             return Some(r);
         }
