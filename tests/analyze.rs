@@ -240,6 +240,8 @@ fn one_unreachable_input_does_not_stop_the_others() {
             &format!("good={}", path_str(&c)),
             "--live",
             "bad=rtmp://127.0.0.1:1/live/none",
+            "--open-timeout",
+            "3s",
             "--clock",
             "pts",
             "--start-time",
@@ -251,7 +253,9 @@ fn one_unreachable_input_does_not_stop_the_others() {
     let bad = stream(&s, "bad");
     let err = bad["error"].as_str().unwrap();
     assert!(
-        err.contains("rtmp://127.0.0.1:1/live/none") && err.contains("ffmpeg"),
+        err.contains("rtmp://127.0.0.1:1/live/none")
+            && err.contains("did not come up within")
+            && err.contains("ffmpeg"),
         "{err}"
     );
     assert!(r.stderr.contains("error: bad:"), "{}", r.stderr);

@@ -413,7 +413,7 @@ fn a_stream_that_dies_is_judged_to_the_end_of_the_run() {
     assert!(live["frames_received"].as_u64().unwrap() >= 50, "{live}");
     assert!(live["stopped_at"].is_string(), "{live}");
     assert_eq!(live["outages"], 1, "{live}");
-    assert!(live["outage_ms_total"].as_f64().unwrap() > 2500.0, "{live}");
+    assert!(live["outage_ms_total"].as_f64().unwrap() > 2000.0, "{live}");
     assert!(live["freezes"].as_u64().unwrap() >= 1, "{live}");
     assert_eq!(live["fps"]["min"], 0.0, "{live}");
     // Lost at the end: the control's frames after the live stream's last one that the control

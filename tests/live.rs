@@ -693,3 +693,71 @@ fn live_dash_from_ffmpegs_packager_reads_correctly() {
     let fps = st["fps"]["mean"].as_f64().unwrap();
     assert!((29.0..=31.0).contains(&fps), "fps {fps}: {st}");
 }
+
+#[test]
+fn a_published_udp_stream_arrives_whole_with_its_bitrate() {
+    let _serial = serial();
+    if !require("ffmpeg") {
+        return;
+    }
+    // Every frame from 0 to the last (the publisher once lost frame 0 to ffmpeg's probing, and
+    // a UDP reader kept the last two inside ffmpeg), and the bitrate it was encoded at. The
+    // HLS folder is made by the publisher.
+    let dir = tmp();
+    let port = free_port(true);
+    let out = dir.path().join("report");
+    let analyzer = start_analyze(
+        &out,
+        &[
+            "--duration",
+            "6s",
+            "--live",
+            &format!("udp://127.0.0.1:{port}?{UDP_IN}"),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let hls = dir.path().join("new/sub/hls");
+    let r = run(bin()
+        .args(["publish", "--size", "640x360", "--duration", "3s"])
+        .args([
+            "--bitrate",
+            "1M",
+            "--to",
+            &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+            "--to",
+            path_str(&hls),
+        ]));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(hls.join("index.m3u8").exists());
+    let r = wait_with_timeout(analyzer, Duration::from_secs(30));
+    assert!(r.status.success(), "{}", r.stderr);
+    let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    let frames: Vec<u64> = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(frames, (0..90).collect::<Vec<_>>());
+    // The seconds inside the 3 s of publishing (bitrate.csv); the summary's mean also counts
+    // the silent seconds after the publisher stopped, to the end of the run.
+    let seconds = std::fs::read_to_string(out.join("bitrate.csv")).unwrap();
+    let kbps: Vec<f64> = seconds
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(kbps.len() >= 4, "{seconds}");
+    let inner = &kbps[1..kbps.len() - 1];
+    let mean = inner.iter().sum::<f64>() / inner.len() as f64;
+    assert!(
+        (850.0..=1150.0).contains(&mean),
+        "received {mean} kbit/s of a 1000 kbit/s encode: {seconds}"
+    );
+    let s = summary_json(&out);
+    assert_eq!(
+        stream(&s, "live1")["bitrate"]["min_kbps"],
+        0.0,
+        "silent after the publisher"
+    );
+    assert!(out.join("bitrate.svg").exists());
+}

@@ -25,7 +25,7 @@ pub fn muxer_for(url: &str) -> Result<Muxer, String> {
         Some("srt" | "udp") => Ok(Muxer::MpegTs),
         Some("rtp") => Ok(Muxer::RtpMpegTs),
         Some("rtsp") => Ok(Muxer::Rtsp),
-        Some("file") | None => Ok(Muxer::Hls),
+        Some("file") | None => hls_paths(url).map(|_| Muxer::Hls),
         Some(other) => Err(format!(
             "cannot publish to {other}:// — use rtmp://, srt://, udp://, rtp://, rtsp:// or a folder for HLS"
         )),
@@ -83,17 +83,7 @@ pub fn tee_slave(url: &str, gop_seconds: &str) -> Result<String, String> {
         Muxer::RtpMpegTs => format!("[f=rtp_mpegts:{common}]{}", escape_url(url)),
         Muxer::Rtsp => format!("[f=rtsp:rtsp_transport=tcp:{common}]{}", escape_url(url)),
         Muxer::Hls => {
-            let dir = url.strip_prefix("file:").unwrap_or(url);
-            let (dir, playlist) = match dir.strip_suffix(".m3u8") {
-                Some(_) => (
-                    dir.rsplit_once('/').map_or(".", |(d, _)| d).to_owned(),
-                    dir.to_owned(),
-                ),
-                None => {
-                    let d = dir.trim_end_matches('/');
-                    (d.to_owned(), format!("{d}/index.m3u8"))
-                }
-            };
+            let (dir, playlist) = hls_paths(url)?;
             format!(
                 "[f=hls:hls_time={}:hls_list_size=6:hls_flags={}:hls_segment_filename={}]{}",
                 escape_value(gop_seconds),
@@ -101,6 +91,27 @@ pub fn tee_slave(url: &str, gop_seconds: &str) -> Result<String, String> {
                 escape_value(&format!("{dir}/segment_%05d.ts")),
                 escape_url(&playlist)
             )
+        }
+    })
+}
+
+/// The folder and playlist of a live HLS output (`DIR`, `DIR/`, `DIR/name.m3u8`, with or
+/// without `file:`). An empty destination is refused: it would write into `/`.
+pub fn hls_paths(url: &str) -> Result<(String, String), String> {
+    let path = url.strip_prefix("file:").unwrap_or(url).trim();
+    if path.is_empty() || path.trim_end_matches('/').is_empty() {
+        return Err(format!(
+            "{url:?} is not a destination: give a folder for HLS (e.g. --to ./hls) or a URL"
+        ));
+    }
+    Ok(match path.strip_suffix(".m3u8") {
+        Some(_) => (
+            path.rsplit_once('/').map_or(".", |(d, _)| d).to_owned(),
+            path.to_owned(),
+        ),
+        None => {
+            let d = path.trim_end_matches('/');
+            (d.to_owned(), format!("{d}/index.m3u8"))
         }
     })
 }
@@ -122,15 +133,10 @@ pub fn publish_args(enc: &LiveEncode, outputs: &[String]) -> Result<Vec<String>,
     a.push(enc.size.to_string());
     a.push("-framerate".into());
     a.push(enc.rate.to_string());
-    // Frames arrive in real time: never let ffmpeg buffer input.
-    a.extend(s(&[
-        "-fflags",
-        "+nobuffer",
-        "-i",
-        "pipe:0",
-        "-map",
-        "0:v:0",
-    ]));
+    // Frames arrive in real time from our pipe. No `-fflags nobuffer`: it discards what
+    // ffmpeg reads while probing the input, which here is frame 0 (measured: every publish
+    // started at frame 1).
+    a.extend(s(&["-i", "pipe:0", "-map", "0:v:0"]));
     a.extend(x264_zerolatency(&enc.preset));
     a.extend(s(&["-pix_fmt", "yuv420p"]));
     // A VBV of half a second: low latency without starving keyframes.
@@ -232,6 +238,20 @@ pub fn tee_slave_failure(line: &str) -> Option<(usize, String)> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn an_empty_destination_is_refused() {
+        for bad in ["", " ", "file:", "/", "file:///"] {
+            assert!(
+                muxer_for(bad).unwrap_err().contains("not a destination"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            hls_paths("out/live.m3u8").unwrap(),
+            ("out".into(), "out/live.m3u8".into())
+        );
+    }
+
+    #[test]
     fn tee_slave_failures_name_the_output_and_the_reason() {
         use super::tee_slave_failure;
         assert_eq!(
@@ -278,6 +298,7 @@ mod tests {
             ("rtp://127.0.0.1:5004", Muxer::RtpMpegTs),
             ("rtsp://127.0.0.1:8554/x", Muxer::Rtsp),
             ("reports/hls", Muxer::Hls),
+            ("./hls/", Muxer::Hls),
             ("/tmp/live/stream.m3u8", Muxer::Hls),
         ] {
             assert_eq!(muxer_for(url), Ok(m), "{url}");
@@ -328,7 +349,9 @@ mod tests {
         .unwrap();
         let line = a.join(" ");
         assert!(
-            line.contains("-f rawvideo -pix_fmt yuv420p -video_size 1280x720 -framerate 30 -fflags +nobuffer -i pipe:0"),
+            line.contains(
+                "-f rawvideo -pix_fmt yuv420p -video_size 1280x720 -framerate 30 -i pipe:0"
+            ),
             "{line}"
         );
         assert!(

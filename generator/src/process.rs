@@ -107,7 +107,9 @@ where
 }
 
 /// Called on the stderr thread with every event ffmpeg's log yields (stream info, log lines).
-pub type EventHook = Box<dyn FnMut(&FfmpegEvent) + Send>;
+/// Returns true when it consumed the event: a line of data the caller asked ffmpeg for
+/// (per-frame or per-packet lines), kept out of the stderr tail that error messages quote.
+pub type EventHook = Box<dyn FnMut(&FfmpegEvent) -> bool + Send>;
 
 /// A running ffmpeg. Killed (and reaped) on drop unless `finish` was called.
 pub struct FfmpegProcess {
@@ -263,8 +265,10 @@ fn drain_stderr(
             continue;
         }
         errors_in_a_row = 0;
-        if let (Some(hook), Ok(e)) = (hook.as_mut(), &event) {
-            hook(e);
+        if let (Some(hook), Ok(e)) = (hook.as_mut(), &event)
+            && hook(e)
+        {
+            continue;
         }
         let line = match event {
             Ok(FfmpegEvent::LogEOF) => break,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::Error;
 use crate::argv::{self, Content};
 use crate::clock::WallClock;
-use crate::outputs::{LiveEncode, publish_args, tee_slave_failure};
+use crate::outputs::{LiveEncode, Muxer, hls_paths, muxer_for, publish_args, tee_slave_failure};
 use crate::overlay::{Compositor, Placement};
 use crate::process::EventHook;
 use crate::render::{FrameSink, FrameSource, ReadAhead};
@@ -69,6 +69,16 @@ pub fn publish(
         frame_len,
     )?;
     let args = publish_args(enc, &spec.outputs).map_err(Error::Output)?;
+    // A live HLS output's folder is made here: ffmpeg's HLS muxer does not create it.
+    for url in &spec.outputs {
+        if muxer_for(url) == Ok(Muxer::Hls) {
+            let (dir, _) = hls_paths(url).map_err(Error::Output)?;
+            std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+                what: format!("creating the HLS folder {dir}"),
+                source,
+            })?;
+        }
+    }
     let failed = Arc::new(Mutex::new(Vec::new()));
     let mut sink = FrameSink::spawn_with_hook(ffmpeg, &args, Some(failure_hook(spec, &failed)))?;
     let providers = spec.outputs.len().saturating_sub(spec.controls);
@@ -167,5 +177,6 @@ fn failure_hook(spec: &PublishSpec, failed: &Arc<Mutex<Vec<(String, String)>>>) 
                 f.push((url, why));
             }
         }
+        false
     })
 }

@@ -19,7 +19,7 @@ pub const DEFAULT_CONTROL: &str = "udp://127.0.0.1:9000?pkt_size=1316";
 pub struct Args {
     /// A destination: rtmp://, srt://, udp://, rtp://, rtsp:// or a folder (live HLS). Repeat
     /// for several; all get the same encode.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = values::destination)]
     to: Vec<String>,
     /// Also send the same frames, untouched by any provider, here (the reference for relative
     /// latency and VMAF). Without a value: udp://127.0.0.1:9000.

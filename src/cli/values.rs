@@ -69,6 +69,11 @@ pub fn bitrate(s: &str) -> Result<u64, String> {
     Ok(bps as u64)
 }
 
+/// A `publish` destination: a URL it can send to, or a folder for live HLS (not empty).
+pub fn destination(s: &str) -> Result<String, String> {
+    generator::outputs::muxer_for(s).map(|_| s.to_owned())
+}
+
 /// An RFC 3339 time such as `2026-11-21T12:00:00Z` or `2026-11-21T13:00:00.5+01:00`.
 pub fn utc_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)

@@ -48,6 +48,8 @@ pub struct Series {
     pub points: Vec<Point>,
     /// Time 0 of `points` (µs UTC): the run's start.
     pub origin_us: Option<i64>,
+    /// Received kbit/s per second: (seconds since the start, kbit/s), from `bitrate.csv`.
+    pub bitrate: Vec<(f64, f64)>,
 }
 
 /// One `events.csv` row, times in seconds since the run started.
@@ -108,6 +110,7 @@ impl Run {
                 role: s.role,
                 points: Vec::new(),
                 origin_us,
+                bitrate: Vec::new(),
             })
             .collect();
         add_points(
@@ -115,6 +118,18 @@ impl Run {
             origin_us,
             &mut streams,
         );
+        let bitrate_path = dir.join("bitrate.csv");
+        if bitrate_path.exists() {
+            for b in crate::bitrate::read(&bitrate_path)? {
+                if let (Some(s), Some(at), Some(o)) = (
+                    streams.iter_mut().find(|s| s.name == b.stream),
+                    b.start_us(),
+                    origin_us,
+                ) {
+                    s.bitrate.push(((at - o) as f64 / 1e6 + 0.5, b.kbps));
+                }
+            }
+        }
         let events_path = dir.join("events.csv");
         let events = if events_path.exists() {
             events::read(&events_path)?
@@ -283,6 +298,7 @@ fn add_points(rows: Vec<FrameRecord>, origin_us: Option<i64>, streams: &mut Vec<
                             role: Role::Live,
                             points: Vec::new(),
                             origin_us: origin,
+                            bitrate: Vec::new(),
                         });
                         streams.len() - 1
                     }

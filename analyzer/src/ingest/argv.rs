@@ -108,11 +108,25 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         // shared time base (ffmpeg would otherwise shift each input to start at 0).
         a.push("-copyts".into());
     }
-    a.extend(strs(&["-protocol_whitelist", protocol.whitelist(), "-i"]));
-    a.push(match protocol {
-        Protocol::File if !url.starts_with("file:") => format!("file:{url}"),
-        _ => url.to_owned(),
-    });
+    if fed_by_us(url, protocol) {
+        // MPEG-TS datagrams received by streamscope's own socket, written to ffmpeg's stdin:
+        // when the run stops, ffmpeg gets an end of input and hands over the frames its
+        // parser and decoder still hold (a UDP stream otherwise has no end).
+        a.extend(strs(&[
+            "-protocol_whitelist",
+            "pipe",
+            "-f",
+            "mpegts",
+            "-i",
+            "pipe:0",
+        ]));
+    } else {
+        a.extend(strs(&["-protocol_whitelist", protocol.whitelist(), "-i"]));
+        a.push(match protocol {
+            Protocol::File if !url.starts_with("file:") => format!("file:{url}"),
+            _ => url.to_owned(),
+        });
+    }
     // showinfo sits before ffmpeg's autoscale, so a mid-stream resolution change shows there
     // while the frames keep the first size.
     a.extend(strs(&["-map", "0:v:0", "-an", "-sn", "-dn", "-vf"]));
@@ -129,7 +143,77 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         "rawvideo",
         "pipe:1",
     ]));
+    // The video packets as received (stream copy), one line each on stderr: their sizes are
+    // the stream's bitrate, their timestamps when they came.
+    a.extend(strs(&[
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        "-flush_packets",
+        "1",
+        "-f",
+        "framecrc",
+        "pipe:2",
+    ]));
     a
+}
+
+/// A `udp://` input is received by streamscope's own socket and fed to ffmpeg (see
+/// `reader_args`); `rtp://` stays with ffmpeg.
+pub fn fed_by_us(url: &str, protocol: Protocol) -> bool {
+    protocol == Protocol::Udp && url.to_ascii_lowercase().starts_with("udp://")
+}
+
+/// The address a `udp://HOST:PORT?…` input listens on.
+pub fn udp_listen_addr(url: &str) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let rest = url.split_once("://")?.1;
+    let hostport = rest.split(['?', '/']).next()?;
+    let hostport = hostport.strip_prefix('@').unwrap_or(hostport);
+    let hostport = if hostport.starts_with(':') {
+        format!("0.0.0.0{hostport}")
+    } else {
+        hostport.to_owned()
+    };
+    hostport.to_socket_addrs().ok()?.next()
+}
+
+/// A line of the `framecrc` output on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketLine {
+    /// `#tb 0: 1/90000`: the time base of the timestamps below.
+    TimeBase { num: i64, den: i64 },
+    /// `0, dts, pts, duration, size, 0xcrc`.
+    Packet { dts: i64, size: u64 },
+}
+
+pub fn parse_packet_line(line: &str) -> Option<PacketLine> {
+    let line = line.trim();
+    if let Some(tb) = line.strip_prefix("#tb 0:") {
+        let (num, den) = tb.trim().split_once('/')?;
+        return Some(PacketLine::TimeBase {
+            num: num.trim().parse().ok()?,
+            den: den.trim().parse().ok()?,
+        });
+    }
+    let mut f = line.split(',').map(str::trim);
+    let (index, dts, _pts, _duration, size, crc) = (
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+        f.next()?,
+    );
+    // Flags and side data may follow (`F=0x0`, `S=1, …`).
+    if index != "0" || !crc.starts_with("0x") {
+        return None;
+    }
+    Some(PacketLine::Packet {
+        dts: dts.parse().ok()?,
+        size: size.parse().ok()?,
+    })
 }
 
 /// ffmpeg argv that copies the bytes of `url` (a playlist or manifest) to stdout as they are,
@@ -372,8 +456,49 @@ mod tests {
         assert_eq!(
             a.join(" "),
             "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file,crypto,data -i file:in:1.mp4 \
-             -map 0:v:0 -an -sn -dn -vf showinfo=checksum=0,extractplanes=y -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1"
+             -map 0:v:0 -an -sn -dn -vf showinfo=checksum=0,extractplanes=y -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1 \
+             -map 0:v:0 -c copy -flush_packets 1 -f framecrc pipe:2"
         );
+    }
+
+    #[test]
+    fn udp_is_received_by_us_and_packets_are_listed() {
+        let url = "udp://127.0.0.1:5000?fifo_size=100000&overrun_nonfatal=1";
+        let a = reader_args(url, Protocol::Udp, ReaderOptions::default()).join(" ");
+        assert!(
+            a.contains("-use_wallclock_as_timestamps 1 -copyts -protocol_whitelist pipe -f mpegts -i pipe:0 -map"),
+            "{a}"
+        );
+        assert!(!fed_by_us("rtp://127.0.0.1:5000", Protocol::Udp));
+        assert_eq!(udp_listen_addr(url), Some(([127, 0, 0, 1], 5000).into()));
+        assert_eq!(
+            udp_listen_addr("udp://@:5000"),
+            Some(([0, 0, 0, 0], 5000).into())
+        );
+        assert_eq!(
+            udp_listen_addr("udp://239.1.1.1:1234?pkt_size=1316"),
+            Some(([239, 1, 1, 1], 1234).into())
+        );
+        assert_eq!(
+            parse_packet_line("0,          0,          0,      512,    23279, 0x16088c80"),
+            Some(PacketLine::Packet {
+                dts: 0,
+                size: 23279
+            })
+        );
+        assert_eq!(
+            parse_packet_line("0,        512,        512,      512,     7678, 0x270ba562, F=0x0"),
+            Some(PacketLine::Packet {
+                dts: 512,
+                size: 7678
+            })
+        );
+        assert_eq!(
+            parse_packet_line("#tb 0: 1/15360"),
+            Some(PacketLine::TimeBase { num: 1, den: 15360 })
+        );
+        assert_eq!(parse_packet_line("[info] n:   0 pts:    0"), None);
+        assert_eq!(parse_packet_line("#software: Lavf59.27.100"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod argv;
 pub mod input;
 pub mod reader;
+pub mod udp;
 
 pub use argv::ReaderOptions;
 pub use input::{Input, Protocol};

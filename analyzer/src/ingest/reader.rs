@@ -17,7 +17,8 @@ use ffmpeg_sidecar::event::FfmpegEvent;
 use generator::process::FfmpegProcess;
 
 use super::argv::{
-    ReaderOptions, ShowInfo, parse_showinfo, pts_to_us, reader_args, stamps_at_demux,
+    PacketLine, ReaderOptions, ShowInfo, fed_by_us, parse_packet_line, parse_showinfo, pts_to_us,
+    reader_args, stamps_at_demux,
 };
 use super::input::Input;
 use crate::Error;
@@ -65,6 +66,7 @@ enum Note {
         height: usize,
     },
     Show(ShowInfo),
+    Packet(PacketLine),
 }
 
 fn hook(tx: Sender<Note>) -> generator::process::EventHook {
@@ -79,10 +81,13 @@ fn hook(tx: Sender<Note>) -> generator::process::EventHook {
                     bitrate_kbps: super::argv::parse_kbps(&s.raw_log_message),
                 })
             }),
-            FfmpegEvent::ParsedOutputStream(s) => s.video_data().map(|v| Note::Output {
-                width: v.width as usize,
-                height: v.height as usize,
-            }),
+            // The frames' output (#0), not the packet listing (#1).
+            FfmpegEvent::ParsedOutputStream(s) if s.parent_index == 0 => {
+                s.video_data().map(|v| Note::Output {
+                    width: v.width as usize,
+                    height: v.height as usize,
+                })
+            }
             FfmpegEvent::ParsedInput(i) => super::argv::parse_input_format(&i.raw_log_message)
                 .map(|f| Note::Container(f.to_owned())),
             FfmpegEvent::ParsedDuration(d) => {
@@ -90,12 +95,19 @@ fn hook(tx: Sender<Note>) -> generator::process::EventHook {
             }
             FfmpegEvent::Log(_, line) => parse_showinfo(line)
                 .map(Note::Show)
+                .or_else(|| parse_packet_line(line).map(Note::Packet))
                 .or_else(|| super::argv::parse_start_us(line).map(Note::Start)),
             _ => None,
         };
+        // Per-frame and per-packet lines are data, not log: kept out of error messages.
+        let consumed = matches!(
+            note,
+            Some(Note::Show(ShowInfo::Frame { .. }) | Note::Packet(_))
+        ) || matches!(event, FfmpegEvent::Log(_, l) if l.starts_with('#'));
         if let Some(n) = note {
             let _ = tx.send(n);
         }
+        consumed
     })
 }
 
@@ -105,11 +117,42 @@ fn hook(tx: Sender<Note>) -> generator::process::EventHook {
 pub struct Stopper {
     process: Arc<Mutex<Option<FfmpegProcess>>>,
     stopped: Arc<AtomicBool>,
+    /// A `udp://` input fed by us: stopping closes ffmpeg's input, so it hands over the frames
+    /// it still holds and ends by itself.
+    feed: Option<Arc<AtomicBool>>,
+    /// When `stop` was called (µs UTC on the reader's clock; 0: not yet).
+    stopped_at_us: Arc<std::sync::atomic::AtomicI64>,
+    clock: WallClock,
 }
+
+/// How long an ffmpeg whose input was closed has to end by itself before it is killed.
+const END_GRACE: Duration = Duration::from_secs(3);
 
 impl Stopper {
     pub fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.stopped_at_us
+            .store(self.clock.now_us(), Ordering::SeqCst);
+        match &self.feed {
+            Some(feed) => {
+                feed.store(true, Ordering::SeqCst);
+                let process = self.process.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(END_GRACE);
+                    if let Ok(mut p) = process.lock()
+                        && let Some(p) = p.as_mut()
+                    {
+                        p.kill();
+                    }
+                });
+            }
+            None => self.kill(),
+        }
+    }
+
+    fn kill(&self) {
         if let Ok(mut p) = self.process.lock()
             && let Some(p) = p.as_mut()
         {
@@ -127,6 +170,10 @@ pub struct Reader {
     width: usize,
     height: usize,
     time_base: Option<(i64, i64)>,
+    /// Time base of the packet listing, and bytes of video received per second (by the
+    /// packets' timestamps: the receive time for live inputs).
+    packet_time_base: Option<(i64, i64)>,
+    received: std::collections::BTreeMap<i64, u64>,
     /// Replays: PTS 0 of a container whose timestamps start at an arbitrary value (MPEG-TS,
     /// HLS) is its first timestamp, as it is the start of an MP4.
     pts_origin_us: i64,
@@ -187,6 +234,9 @@ impl Reader {
         cancel: &AtomicBool,
     ) -> Result<Self, Error> {
         let (url, protocol) = (input.url(), input.protocol());
+        let socket = fed_by_us(url, protocol)
+            .then(|| super::udp::bind(url))
+            .transpose()?;
         let (tx, notes) = channel();
         let mut process = FfmpegProcess::spawn_with_hook(
             ffmpeg,
@@ -197,11 +247,18 @@ impl Reader {
             what: format!("taking stdout of {}", process.command()),
             source: std::io::Error::other("no stdout pipe"),
         })?;
+        let feed = match (socket, process.take_stdin()) {
+            (Some(socket), Some(stdin)) => Some(super::udp::feed(socket, stdin, url).stop),
+            _ => None,
+        };
         let mut reader = Reader {
             url: url.to_owned(),
             stopper: Stopper {
                 process: Arc::new(Mutex::new(Some(process))),
                 stopped: Arc::new(AtomicBool::new(false)),
+                feed,
+                stopped_at_us: Arc::default(),
+                clock,
             },
             stdout,
             notes,
@@ -209,6 +266,8 @@ impl Reader {
             width: 0,
             height: 0,
             time_base: None,
+            packet_time_base: None,
+            received: std::collections::BTreeMap::new(),
             pts_origin_us: 0,
             container: None,
             with_pts: opts.with_pts,
@@ -227,7 +286,8 @@ impl Reader {
         let deadline = deadline(open_timeout);
         while reader.width == 0 {
             if cancel.load(Ordering::SeqCst) {
-                reader.stopper.stop();
+                reader.stopper.kill();
+                reader.stopper.stopped.store(true, Ordering::SeqCst);
                 let _ = reader.finish();
                 return Err(Error::Cancelled);
             }
@@ -248,7 +308,8 @@ impl Reader {
                     });
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    reader.stopper.stop();
+                    reader.stopper.kill();
+                    reader.stopper.stopped.store(true, Ordering::SeqCst);
                     let _ = reader.finish();
                     return Err(Error::OpenTimeout {
                         url: url.to_owned(),
@@ -268,6 +329,19 @@ impl Reader {
                 }
             }
             Note::Container(format) => self.container = Some(format),
+            Note::Packet(PacketLine::TimeBase { num, den }) => {
+                self.packet_time_base = Some((num, den));
+            }
+            // Only packets stamped when they were received make a received bitrate.
+            Note::Packet(PacketLine::Packet { dts, size }) if self.demux_stamps => {
+                if let Some(us) = self
+                    .packet_time_base
+                    .and_then(|(num, den)| pts_to_us(dts, num, den))
+                {
+                    *self.received.entry(us.div_euclid(1_000_000)).or_default() += size;
+                }
+            }
+            Note::Packet(PacketLine::Packet { .. }) => {}
             Note::Start(us) => {
                 if self.with_pts
                     && self
@@ -321,6 +395,22 @@ impl Reader {
 
     /// The next frame, or None at the end of the stream (or after `Stopper::stop`).
     pub fn next_frame(&mut self) -> Result<Option<RawFrame>, Error> {
+        loop {
+            let Some(frame) = self.read_frame()? else {
+                return Ok(None);
+            };
+            // After a stop, a fed input hands over what ffmpeg still held. A frame whose
+            // packet the demuxer only completed at that end of input (a TS without PES
+            // lengths waits for the next PES) has the end's time, not an arrival: not kept.
+            let stopped_at = self.stopper.stopped_at_us.load(Ordering::SeqCst);
+            if self.stopper.feed.is_some() && stopped_at != 0 && frame.arrival_us >= stopped_at {
+                continue;
+            }
+            return Ok(Some(frame));
+        }
+    }
+
+    fn read_frame(&mut self) -> Result<Option<RawFrame>, Error> {
         let len = self.width * self.height;
         let mut luma = vec![0u8; if self.yuv420 { len * 3 / 2 } else { len }];
         let mut filled = 0;
@@ -401,6 +491,15 @@ impl Reader {
                 Err(_) => return (None, None),
             }
         }
+    }
+
+    /// Bytes of video received per whole second (UTC seconds for live inputs) so far; taken,
+    /// so a reconnect's reader starts again.
+    pub fn take_received(&mut self) -> std::collections::BTreeMap<i64, u64> {
+        while let Ok(note) = self.notes.try_recv() {
+            self.take_note(note);
+        }
+        std::mem::take(&mut self.received)
     }
 
     /// Wait for ffmpeg to exit. A reader stopped on purpose is not an error.

@@ -209,11 +209,11 @@ impl LiveScoring {
                     };
                     let reader =
                         Reader::open(ffmpeg, input, opts, WallClock::start(), open_timeout)?;
-                    RefFeed::File(ReferenceFeed::new(
+                    RefFeed::File(Box::new(ReferenceFeed::new(
                         Feed::start(reader),
                         capacity,
                         Pairing::FrameNumber,
-                    ))
+                    )))
                 }
             };
             let (tx, rx) = sync_channel(if config.exhaustive { 1 } else { QUEUE_FRAMES });

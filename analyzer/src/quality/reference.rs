@@ -106,7 +106,7 @@ impl SharedReference {
 /// Where one scorer takes its reference frames.
 pub(super) enum RefFeed {
     Shared(Arc<SharedReference>, usize),
-    File(ReferenceFeed<Arc<Vec<u8>>>),
+    File(Box<ReferenceFeed<Arc<Vec<u8>>>>),
 }
 
 impl RefFeed {

@@ -148,6 +148,10 @@ impl Recorder {
         summary.write_json(&self.out.join("summary.json"))?;
         summary.write_csv(&self.out.join("summary.csv"))?;
         report::events::write(&self.out.join("events.csv"), &events)?;
+        report::bitrate::write(
+            &self.out.join("bitrate.csv"),
+            &summarize::bitrate_rows(&result, config.clock),
+        )?;
         // Drawn from the files just written, as `streamscope report` would.
         let report = report::write_run_report(&self.out, Some(&opts.fail_if));
         if let Some(e) = self.write_error {

@@ -126,6 +126,49 @@ fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
     }
 }
 
+/// Whether a stream's received bytes are a delivery's bitrate: live inputs in real time.
+fn measures_bitrate(s: &StreamResult, clock: ClockMode) -> bool {
+    clock == ClockMode::Realtime && s.spec.input.protocol().is_live()
+}
+
+fn bitrate(s: &StreamResult, clock: ClockMode) -> Option<report::summary::Bitrate> {
+    measures_bitrate(s, clock)
+        .then(|| {
+            let stopped = match s.end {
+                metrics::StreamEnd::Stopped { at_us } => Some(at_us.div_euclid(1_000_000)),
+                metrics::StreamEnd::Finished => None,
+            };
+            metrics::bitrate::summary(&s.received, stopped)
+        })
+        .flatten()
+        .map(|(mean_kbps, min_kbps, max_kbps)| report::summary::Bitrate {
+            mean_kbps,
+            min_kbps,
+            max_kbps,
+        })
+}
+
+/// `bitrate.csv` rows of a session: every second of every live stream.
+pub fn bitrate_rows(
+    result: &SessionResult,
+    clock: ClockMode,
+) -> Vec<report::bitrate::BitrateRecord> {
+    result
+        .streams
+        .iter()
+        .filter(|s| measures_bitrate(s, clock))
+        .flat_map(|s| {
+            s.received.iter().map(|(&second, &bytes)| {
+                report::bitrate::BitrateRecord::new(
+                    &s.spec.name,
+                    second,
+                    metrics::bitrate::kbps(bytes),
+                )
+            })
+        })
+        .collect()
+}
+
 /// What the numbers of a stream need read with.
 fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String> {
     let mut out = Vec::new();
@@ -183,7 +226,7 @@ fn stream_summary(
         height: info.map(|i| i.height),
         fps_nominal: info.map(|i| i.fps).filter(|f| *f > 0.0),
         bitrate_kbps: info.and_then(|i| i.bitrate_kbps),
-        bitrate: None,
+        bitrate: bitrate(s, clock),
         frames_received: rows.len() as u64,
         frames_expected: loss.expected,
         dropped: loss.dropped,

@@ -157,7 +157,12 @@ pub(super) fn collect(
                     c.waiting.push_back((Instant::now(), row));
                 }
             }
-            Some(Msg::Ended { stream, result: r }) => {
+            Some(Msg::Ended {
+                stream,
+                result: r,
+                received,
+            }) => {
+                result.streams[stream].received = received;
                 ended += 1;
                 ended_now = Some(stream);
                 streams[stream].finished = stopped_us.is_none();

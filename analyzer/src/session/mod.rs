@@ -66,6 +66,9 @@ pub struct StreamResult {
     pub quality: Option<StreamQuality>,
     /// Whether the stream ended by itself or was still delivering when the run stopped.
     pub end: StreamEnd,
+    /// Bytes of video received per second (UTC seconds for live inputs; of stream time for
+    /// replays), from the packets the reader received.
+    pub received: std::collections::BTreeMap<i64, u64>,
 }
 
 /// How a run's quality was scored.
@@ -102,6 +105,8 @@ enum Msg {
     Ended {
         stream: usize,
         result: Result<(), Error>,
+        /// Bytes of video received per second.
+        received: std::collections::BTreeMap<i64, u64>,
     },
 }
 
@@ -127,6 +132,7 @@ pub fn run(
                 error: None,
                 quality: None,
                 end: StreamEnd::Finished,
+                received: Default::default(),
             })
             .collect(),
         interrupted: false,

@@ -1,6 +1,7 @@
 //! One stream's threads: the reader (opens ffmpeg, timestamps frames, reconnects a live
 //! source that drops) and the decoder (timecode, picture change, frames for quality scoring).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -24,7 +25,8 @@ pub(super) enum QualityHook {
 
 pub(super) enum Work {
     Frame(RawFrame),
-    End(Result<(), Error>),
+    /// The stream ended; bytes of video it received per second.
+    End(Result<(), Error>, BTreeMap<i64, u64>),
 }
 
 /// How a stream's decoder gets its quality hook: now, or once the reference is known (the
@@ -56,6 +58,7 @@ pub(super) fn spawn_reader(
             if std::panic::catch_unwind(read).is_err() {
                 // A panic is an error of this stream, never a silent end.
                 let _ = tx.send(Msg::Ended {
+                    received: BTreeMap::new(),
                     stream: i,
                     result: Err(Error::Panicked {
                         thread: format!("reader-{i}"),
@@ -95,7 +98,11 @@ fn read_stream(
                 Error::Cancelled => Ok(()),
                 e => Err(e),
             };
-            let _ = tx.send(Msg::Ended { stream, result });
+            let _ = tx.send(Msg::Ended {
+                stream,
+                result,
+                received: BTreeMap::new(),
+            });
             return;
         }
     };
@@ -120,6 +127,7 @@ fn read_stream(
         .expect("spawning a decoder thread");
     let mut seq_base = 0;
     let mut result = Ok(());
+    let mut received: BTreeMap<i64, u64> = BTreeMap::new();
     let mut current = Some(reader);
     while let Some(mut reader) = current.take() {
         let stopper = reader.stopper();
@@ -131,6 +139,9 @@ fn read_stream(
         });
         let (pumped, read) = pump(&mut reader, config, &work_tx, &stopper, seq_base);
         seq_base += read;
+        for (second, bytes) in reader.take_received() {
+            *received.entry(second).or_default() += bytes;
+        }
         result = pumped.and(reader.finish());
         if stopping.load(Ordering::SeqCst)
             || !reconnects(config, input)
@@ -155,7 +166,7 @@ fn read_stream(
             result = Ok(());
         }
     }
-    let _ = work_tx.send(Work::End(result));
+    let _ = work_tx.send(Work::End(result, received));
     if decoder.join().is_err() {
         // The decoder sends the stream's end itself; a panic must not make it a silent one.
         let _ = tx.send(Msg::Ended {
@@ -163,6 +174,7 @@ fn read_stream(
             result: Err(Error::Panicked {
                 thread: format!("decode-{stream}"),
             }),
+            received: BTreeMap::new(),
         });
     }
 }
@@ -183,6 +195,9 @@ fn open_first(
     let started = Instant::now();
     let deadline = reader::deadline(config.open_timeout);
     let mut attempts = 0u32;
+    // The most telling failure so far: ffmpeg's own reason, rather than a last attempt that
+    // only ran out of time.
+    let mut reason: Option<Error> = None;
     loop {
         let left = deadline.map_or(Duration::MAX, |d| {
             d.saturating_duration_since(Instant::now())
@@ -207,18 +222,22 @@ fn open_first(
             )
             && left > RETRY_OPEN;
         if !retry {
-            return Err(if attempts > 1 && !matches!(e, Error::Cancelled) {
-                Error::NotUp {
+            return Err(match e {
+                Error::Cancelled => e,
+                _ if attempts == 1 => e,
+                e => Error::NotUp {
                     url: input.url().to_owned(),
                     secs: started.elapsed().as_secs(),
                     attempts,
-                    last: Box::new(e),
-                }
-            } else {
-                e
+                    last: Box::new(match (&e, reason) {
+                        (Error::OpenTimeout { .. }, Some(r)) => r,
+                        _ => e,
+                    }),
+                },
             });
         }
         tracing::debug!("{input}: not up yet ({e}); trying again");
+        reason = Some(e);
         let until = Instant::now() + RETRY_OPEN;
         while Instant::now() < until {
             if stopping.load(Ordering::SeqCst) {
@@ -317,11 +336,15 @@ fn decode_stream(
     while let Ok(item) = work.recv() {
         let frame = match item {
             Work::Frame(f) => f,
-            Work::End(result) => {
+            Work::End(result, received) => {
                 if let QualityHook::Control(shared) = &hook {
                     shared.end();
                 }
-                let _ = tx.send(Msg::Ended { stream, result });
+                let _ = tx.send(Msg::Ended {
+                    stream,
+                    result,
+                    received,
+                });
                 return;
             }
         };

@@ -57,6 +57,7 @@ pub struct StreamData {
     pub latency: Vec<(f64, f64)>,
     pub relative: Vec<(f64, f64)>,
     pub fps: Vec<(f64, f64)>,
+    pub bitrate: Vec<(f64, f64)>,
     pub vmaf: Vec<(f64, f64)>,
     pub psnr_y: Vec<(f64, f64)>,
     /// The latency CDF (at most 1500 points).
@@ -153,6 +154,7 @@ impl Prepared {
                     color: c,
                     relative: pick(s, |p| p.relative_ms),
                     fps,
+                    bitrate: s.bitrate.clone(),
                     psnr_y: pick(s, |p| p.psnr_y),
                     cdf: cdf(&values, 1500),
                     vmaf_counts: Vec::new(),
@@ -229,6 +231,7 @@ enum Kind {
     Relative,
     Cdf,
     Fps,
+    Bitrate,
     Vmaf,
     Psnr,
     VmafHistogram,
@@ -242,6 +245,7 @@ impl Kind {
             Kind::Relative => ("relative_latency", "Latency relative to the control"),
             Kind::Cdf => ("latency_cdf", "Latency distribution"),
             Kind::Fps => ("fps", "Delivered frames per second"),
+            Kind::Bitrate => ("bitrate", "Received bitrate"),
             Kind::Vmaf => ("vmaf", "VMAF over time"),
             Kind::Psnr => ("psnr_y", "PSNR-Y over time"),
             Kind::VmafHistogram => ("vmaf_histogram", "VMAF histogram"),
@@ -262,6 +266,7 @@ impl Kind {
         add(Kind::Relative, d.has(|s| !s.relative.is_empty()));
         add(Kind::Cdf, latency);
         add(Kind::Fps, latency && d.has(|s| !s.fps.is_empty()));
+        add(Kind::Bitrate, d.has(|s| !s.bitrate.is_empty()));
         add(Kind::Vmaf, d.has(|s| !s.vmaf.is_empty()));
         add(Kind::Psnr, d.has(|s| !s.psnr_y.is_empty()));
         add(Kind::VmafHistogram, d.has(|s| !s.vmaf.is_empty()));
@@ -334,6 +339,17 @@ fn draw<DB: DrawingBackend>(
                 "fps",
                 series_lines(d, |s| &s.fps, false),
                 false,
+                None,
+                true,
+            ),
+        ),
+        Kind::Bitrate => charts::lines(
+            area,
+            &over_time(
+                "Received bitrate (video packets, per second)",
+                "kbit/s",
+                series_lines(d, |s| &s.bitrate, false),
+                true,
                 None,
                 true,
             ),
@@ -501,6 +517,7 @@ mod tests {
                 role: Role::Live,
                 points,
                 origin_us: Some(ORIGIN),
+                bitrate: Vec::new(),
             }],
             events: vec![EventRow {
                 stream: "live1".into(),

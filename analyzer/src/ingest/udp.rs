@@ -1,0 +1,108 @@
+//! `udp://` inputs received by streamscope's own socket and written to ffmpeg's stdin. A UDP
+//! stream has no end, so frames still inside ffmpeg's parser and decoder when a run stops
+//! would never come out; closing ffmpeg's input instead hands them over. A receiving thread
+//! keeps the socket drained into a bounded queue (as ffmpeg's own `fifo_size` did), so a busy
+//! ffmpeg never makes the kernel drop datagrams.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::ChildStdin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{TrySendError, sync_channel};
+use std::time::Duration;
+
+use crate::Error;
+
+/// Datagrams held for ffmpeg at most (~130 MB of 1316-byte TS datagrams), as ffmpeg's
+/// `fifo_size=100000`.
+const QUEUE: usize = 100_000;
+/// Kernel receive buffer asked for.
+const RECV_BUFFER: usize = 8 << 20;
+
+/// Bind the socket a `udp://HOST:PORT` input listens on (joining HOST's group when it is a
+/// multicast address).
+pub fn bind(url: &str) -> Result<UdpSocket, Error> {
+    let addr =
+        super::argv::udp_listen_addr(url).ok_or_else(|| Error::UnsupportedUrl(url.to_owned()))?;
+    let io = |source| Error::Io {
+        what: format!("cannot listen on {url}"),
+        source,
+    };
+    let socket = match addr {
+        SocketAddr::V4(v4) if v4.ip().is_multicast() => {
+            let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, v4.port())).map_err(io)?;
+            s.join_multicast_v4(v4.ip(), &Ipv4Addr::UNSPECIFIED)
+                .map_err(io)?;
+            s
+        }
+        _ => UdpSocket::bind(addr).map_err(io)?,
+    };
+    // Best effort: the queue below is what really absorbs a busy ffmpeg.
+    let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECV_BUFFER);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(io)?;
+    Ok(socket)
+}
+
+/// Feeds one ffmpeg: stops (closing its stdin) when `stop` is set.
+pub struct Feed {
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Start receiving on `socket` and writing every datagram to `stdin`.
+pub fn feed(socket: UdpSocket, mut stdin: ChildStdin, url: &str) -> Feed {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+    let (s, name) = (stop.clone(), url.to_owned());
+    std::thread::Builder::new()
+        .name("udp-receive".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 65_536];
+            let mut overruns = 0u64;
+            while !s.load(Ordering::SeqCst) {
+                let n = match socket.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!("{name}: receiving: {e}");
+                        break;
+                    }
+                };
+                match tx.try_send(buf[..n].to_vec()) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        overruns += 1;
+                        if overruns.is_power_of_two() {
+                            tracing::warn!(
+                                "{name}: ffmpeg is behind, {overruns} datagrams dropped"
+                            );
+                        }
+                    }
+                    Err(TrySendError::Disconnected(_)) => break,
+                }
+            }
+        })
+        .expect("spawning a thread");
+    std::thread::Builder::new()
+        .name("udp-feed".into())
+        .spawn(move || {
+            // Ends when the receiver stops (the queue closes) or ffmpeg stops reading; the
+            // stdin it drops is ffmpeg's end of input.
+            while let Ok(d) = rx.recv() {
+                if stdin.write_all(&d).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("spawning a thread");
+    Feed { stop }
+}
