@@ -517,3 +517,34 @@ fn a_file_read_in_real_time_says_how_to_replay_it() {
     assert!(warnings.contains(&hint), "{warnings}");
     assert!(r.stderr.contains(&hint), "{}", r.stderr);
 }
+
+#[test]
+fn the_code_survives_overscan() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // A player that crops 5% off every edge and scales back (TV overscan): the code sits in
+    // the title-safe area by default and every frame stays readable; at the edge it is lost.
+    let dir = tmp();
+    let crop = "crop=iw*0.9:ih*0.9,scale=640:360";
+    for (margin, readable) in [("0.1", true), ("0", false)] {
+        let c = generated_clip(
+            dir.path(),
+            &format!("m{margin}.mp4"),
+            &["--start-time", START, "--qr-margin", margin],
+        );
+        let cropped = impair(&c, crop, &dir.path().join(format!("cropped{margin}.mp4")));
+        let (r, s) = analyze(&dir.path().join(margin), &pts_args(&cropped, START));
+        let live = stream(&s, "live1");
+        if readable {
+            assert!(r.status.success(), "{}", r.stderr);
+            assert_eq!(live["unreadable"], 0, "{live}");
+            assert_eq!(live["frames_received"], 90);
+        } else {
+            assert!(
+                !r.status.success(),
+                "at the edge the code is cropped: {live}"
+            );
+        }
+    }
+}

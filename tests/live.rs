@@ -315,6 +315,23 @@ fn an_rtmp_source_that_drops_and_returns_is_one_outage() {
     a_source_that_drops_and_returns(dir.path(), &url, &url);
 }
 
+#[test]
+fn an_srt_publisher_that_drops_and_returns_is_read_again_by_the_calling_analyzer() {
+    let _serial = serial();
+    if !require("ffmpeg") {
+        return;
+    }
+    // The publisher listens, the analyzer calls: after the publisher's restart the analyzer
+    // must call again and read its second session.
+    let dir = tmp();
+    let port = free_port(true);
+    a_source_that_drops_and_returns(
+        dir.path(),
+        &format!("srt://127.0.0.1:{port}?mode=listener"),
+        &format!("srt://127.0.0.1:{port}?mode=caller"),
+    );
+}
+
 /// Relative latency (p50, p99) through `streamscope relay --delay`, and the control's absolute
 /// latency p50.
 fn relay_median(dir: &Path, delay_ms: u32) -> (f64, f64, f64) {

@@ -155,6 +155,30 @@ fn dropped_frames_are_skipped_not_misaligned() {
     assert_eq!(s["frames_received"], 80);
     assert_eq!(s["frames_scored"], 80);
     assert_eq!(paired.len(), 80);
+    // The distorted stream's own numbers, as analyze counts them: the drop is in the
+    // summary, events.csv and summary.csv (the same header as analyze's).
+    assert_eq!(
+        (s["dropped"].as_u64(), s["frames_expected"].as_u64()),
+        (Some(10), Some(90)),
+        "{s}"
+    );
+    let events = std::fs::read_to_string(dir.path().join("paired/events.csv")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.starts_with("distorted,drop,") && l.split(',').nth(4) == Some("10")),
+        "{events}"
+    );
+    let header = |dir: &str| {
+        std::fs::read_to_string(Path::new(dir).join("summary.csv"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let paired_dir = dir.path().join("paired");
+    assert!(header(path_str(&paired_dir)).starts_with("name,role,url,transport,"));
     assert!(
         (30..40).all(|f| !paired.contains_key(&f)),
         "dropped frames are not scored"
@@ -300,8 +324,14 @@ fn a_subsample_of_n_scores_every_nth_pair_offline_and_live() {
     );
     assert_eq!(s["vmaf"]["frames_scored"], 30);
     assert!(s["vmaf"]["mean"].as_f64().unwrap() >= 99.0, "{s}");
+    assert_eq!(s["vmaf_unscored"]["subsampled"], 60, "{s}");
     let csv = std::fs::read_to_string(out.join("frames.csv")).unwrap();
-    assert_eq!(csv.matches(",subsampled\n").count(), 60, "{csv}");
+    let filled = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.split(',').nth(7).unwrap().is_empty())
+        .count();
+    assert_eq!(filled, 30, "{csv}");
     let live = format!("live1={}", path_str(&r));
     let (s, scores) = analyze_vmaf(
         dir.path(),

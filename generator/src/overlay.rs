@@ -74,15 +74,23 @@ pub struct Placement {
     pub corner: Corner,
     /// Height of the code including its quiet zone, as a fraction of the frame height.
     pub height_fraction: f64,
+    /// Distance of the code from the frame's edges, as a fraction of its width (left/right)
+    /// and height (top/bottom). The default, 0.1, keeps it inside the title-safe area (SMPTE
+    /// RP 2046-2, EBU R 95), so a player or TV that crops the edges still shows it whole.
+    pub margin_fraction: f64,
     /// Draw the human-readable line under (or over) the code.
     pub human_line: bool,
 }
+
+/// The default distance from the edges: the title-safe area.
+pub const TITLE_SAFE: f64 = 0.1;
 
 impl Default for Placement {
     fn default() -> Self {
         Self {
             corner: Corner::TopRight,
             height_fraction: 1.0 / 3.0,
+            margin_fraction: TITLE_SAFE,
             human_line: true,
         }
     }
@@ -122,6 +130,12 @@ impl Layout {
                 p.height_fraction
             )));
         }
+        if !(0.0..0.5).contains(&p.margin_fraction) {
+            return Err(Error::Placement(format!(
+                "QR margin {} is outside 0–0.5 of the frame",
+                p.margin_fraction
+            )));
+        }
         let target = (f64::from(size.height) * p.height_fraction) as u32;
         // Whole, even pixels per module: modules stay sharp and map onto whole chroma samples.
         let module_px = (target / side_modules) & !1;
@@ -130,20 +144,23 @@ impl Layout {
         }
         let side = module_px * side_modules;
         let margin = module_px.max(2);
-        if side + 2 * margin > size.height || side + 2 * margin > size.width {
+        // Distances from the edges: the margin fraction, at least a module, even.
+        let edge = |extent: u32| ((f64::from(extent) * p.margin_fraction) as u32).max(margin) & !1;
+        let (edge_x, edge_y) = (edge(size.width), edge(size.height));
+        if side + 2 * edge_y > size.height || side + 2 * edge_x > size.width {
             return Err(too_small());
         }
         let left = matches!(p.corner, Corner::TopLeft | Corner::BottomLeft);
         let top = matches!(p.corner, Corner::TopLeft | Corner::TopRight);
         let x = if left {
-            margin
+            edge_x
         } else {
-            size.width - margin - side
+            size.width - edge_x - side
         };
         let y = if top {
-            margin
+            edge_y
         } else {
-            size.height - margin - side
+            size.height - edge_y - side
         };
         let qr_box = Rect {
             x,
@@ -154,7 +171,7 @@ impl Layout {
 
         let text = p
             .human_line
-            .then(|| text_box(size, qr_box, margin, left, top))
+            .then(|| text_box(size, qr_box, margin, (edge_x, edge_y), left, top))
             .flatten();
         Ok(Self {
             qr_box,
@@ -164,25 +181,26 @@ impl Layout {
     }
 }
 
-/// Largest whole font scale (≤ height/360) at which the line fits beside the code's column,
+/// Largest whole font scale (≤ height/360) at which the line fits inside the margins,
 /// placed under the code for top corners and over it for bottom corners.
 fn text_box(
     size: PictureSize,
     qr: Rect,
     margin: u32,
+    (edge_x, edge_y): (u32, u32),
     left: bool,
     top: bool,
 ) -> Option<(Rect, u32)> {
     let mut scale = (size.height / 360).max(1);
     loop {
         let (w, h) = text::box_size(HUMAN_LINE_CHARS, scale);
-        let fits_w = w + 2 * margin <= size.width;
-        let fits_h = qr.h + h + 3 * margin <= size.height;
+        let fits_w = w + 2 * edge_x <= size.width;
+        let fits_h = qr.h + h + margin + 2 * edge_y <= size.height;
         if fits_w && fits_h {
             let x = if left {
-                margin
+                edge_x
             } else {
-                size.width - margin - w
+                size.width - edge_x - w
             };
             let y = if top {
                 qr.bottom() + margin
@@ -323,21 +341,29 @@ mod tests {
     #[test]
     fn default_layouts_for_common_sizes() {
         let p = Placement::default();
-        // 360p: 120 px target / 25 modules → 4 px modules, 100 px box, 4 px margin.
+        // 360p: 120 px target / 25 modules → 4 px modules, 100 px box, 10% from the edges
+        // (64 px from the right, 36 px from the top): inside the title-safe area.
         let l = Layout::new(size(640, 360), &p).unwrap();
         assert_eq!(l.module_px, 4);
         assert_eq!(
             l.qr_box,
             Rect {
-                x: 536,
-                y: 4,
+                x: 476,
+                y: 36,
                 w: 100,
                 h: 100
             }
         );
         let (t, scale) = l.text.unwrap();
         assert_eq!(scale, 1);
-        assert_eq!((t.right(), t.y), (636, 108));
+        assert_eq!((t.right(), t.y), (576, 140));
+        // At the edge, as before title-safe placement: a 4 px margin.
+        let edge = Placement {
+            margin_fraction: 0.0,
+            ..p
+        };
+        let l = Layout::new(size(640, 360), &edge).unwrap();
+        assert_eq!((l.qr_box.x, l.qr_box.y), (536, 4));
         // 720p: 8 px modules (module edges on the 8×8 transform grid), 200 px box.
         let l = Layout::new(size(1280, 720), &p).unwrap();
         assert_eq!((l.module_px, l.qr_box.w), (8, 200));
@@ -375,6 +401,12 @@ mod tests {
                     assert!(
                         r.right() <= w && r.bottom() <= h,
                         "{w}x{h} {corner:?} {r:?}"
+                    );
+                    // Inside the title-safe area (10% in from every edge, within a pixel).
+                    let (mx, my) = (w / 10 - 1, h / 10 - 1);
+                    assert!(
+                        r.x >= mx && r.y >= my && r.right() <= w - mx && r.bottom() <= h - my,
+                        "{w}x{h} {corner:?} {r:?} leaves the title-safe area"
                     );
                 }
                 if let Some((t, _)) = l.text {

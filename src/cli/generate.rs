@@ -11,7 +11,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use generator::argv::{self, Content, EncodeSpec, Pattern, RateControl};
 use generator::render::{RenderSpec, render_file};
 use generator::signal::utc_rfc3339;
-use generator::{Corner, FrameRate, PictureSize, Placement};
+use generator::{FrameRate, PictureSize};
 
 use super::{EXIT_INTERRUPTED, Global, Progress, values};
 
@@ -76,12 +76,8 @@ pub struct Args {
     /// Leave out the audio track (1 kHz beeps at every whole second).
     #[arg(long)]
     no_audio: bool,
-    /// Corner holding the code: top-left, top-right, bottom-left, bottom-right.
-    #[arg(long, default_value = "top-right")]
-    qr_corner: Corner,
-    /// Height of the code (with its quiet zone) as a fraction of the frame height.
-    #[arg(long, default_value = "0.333", value_parser = values::fraction)]
-    qr_size: f64,
+    #[command(flatten)]
+    qr: super::QrArgs,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -186,11 +182,7 @@ fn render_spec(args: &Args) -> anyhow::Result<RenderSpec> {
         (Some(c), None) => RateControl::Crf(c),
         (None, None) => RateControl::Crf(20),
     };
-    let placement = Placement {
-        corner: args.qr_corner,
-        height_fraction: args.qr_size,
-        human_line: true,
-    };
+    let placement = args.qr.placement();
     // Refuse a frame too small for the code before anything is written.
     generator::Layout::new(args.size, &placement)?;
     Ok(RenderSpec {

@@ -58,6 +58,33 @@ pub fn init_logging(g: &Global) {
         .init();
 }
 
+/// Where the timecode goes in the picture (`generate`, `publish`, `demo`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct QrArgs {
+    /// Corner holding the code: top-left, top-right, bottom-left, bottom-right.
+    #[arg(long, default_value = "top-right")]
+    pub qr_corner: generator::Corner,
+    /// Height of the code (with its quiet zone) as a fraction of the frame height.
+    #[arg(long, default_value = "0.333", value_parser = values::fraction)]
+    pub qr_size: f64,
+    /// Distance of the code from the frame's edges as a fraction of its width and height.
+    /// The default keeps it in the title-safe area, so a player or TV that crops the edges
+    /// (overscan) still shows it whole; 0 puts it at the edge.
+    #[arg(long, default_value = "0.1", value_parser = values::margin)]
+    pub qr_margin: f64,
+}
+
+impl QrArgs {
+    pub fn placement(&self) -> generator::Placement {
+        generator::Placement {
+            corner: self.qr_corner,
+            height_fraction: self.qr_size,
+            margin_fraction: self.qr_margin,
+            human_line: true,
+        }
+    }
+}
+
 /// This run's command line as a shell would read it (recorded in `summary.json`).
 pub fn command_line() -> String {
     generator::process::shell_line(

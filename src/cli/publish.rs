@@ -8,7 +8,7 @@ use anyhow::Context;
 use generator::argv::{Content, Pattern};
 use generator::outputs::{LiveEncode, muxer_for};
 use generator::publish::{PublishOutcome, PublishSpec, publish};
-use generator::{Corner, FrameRate, PictureSize, Placement};
+use generator::{FrameRate, PictureSize};
 
 use super::{EXIT_INTERRUPTED, Global, values};
 
@@ -59,6 +59,8 @@ pub struct StreamArgs {
     /// Stream id carried in every timecode (0–99).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=99))]
     pub stream_id: u8,
+    #[command(flatten)]
+    pub qr: super::QrArgs,
 }
 
 impl StreamArgs {
@@ -72,11 +74,7 @@ impl StreamArgs {
         for url in &outputs {
             muxer_for(url).map_err(anyhow::Error::msg)?;
         }
-        let placement = Placement {
-            corner: Corner::TopRight,
-            height_fraction: 0.333,
-            human_line: true,
-        };
+        let placement = self.qr.placement();
         generator::Layout::new(self.size, &placement)?;
         Ok(PublishSpec {
             content: match &self.source {

@@ -69,6 +69,17 @@ pub fn bitrate(s: &str) -> Result<u64, String> {
     Ok(bps as u64)
 }
 
+/// A margin fraction from the frame's edges: 0 to 0.4.
+pub fn margin(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("invalid margin {s:?}: expected a fraction such as 0.1"))?;
+    if !(0.0..=0.4).contains(&v) {
+        return Err(format!("invalid margin {s:?}: must be between 0 and 0.4"));
+    }
+    Ok(v)
+}
+
 /// A `publish` destination: a URL it can send to, or a folder for live HLS (not empty).
 pub fn destination(s: &str) -> Result<String, String> {
     generator::outputs::muxer_for(s).map(|_| s.to_owned())

@@ -100,6 +100,16 @@ pub(crate) fn locate(frame: GrayFrame<'_>) -> Result<(Timecode, Quad), QrMiss> {
 }
 
 /// Mean absolute luma difference between two frames of equal size, sampled on a 4×4 grid.
+/// Mean luma change (levels) above which a picture counts as changed.
+pub const PICTURE_CHANGE_LEVELS: f64 = 1.0;
+
+/// Did the picture move since `previous` (None: the first frame, which does)?
+pub fn picture_changed(previous: Option<&[u8]>, luma: &[u8], width: usize) -> bool {
+    previous.is_none_or(|p| {
+        mean_abs_diff(&p[..luma.len().min(p.len())], luma, width) > PICTURE_CHANGE_LEVELS
+    })
+}
+
 pub fn mean_abs_diff(a: &[u8], b: &[u8], width: usize) -> f64 {
     if a.len() != b.len() || width == 0 {
         return f64::INFINITY;

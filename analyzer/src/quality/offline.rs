@@ -45,6 +45,8 @@ pub struct ScoredFrame {
     pub scores: Option<FrameScores>,
     /// Why the frame was not scored.
     pub unscored: Option<&'static str>,
+    /// Did the picture move since the previous distorted frame?
+    pub picture_changed: bool,
 }
 
 #[derive(Debug)]
@@ -227,6 +229,7 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     let mut frames = Vec::new();
     let mut index_key = 0u64;
     let mut scaled = false;
+    let mut previous: Option<Vec<u8>> = None;
     while let Some((d, tc)) = next_dist.take() {
         scaled |= d
             .source_size
@@ -240,12 +243,15 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
             Some(w) => reference.get(w, |data| data)?,
             None => None,
         };
+        let luma = &d.data[..d.width * d.height];
         let mut row = ScoredFrame {
             timecode: tc,
             pts_us: d.pts_us,
             scores: None,
             unscored: None,
+            picture_changed: crate::qr::picture_changed(previous.as_deref(), luma, d.width),
         };
+        previous = Some(luma.to_vec());
         match held {
             Some(h) => {
                 let r = Yuv420 {

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use metrics::quality::{mean_min, pool};
 use metrics::stats::{self, resolution_changes};
-use metrics::{Delivered, FrameKind, MeanMin, Smoothness, StreamContext, VmafSummary};
+use metrics::{
+    Delivered, FrameKind, FrameRow, MeanMin, Smoothness, StreamContext, StreamEnd, VmafSummary,
+};
 use report::frames::utc;
 use report::summary::{Fps, SCHEMA, StreamSummary, Summary, Unscored, Versions};
 use report::{Event, Role};
@@ -39,11 +41,59 @@ pub fn pool_scores(scores: &[FrameScores]) -> Pooled {
     }
 }
 
-/// One stream of a finished session, measured once.
+/// One stream's frames, measured once: what its summary counts and its events list.
 pub struct Measured<'a> {
-    pub stream: &'a StreamResult,
+    pub name: &'a str,
+    pub rows: &'a [FrameRow],
+    pub end: StreamEnd,
     pub deliveries: Vec<Delivered>,
     pub smoothness: Smoothness,
+}
+
+impl<'a> Measured<'a> {
+    pub fn new(name: &'a str, rows: &'a [FrameRow], ctx: StreamContext<'_>) -> Self {
+        let deliveries: Vec<Delivered> = rows.iter().map(Delivered::from).collect();
+        let smoothness = metrics::smoothness(&deliveries, ctx);
+        Measured {
+            name,
+            rows,
+            end: ctx.end,
+            deliveries,
+            smoothness,
+        }
+    }
+
+    /// Counts, loss and smoothness into a stream's summary (the part `analyze` and `vmaf`
+    /// share).
+    pub fn fill(&self, st: &mut StreamSummary) {
+        let rows = self.rows;
+        let timeline = self.smoothness.timeline.as_ref();
+        let freezes = timeline.map_or(&[][..], |t| &t.freezes[..]);
+        let outages = timeline.map_or(&[][..], |t| &t.outages[..]);
+        let total_ms = |spans: &[metrics::timeline::Span]| {
+            spans.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3
+        };
+        let loss = &self.smoothness.loss;
+        st.frames_received = rows.len() as u64;
+        st.frames_expected = loss.expected;
+        st.dropped = loss.dropped;
+        st.lost_at_end = loss.lost_at_end;
+        st.duplicated = stats::count(rows, |k| k == FrameKind::Duplicate);
+        st.redelivered = stats::count(rows, |k| k == FrameKind::Redelivered);
+        st.out_of_order = stats::count(rows, |k| k == FrameKind::OutOfOrder);
+        st.unreadable = stats::count(rows, |k| k.is_unreadable());
+        st.stale = stats::count(rows, |k| k == FrameKind::Stale);
+        st.freezes = freezes.len() as u64;
+        st.freeze_ms_total = total_ms(freezes);
+        st.resolution_changes = resolution_changes(rows).len() as u64;
+        st.outages = outages.len() as u64;
+        st.outage_ms_total = total_ms(outages);
+        st.fps = self.smoothness.fps().map(|(mean, min)| Fps { mean, min });
+        st.stopped_at = match self.end {
+            StreamEnd::Stopped { at_us } => Some(utc(at_us)),
+            StreamEnd::Finished => None,
+        };
+    }
 }
 
 /// The control's first sightings as (capture µs, arrival µs).
@@ -68,21 +118,16 @@ pub fn measure(result: &SessionResult) -> Vec<Measured<'_>> {
         .streams
         .iter()
         .map(|s| {
-            let deliveries: Vec<Delivered> = s.rows.iter().map(Delivered::from).collect();
-            let smoothness = metrics::smoothness(
-                &deliveries,
+            Measured::new(
+                &s.spec.name,
+                &s.rows,
                 StreamContext {
                     transport: s.spec.input.transport(),
                     end: s.end,
                     control: control.as_deref().filter(|_| s.spec.role == Role::Live),
                     max_relative_us: s.rows.iter().filter_map(|r| r.relative_latency_us).max(),
                 },
-            );
-            Measured {
-                stream: s,
-                deliveries,
-                smoothness,
-            }
+            )
         })
         .collect()
 }
@@ -196,61 +241,32 @@ fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String>
 
 fn stream_summary(
     result: &SessionResult,
+    s: &StreamResult,
     m: &Measured<'_>,
     clock: ClockMode,
-    vmaf: Option<&VmafRun>,
 ) -> StreamSummary {
-    let s = m.stream;
-    let quality = quality_cells(s, vmaf);
+    let quality = quality_cells(s, result.vmaf.as_ref());
     let rows = &s.rows;
-    let timeline = m.smoothness.timeline.as_ref();
-    let freezes = timeline.map_or(&[][..], |t| &t.freezes[..]);
-    let outages = timeline.map_or(&[][..], |t| &t.outages[..]);
-    let total_ms = |spans: &[metrics::timeline::Span]| {
-        spans.iter().map(|f| f.duration_us).sum::<i64>() as f64 / 1e3
-    };
     let latencies: Vec<i64> = rows.iter().filter_map(|r| r.latency_us).collect();
     let relative: Vec<i64> = rows.iter().filter_map(|r| r.relative_latency_us).collect();
-    let fps = m.smoothness.fps();
-    let loss = &m.smoothness.loss;
     let info = s.info.as_ref();
+    let mut st = StreamSummary::new(&s.spec.name, s.spec.role, s.spec.input.url());
+    m.fill(&mut st);
     StreamSummary {
-        name: s.spec.name.clone(),
-        role: s.spec.role,
-        url: s.spec.input.url().to_owned(),
         transport: s.spec.input.transport(),
         error: s.error.as_ref().map(ToString::to_string),
-        warnings: warnings(s, clock, fps.map(|f| f.0)),
+        warnings: warnings(s, clock, st.fps.map(|f| f.mean)),
         codec: info.map(|i| i.codec.clone()),
         width: info.map(|i| i.width),
         height: info.map(|i| i.height),
         fps_nominal: info.map(|i| i.fps).filter(|f| *f > 0.0),
         bitrate_kbps: info.and_then(|i| i.bitrate_kbps),
         bitrate: bitrate(s, clock),
-        frames_received: rows.len() as u64,
-        frames_expected: loss.expected,
-        dropped: loss.dropped,
-        lost_at_end: loss.lost_at_end,
-        duplicated: stats::count(rows, |k| k == FrameKind::Duplicate),
-        redelivered: stats::count(rows, |k| k == FrameKind::Redelivered),
-        out_of_order: stats::count(rows, |k| k == FrameKind::OutOfOrder),
-        unreadable: stats::count(rows, |k| k.is_unreadable()),
-        stale: stats::count(rows, |k| k == FrameKind::Stale),
-        freezes: freezes.len() as u64,
-        freeze_ms_total: total_ms(freezes),
-        resolution_changes: resolution_changes(rows).len() as u64,
-        outages: outages.len() as u64,
-        outage_ms_total: total_ms(outages),
         // On the replay clock there is no moment the analysis started to count from.
         startup_ms: (clock == ClockMode::Realtime)
             .then(|| rows.first())
             .flatten()
             .map(|r| (r.arrival.arrival_us - result.started_us) as f64 / 1e3),
-        stopped_at: match s.end {
-            metrics::StreamEnd::Stopped { at_us } => Some(utc(at_us)),
-            metrics::StreamEnd::Finished => None,
-        },
-        fps: fps.map(|(mean, min)| Fps { mean, min }),
         latency_ms: stats::distribution(&latencies),
         relative_latency_ms: stats::distribution(&relative),
         vmaf: quality.vmaf,
@@ -259,19 +275,17 @@ fn stream_summary(
         vmaf_unscored: quality.unscored,
         scaled_to: quality.scaled_to,
         vmaf_error: quality.error,
-        frames_scored: None,
-        unscored: None,
+        ..st
     }
 }
 
 /// Drops, freezes, outages and resolution changes of one stream: the same lists the summary
 /// counts.
 pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
-    let s = m.stream;
-    let name = &s.spec.name;
+    let name = m.name;
     let interval = m.smoothness.interval_us.unwrap_or(0);
     let event = |kind, start_us, duration_us, frames, detail| Event {
-        stream: name.clone(),
+        stream: name.to_owned(),
         kind,
         start_us,
         duration_us,
@@ -305,7 +319,7 @@ pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
         }));
         events.extend(t.outages.iter().map(|o| {
             let detail = if o.start_us + o.duration_us >= t.end_us
-                && matches!(s.end, metrics::StreamEnd::Stopped { .. })
+                && matches!(m.end, StreamEnd::Stopped { .. })
             {
                 "to the end of the run".to_owned()
             } else {
@@ -315,7 +329,7 @@ pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
         }));
     }
     if m.smoothness.loss.lost_at_end > 0
-        && let metrics::StreamEnd::Stopped { at_us } = s.end
+        && let StreamEnd::Stopped { at_us } = m.end
     {
         let last = m.deliveries.last().map_or(at_us, |d| d.arrival_us);
         events.push(event(
@@ -329,10 +343,10 @@ pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
             ),
         ));
     }
-    events.extend(resolution_changes(&s.rows).into_iter().map(|c| {
+    events.extend(resolution_changes(m.rows).into_iter().map(|c| {
         event(
             "resolution_change",
-            s.rows[c.row].arrival.arrival_us,
+            m.rows[c.row].arrival.arrival_us,
             0,
             0,
             format!("{}x{}→{}x{}", c.from.0, c.from.1, c.to.0, c.to.1),
@@ -367,9 +381,11 @@ pub fn summarize(
         vmaf_disabled: result.vmaf.as_ref().and_then(|v| v.disabled.clone()),
         pairing: None,
         scaled_to: None,
-        streams: measured
+        streams: result
+            .streams
             .iter()
-            .map(|m| stream_summary(result, m, clock, result.vmaf.as_ref()))
+            .zip(&measured)
+            .map(|(s, m)| stream_summary(result, s, m, clock))
             .collect(),
     };
     let events = measured.iter().flat_map(stream_events).collect();

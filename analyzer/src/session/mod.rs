@@ -25,8 +25,6 @@ use stream::{HookSource, QualityHook, spawn_reader};
 /// Frames queued between a reader and its decoder. A full queue stalls ffmpeg, which the
 /// reader logs, because it would delay later arrivals.
 const QUEUE_FRAMES: usize = 64;
-/// Mean luma change (levels) above which a picture counts as changed.
-const PICTURE_CHANGE_LEVELS: f64 = 1.0;
 
 /// What a run needs besides its configuration: handles that exist only while it runs.
 #[derive(Debug, Clone, Default)]

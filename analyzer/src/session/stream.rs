@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use super::{ClockMode, Msg, PICTURE_CHANGE_LEVELS, QUEUE_FRAMES, SessionConfig};
+use super::{ClockMode, Msg, QUEUE_FRAMES, SessionConfig};
 use crate::Error;
 use crate::ingest::{Input, Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock, reader};
-use crate::qr::{GrayFrame, QrTracker, mean_abs_diff};
+use crate::qr::{GrayFrame, QrTracker, picture_changed};
 use crate::quality::live::{LiveFeeder, ReferenceInfo, SharedReference};
 use metrics::{FrameArrival, Transport};
 
@@ -352,9 +352,7 @@ fn decode_stream(
         let luma = &frame.data[..luma_len];
         let gray = GrayFrame::new(frame.width, frame.height, luma);
         let timecode = gray.and_then(|g| tracker.decode(g).ok());
-        let picture_changed = prev.as_ref().is_none_or(|p| {
-            mean_abs_diff(&p[..luma.len().min(p.len())], luma, frame.width) > PICTURE_CHANGE_LEVELS
-        });
+        let picture_changed = picture_changed(prev.as_deref(), luma, frame.width);
         let arrival_us = match clock {
             ClockMode::Realtime => frame.arrival_us,
             ClockMode::Pts { start_us } => start_us + frame.pts_us.unwrap_or(0),
