@@ -218,11 +218,18 @@ fn table_cells(html: &str) -> HashMap<(String, String), String> {
 /// and return what the probe wrote: per inline SVG its rendered width and height, and the
 /// summary table's cells as the browser sees them.
 fn chromium_probe(page: &Path) -> Value {
+    chromium_probe_at(page, 1200)
+}
+
+/// `chromium_probe` in a window `width` px wide (900 px high); the probe also reports the
+/// headline's values and where they are.
+fn chromium_probe_at(page: &Path, width: u32) -> Value {
     let dir = tmp();
     let probe = r#"<script>
 const svgs=[...document.querySelectorAll('figure svg')].map(s=>{const r=s.getBoundingClientRect();return [s.closest('figure').id,r.width,r.height]});
 const cells=[...document.querySelectorAll('#summary td[data-key]')].map(td=>[td.parentElement.dataset.stream,td.dataset.key,td.textContent]);
-const pre=document.createElement('pre');pre.id='probe';pre.textContent=JSON.stringify({svgs,cells,title:document.title});document.body.appendChild(pre);
+const headline=[...document.querySelectorAll('#headline [data-key]')].map(e=>{const r=e.getBoundingClientRect();return [e.closest('.card').dataset.stream,e.dataset.key,e.textContent,r.left,r.right,r.top,r.bottom]});
+const pre=document.createElement('pre');pre.id='probe';pre.textContent=JSON.stringify({svgs,cells,headline,title:document.title,w:innerWidth,h:innerHeight});document.body.appendChild(pre);
 </script>"#;
     let html = std::fs::read_to_string(page)
         .unwrap()
@@ -238,7 +245,7 @@ const pre=document.createElement('pre');pre.id='probe';pre.textContent=JSON.stri
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1200,900",
+            &format!("--window-size={width},900"),
             "--dump-dom",
         ])
         .arg(format!(
@@ -448,4 +455,58 @@ fn report_on_a_folder_that_is_not_a_run_says_so() {
     );
     let r = run(bin().args(["compare", path_str(dir.path())]));
     assert_eq!(r.status.code(), Some(2), "compare needs two folders");
+}
+
+#[test]
+fn report_html_opens_with_a_headline_that_reads_at_a_glance() {
+    if !have_ffmpeg() || !require("chromium") {
+        return;
+    }
+    let d = &runs().many;
+    let summary = summary_json(d);
+    for width in [1280, 1920] {
+        let probe = chromium_probe_at(&d.join("report.html"), width);
+        let (w, h) = (probe["w"].as_f64().unwrap(), probe["h"].as_f64().unwrap());
+        let headline = probe["headline"].as_array().unwrap();
+        for name in ["a", "b"] {
+            let s = stream(&summary, name);
+            let value = |key: &str| {
+                headline
+                    .iter()
+                    .find(|e| e[0] == name && e[1] == key)
+                    .unwrap_or_else(|| panic!("{name} {key} in {headline:?}"))
+                    .clone()
+            };
+            // Relative latency (there is a control), drops, freezes, VMAF: whole numbers in
+            // full, on screen without scrolling, at either width.
+            let rel = s["relative_latency_ms"]["p50"].as_f64().unwrap();
+            assert_eq!(value("relative_latency_ms.p50")[2], format!("{rel:.1} ms"));
+            assert_eq!(value("dropped")[2], s["dropped"].to_string());
+            assert_eq!(value("freezes")[2], s["freezes"].to_string());
+            let vmaf = s["vmaf"]["mean"].as_f64().unwrap();
+            assert_eq!(value("vmaf.mean")[2], format!("{vmaf:.1}"));
+            for key in [
+                "relative_latency_ms.p50",
+                "dropped",
+                "freezes",
+                "vmaf.mean",
+                "vmaf.p1",
+            ] {
+                let e = value(key);
+                let (l, r, b) = (
+                    e[3].as_f64().unwrap(),
+                    e[4].as_f64().unwrap(),
+                    e[6].as_f64().unwrap(),
+                );
+                assert!(
+                    l >= 0.0 && r <= w && b <= h,
+                    "{width}px: {name} {key} at {e:?} off screen ({w}x{h})"
+                );
+            }
+        }
+        assert!(
+            headline.iter().all(|e| e[0] != "control"),
+            "the control is the reference, not judged"
+        );
+    }
 }

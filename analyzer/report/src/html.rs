@@ -13,13 +13,19 @@ use crate::thresholds::{Check, Failure, quantity};
 /// Event rows shown in the page; the rest stay in `events.csv`.
 pub const MAX_EVENT_ROWS: usize = 500;
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 12px}\
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1500px;color:#222;padding:0 12px}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:3px}\
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}\
 th{background:#f4f4f4}td.l,th.l{text-align:left;white-space:normal}.meta td{text-align:left;white-space:normal}\
 .pass{color:#186a18;font-weight:600}.fail{color:#b3141b;font-weight:600}.err{color:#b3141b}\
 .wide{overflow-x:auto}figure{margin:18px 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
-figcaption{font-size:12px;color:#555}";
+figcaption{font-size:12px;color:#555}\
+#headline{display:grid;grid-template-columns:repeat(auto-fit,minmax(250px,1fr));gap:12px;margin:14px 0 6px}\
+.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px}.card h3{margin:0 0 6px;font-size:15px}\
+.card .v{font-size:22px;font-weight:600}.card .k{font-size:12px;color:#555;display:block}\
+.card dl{display:grid;grid-template-columns:1fr 1fr;gap:6px 12px;margin:0}.card dd{margin:0}\
+.badge{font-size:12px;padding:1px 7px;border-radius:9px;margin-left:6px;vertical-align:middle}\
+.badge.pass{background:#e3f4e3}.badge.fail{background:#fbe3e4}";
 
 /// (header, dotted summary key, decimals) of the per-stream summary table; every key is a
 /// `thresholds` quantity.
@@ -91,6 +97,7 @@ pub fn page(run: &Run, plots: &[Plot], verdicts: &Verdicts<'_>) -> String {
         escape(&title),
         escape(&title)
     );
+    headline(&mut h, run, verdicts);
     metadata(&mut h, run);
     summary_table(&mut h, run, verdicts);
     h.push_str("<h2>Plots</h2>\n");
@@ -113,6 +120,89 @@ pub fn page(run: &Run, plots: &[Plot], verdicts: &Verdicts<'_>) -> String {
     events(&mut h, run);
     h.push_str("</body></html>\n");
     h
+}
+
+/// A value with its unit, or `–`.
+fn shown(v: Option<f64>, decimals: usize, unit: &str) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.decimals$}{unit}"))
+}
+
+/// What a reader needs at a glance, per live stream: latency (relative to the control when
+/// there is one), frames lost, freezes, quality, and the verdict.
+fn headline(h: &mut String, run: &Run, v: &Verdicts<'_>) {
+    let live: Vec<&StreamSummary> = run
+        .summary
+        .streams
+        .iter()
+        .filter(|s| s.role == Role::Live)
+        .collect();
+    if live.is_empty() {
+        return;
+    }
+    h.push_str("<div id=\"headline\">\n");
+    for st in live {
+        let failures = v.failures.iter().filter(|f| f.stream == st.name).count();
+        let badge = match (v.checks.is_empty(), failures) {
+            (true, _) => String::new(),
+            (false, 0) => "<span class=\"badge pass\">pass</span>".into(),
+            (false, n) => format!("<span class=\"badge fail\">FAIL ({n})</span>"),
+        };
+        let (latency, key) = match st.relative_latency_ms {
+            Some(_) => (st.relative_latency_ms, "relative_latency_ms"),
+            None => (st.latency_ms, "latency_ms"),
+        };
+        let latency_label = if key == "latency_ms" {
+            "latency p50 / p95"
+        } else {
+            "latency vs control p50 / p95"
+        };
+        let _ = write!(
+            h,
+            "<div class=\"card\" data-stream=\"{n}\"><h3>{n}{badge}</h3><dl>",
+            n = escape(&st.name)
+        );
+        let mut item = |label: &str, keys: &[(&str, String)]| {
+            let values: Vec<String> = keys
+                .iter()
+                .map(|(k, text)| {
+                    format!("<span class=\"v\" data-key=\"{k}\">{}</span>", escape(text))
+                })
+                .collect();
+            let _ = write!(
+                h,
+                "<dd><span class=\"k\">{}</span>{}</dd>",
+                escape(label),
+                values.join(" / ")
+            );
+        };
+        item(
+            latency_label,
+            &[
+                (
+                    &format!("{key}.p50"),
+                    shown(latency.map(|d| d.p50), 1, " ms"),
+                ),
+                (&format!("{key}.p95"), shown(latency.map(|d| d.p95), 1, "")),
+            ],
+        );
+        item(
+            "dropped + lost at end",
+            &[
+                ("dropped", st.dropped.to_string()),
+                ("lost_at_end", st.lost_at_end.to_string()),
+            ],
+        );
+        item("freezes", &[("freezes", st.freezes.to_string())]);
+        item(
+            "VMAF mean / 1% low",
+            &[
+                ("vmaf.mean", shown(st.vmaf.map(|q| q.mean), 1, "")),
+                ("vmaf.p1", shown(st.vmaf.map(|q| q.p1), 1, "")),
+            ],
+        );
+        h.push_str("</dl></div>\n");
+    }
+    h.push_str("</div>\n");
 }
 
 fn metadata(h: &mut String, run: &Run) {
