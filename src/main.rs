@@ -45,14 +45,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_logging(&cli.global);
     let result = match cli.command {
-        Command::Generate(args) => cli::generate::run(&cli.global, args),
-        Command::Analyze(args) => cli::analyze::run(&cli.global, args),
-        Command::Vmaf(args) => cli::vmaf::run(&cli.global, args),
-        Command::Relay(args) => cli::relay::run(&cli.global, args),
-        Command::Publish(args) => cli::publish::run(&cli.global, args),
-        Command::Demo(args) => cli::demo::run(&cli.global, args),
-        Command::Report(args) => cli::report::report(&cli.global, args),
-        Command::Compare(args) => cli::report::compare(&cli.global, args),
+        Command::Generate(args) => cli::generate::run(args),
+        Command::Analyze(args) => cli::analyze::run(args),
+        Command::Vmaf(args) => cli::vmaf::run(args),
+        Command::Relay(args) => cli::relay::run(args),
+        Command::Publish(args) => cli::publish::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Report(args) => cli::report::report(args),
+        Command::Compare(args) => cli::report::compare(args),
     };
     match result {
         Ok(code) => code,

@@ -299,7 +299,7 @@ fn bad_urls_and_arguments() {
         "--out",
         path_str(dir.path()),
     ]));
-    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(2), "a usage error");
     assert!(
         r.stderr.contains("unsupported URL gopher://x/y"),
         "{}",
@@ -312,8 +312,41 @@ fn bad_urls_and_arguments() {
     assert_eq!(r.status.code(), Some(2));
     assert!(r.stderr.contains("unknown metric"), "{}", r.stderr);
     let r = run(bin().args(["analyze", "--live", "a=x.mp4", "--live", "a=y.mp4"]));
-    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(2));
     assert!(r.stderr.contains("used twice"), "{}", r.stderr);
+    // A name with a space is refused and says which characters are allowed (it used to be
+    // read as a path).
+    let r = run(bin().args(["analyze", "--live", "my stream=x.mp4"]));
+    assert_eq!(r.status.code(), Some(2));
+    assert!(r.stderr.contains("letters, digits"), "{}", r.stderr);
+    // A time without a unit is not silently milliseconds.
+    let r = run(bin().args(["analyze", "--live", "x.mp4", "--fail-if", "latency.p95>2"]));
+    assert_eq!(r.status.code(), Some(2));
+    assert!(r.stderr.contains("give a unit"), "{}", r.stderr);
+    // A missing file: one sentence naming it, once, without an ffmpeg command line.
+    let r = run(bin().args([
+        "analyze",
+        "--live",
+        "/nonexistent/x.mp4",
+        "--out",
+        path_str(dir.path()),
+    ]));
+    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(
+        r.stderr.matches("/nonexistent/x.mp4: no such file").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("ffmpeg -"), "{}", r.stderr);
+    // --ffmpeg is offered only where ffmpeg runs.
+    let help = run(bin().args(["report", "--help"]));
+    assert!(!help.stdout.contains("--ffmpeg"), "{}", help.stdout);
+    assert!(
+        run(bin().args(["analyze", "--help"]))
+            .stdout
+            .contains("--ffmpeg")
+    );
 }
 
 #[test]

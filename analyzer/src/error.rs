@@ -31,6 +31,8 @@ pub enum Error {
     Cancelled,
     #[error("the {thread} thread panicked (a bug; the rows before it are kept)")]
     Panicked { thread: String },
+    #[error("{path}: no such file")]
+    NoSuchFile { path: String },
     #[error("{url} has no video stream")]
     NoVideo { url: String },
     #[error(

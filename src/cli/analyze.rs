@@ -13,14 +13,15 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 
 use super::status::{Status, print_summary};
-use super::{EXIT_INTERRUPTED, Global, values};
+use super::{EXIT_INTERRUPTED, values};
 
 /// Exit code when `--fail-if` thresholds failed.
 pub const EXIT_THRESHOLDS: u8 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Clock {
-    /// Arrival = when the frame left ffmpeg.
+    /// Arrival = when the frame's packet was received (live inputs: stamped by ffmpeg's
+    /// demuxer, before decoding or any analysis).
     Realtime,
     /// Arrival = --start-time + the frame's PTS (deterministic replay of recordings).
     Pts,
@@ -28,6 +29,8 @@ enum Clock {
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    ffmpeg: super::FfmpegArg,
     /// A stream to measure: [NAME=]URL (file, HLS/DASH over HTTP(S), RTMP, SRT, RTSP, UDP).
     /// Repeat for several; names default to live1, live2, …
     #[arg(long, required = true, value_name = "[NAME=]URL")]
@@ -86,8 +89,12 @@ pub struct Args {
     hls_live_edge: Option<u32>,
 }
 
-pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let streams = StreamSpec::parse_all(&args.live, args.control.as_deref())?;
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // A stream that cannot be named or read as given is a usage error, found before any work.
+    let streams = match StreamSpec::parse_all(&args.live, args.control.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return Ok(super::usage(&e)),
+    };
     let clock = match (args.clock, args.start_time) {
         (Clock::Pts, Some(t)) => ClockMode::Pts {
             start_us: t.timestamp_micros(),
@@ -95,7 +102,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         _ => ClockMode::Realtime,
     };
     let config = SessionConfig {
-        ffmpeg: global.ffmpeg()?,
+        ffmpeg: args.ffmpeg.locate()?,
         streams,
         clock,
         clock_offset_us: args.clock_offset,

@@ -20,10 +20,12 @@ use relay::{Endpoint, RelaySpec, RelayStats};
 use report::Role;
 
 use super::publish::{StreamArgs, schedule_error_ms};
-use super::{EXIT_INTERRUPTED, Global, values};
+use super::{EXIT_INTERRUPTED, values};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    ffmpeg: super::FfmpegArg,
     /// How long to publish.
     #[arg(long, default_value = "20s", value_parser = values::duration)]
     duration: Duration,
@@ -56,8 +58,8 @@ fn free_udp_port() -> anyhow::Result<u16> {
     Ok(s.local_addr()?.port())
 }
 
-pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let ffmpeg = global.ffmpeg()?;
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let ffmpeg = args.ffmpeg.locate()?;
     let out = args
         .out
         .clone()

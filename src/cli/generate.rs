@@ -13,7 +13,7 @@ use generator::render::{RenderSpec, render_file};
 use generator::signal::utc_rfc3339;
 use generator::{FrameRate, PictureSize};
 
-use super::{EXIT_INTERRUPTED, Global, Progress, values};
+use super::{EXIT_INTERRUPTED, Progress, values};
 
 const PRESETS: [&str; 10] = [
     "ultrafast",
@@ -32,6 +32,8 @@ const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    ffmpeg: super::FfmpegArg,
     /// Output MP4 (H.264 High yuv420p, AAC, +faststart).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -80,9 +82,9 @@ pub struct Args {
     qr: super::QrArgs,
 }
 
-pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = render_spec(&args)?;
-    let ffmpeg = global.ffmpeg()?;
+    let ffmpeg = args.ffmpeg.locate()?;
     prepare_outputs(&args)?;
     let cancel = super::interrupt_flag()?;
 

@@ -24,17 +24,22 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(clap::Args)]
 pub struct Global {
-    /// ffmpeg binary to use (default: `ffmpeg` on PATH).
-    #[arg(long, global = true, env = "STREAMSCOPE_FFMPEG", value_name = "PATH")]
-    pub ffmpeg: Option<PathBuf>,
     /// More logging on stderr (-v debug, -vv trace incl. ffmpeg's own log).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
 
-impl Global {
+/// `--ffmpeg`, on the commands that run it.
+#[derive(clap::Args, Clone, Debug)]
+pub struct FfmpegArg {
+    /// ffmpeg binary to use (default: `ffmpeg` on PATH).
+    #[arg(long, env = "STREAMSCOPE_FFMPEG", value_name = "PATH")]
+    pub ffmpeg: Option<PathBuf>,
+}
+
+impl FfmpegArg {
     /// The ffmpeg to run, or the error that tells the user how to install it.
-    pub fn ffmpeg(&self) -> anyhow::Result<PathBuf> {
+    pub fn locate(&self) -> anyhow::Result<PathBuf> {
         Ok(generator::process::locate(
             "ffmpeg",
             self.ffmpeg.as_deref(),
@@ -83,6 +88,15 @@ impl QrArgs {
             human_line: true,
         }
     }
+}
+
+/// Exit code for a usage error (as clap's own), after saying why.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Report a usage error found after parsing (a value clap could not judge alone).
+pub fn usage(e: &dyn std::fmt::Display) -> std::process::ExitCode {
+    eprintln!("error: {e}");
+    std::process::ExitCode::from(EXIT_USAGE)
 }
 
 /// This run's command line as a shell would read it (recorded in `summary.json`).

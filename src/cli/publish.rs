@@ -10,13 +10,15 @@ use generator::outputs::{LiveEncode, muxer_for};
 use generator::publish::{PublishOutcome, PublishSpec, publish};
 use generator::{FrameRate, PictureSize};
 
-use super::{EXIT_INTERRUPTED, Global, values};
+use super::{EXIT_INTERRUPTED, values};
 
 /// The control's address when `--control` is given without one.
 pub const DEFAULT_CONTROL: &str = "udp://127.0.0.1:9000?pkt_size=1316";
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
+    #[command(flatten)]
+    ffmpeg: super::FfmpegArg,
     /// A destination: rtmp://, srt://, udp://, rtp://, rtsp:// or a folder (live HLS). Repeat
     /// for several; all get the same encode.
     #[arg(long, value_name = "URL", value_parser = values::destination)]
@@ -104,7 +106,7 @@ pub fn schedule_error_ms(o: &PublishOutcome) -> (f64, f64, f64) {
         .map_or((0.0, 0.0, 0.0), |d| (d.p50, d.p99, d.max))
 }
 
-pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut outputs = args.to.clone();
     outputs.extend(args.control.clone());
     if outputs.is_empty() {
@@ -112,7 +114,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     let controls = usize::from(args.control.is_some());
     let spec = args.stream.spec(outputs, controls, args.duration)?;
-    let ffmpeg = global.ffmpeg()?;
+    let ffmpeg = args.ffmpeg.locate()?;
     let cancel = super::interrupt_flag()?;
     tracing::info!(
         "publishing {} @ {} fps, {} kbit/s, to {}",

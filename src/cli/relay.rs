@@ -8,7 +8,7 @@ use std::time::Duration;
 use relay::impair::{Impairment, Outage, parse_loss};
 use relay::{Endpoint, RelaySpec, RelayStats};
 
-use super::{EXIT_INTERRUPTED, Global, values};
+use super::{EXIT_INTERRUPTED, values};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,7 +38,7 @@ pub struct Args {
     duration: Option<Duration>,
 }
 
-pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = RelaySpec {
         listen: args.listen,
         to: args.to,

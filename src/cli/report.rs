@@ -8,7 +8,7 @@ use anyhow::Context;
 use report::Written;
 
 use super::analyze::EXIT_THRESHOLDS;
-use super::{Global, values};
+use super::values;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
@@ -33,13 +33,13 @@ pub struct CompareArgs {
     fail_if: Option<values::Checks>,
 }
 
-pub fn report(_global: &Global, args: ReportArgs) -> anyhow::Result<ExitCode> {
+pub fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let written = report::write_run_report(&args.dir, args.fail_if.as_ref().map(|c| &c.0[..]))
         .with_context(|| format!("reporting {}", args.dir.display()))?;
     Ok(finish(&written))
 }
 
-pub fn compare(_global: &Global, args: CompareArgs) -> anyhow::Result<ExitCode> {
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()

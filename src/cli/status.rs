@@ -54,8 +54,9 @@ impl Status {
                     self.names[*stream]
                 );
             }
+            // An error is reported once, with the others, when the run ends.
             Update::Ended { stream, error } => match error {
-                Some(e) => tracing::warn!("{} ended: {e}", self.names[*stream]),
+                Some(_) => tracing::warn!("{}: ended with an error", self.names[*stream]),
                 None => tracing::info!("{}: ended", self.names[*stream]),
             },
         }

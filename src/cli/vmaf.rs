@@ -10,10 +10,12 @@ use analyzer::quality::offline::{OfflineConfig, Pairing};
 use analyzer::record;
 use anyhow::Context;
 
-use super::{Global, values};
+use super::values;
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    ffmpeg: super::FfmpegArg,
     /// The reference (the untouched control or source file).
     #[arg(long, value_name = "FILE|URL")]
     reference: String,
@@ -51,10 +53,10 @@ impl VmafOptions {
     }
 }
 
-pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let threads = args.vmaf.threads();
     let config = OfflineConfig {
-        ffmpeg: global.ffmpeg()?,
+        ffmpeg: args.ffmpeg.locate()?,
         reference: Input::parse(&args.reference)?,
         distorted: Input::parse(&args.distorted)?,
         model: args.vmaf.vmaf_model.clone(),

@@ -234,6 +234,14 @@ impl Reader {
         cancel: &AtomicBool,
     ) -> Result<Self, Error> {
         let (url, protocol) = (input.url(), input.protocol());
+        if protocol == super::Protocol::File {
+            let path = Path::new(url.strip_prefix("file:").unwrap_or(url));
+            if !path.exists() {
+                return Err(Error::NoSuchFile {
+                    path: path.display().to_string(),
+                });
+            }
+        }
         let socket = fed_by_us(url, protocol)
             .then(|| super::udp::bind(url))
             .transpose()?;

@@ -217,7 +217,10 @@ pub fn bitrate_rows(
 /// What the numbers of a stream need read with.
 fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String> {
     let mut out = Vec::new();
-    if clock == ClockMode::Realtime && s.spec.input.protocol() == Protocol::File {
+    if clock == ClockMode::Realtime
+        && s.spec.input.protocol() == Protocol::File
+        && !s.rows.is_empty()
+    {
         let latency = stats::distribution(
             &s.rows
                 .iter()

@@ -50,9 +50,13 @@ impl std::str::FromStr for Endpoint {
             .split_once("://")
             .ok_or_else(|| format!("{s:?}: expected udp://HOST:PORT or tcp://HOST:PORT"))?;
         let addr = rest.split(['?', '/']).next().unwrap_or_default();
-        let addr: SocketAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?}: expected an IP address and port, e.g. 127.0.0.1:5000"))?;
+        // A name (localhost) is resolved once, here.
+        let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| {
+                format!("{s:?}: expected HOST:PORT, e.g. 127.0.0.1:5000 or localhost:5000")
+            })?;
         match scheme {
             "udp" => Ok(Self::Udp(addr)),
             "tcp" => Ok(Self::Tcp(addr)),
@@ -275,4 +279,37 @@ async fn pipe(
     }
     drop(tx);
     let _ = writer.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_take_addresses_and_names() {
+        assert_eq!(
+            "udp://127.0.0.1:5000?pkt_size=1316".parse(),
+            Ok(Endpoint::Udp(([127, 0, 0, 1], 5000).into()))
+        );
+        assert!(matches!(
+            "udp://localhost:5000".parse::<Endpoint>(),
+            Ok(Endpoint::Udp(a)) if a.port() == 5000 && a.ip().is_loopback()
+        ));
+        assert!(matches!(
+            "tcp://127.0.0.1:1935".parse(),
+            Ok(Endpoint::Tcp(_))
+        ));
+        assert!(
+            "srt://127.0.0.1:1"
+                .parse::<Endpoint>()
+                .unwrap_err()
+                .contains("udp:// and tcp://")
+        );
+        assert!(
+            "udp://nowhere"
+                .parse::<Endpoint>()
+                .unwrap_err()
+                .contains("HOST:PORT")
+        );
+    }
 }
