@@ -462,3 +462,46 @@ fn a_stream_that_dies_is_judged_to_the_end_of_the_run() {
     assert!(events.contains(",lost_at_end,"), "{events}");
     assert!(r.stderr.contains("live1: freezes>0"), "{}", r.stderr);
 }
+
+#[test]
+fn ctrl_c_while_a_source_is_still_opening_is_not_its_error() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // Nothing is sent: the stream is still opening (up to --open-timeout 30s) when the user
+    // presses Ctrl-C. The run stops at once, exit 130, and does not claim "no video".
+    let dir = tmp();
+    let out = dir.path().join("report");
+    let url = format!("udp://127.0.0.1:{}", free_port(true));
+    let analyzer = bin()
+        .args([
+            "analyze",
+            "--live",
+            &url,
+            "--open-timeout",
+            "30s",
+            "--out",
+            path_str(&out),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &analyzer.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = wait_with_timeout(analyzer, Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped at once"
+    );
+    assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
+    assert!(!r.stderr.contains("no video"), "{}", r.stderr);
+    assert!(stream(&summary_json(&out), "live1")["error"].is_null());
+}
