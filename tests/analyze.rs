@@ -581,3 +581,41 @@ fn the_code_survives_overscan() {
         }
     }
 }
+
+#[test]
+fn values_no_clock_can_hold_are_usage_errors_not_panics() {
+    // Durations past a year (they used to overflow an Instant and panic, leaving the reader's
+    // ffmpeg behind), a relay that would forward to itself, delays that wrapped around.
+    let huge = "18446744073709551615s";
+    let port = free_port(true);
+    let udp = format!("udp://127.0.0.1:{port}");
+    for args in [
+        vec!["analyze", "--live", "x.mp4", "--duration", huge],
+        vec!["analyze", "--live", "x.mp4", "--open-timeout", huge],
+        vec!["analyze", "--live", "x.mp4", "--frames", "0"],
+        vec!["relay", "--listen", &udp, "--to", &udp],
+        vec![
+            "relay",
+            "--listen",
+            &udp,
+            "--to",
+            "udp://127.0.0.1:1",
+            "--delay",
+            "2h",
+        ],
+        vec![
+            "relay",
+            "--listen",
+            &udp,
+            "--to",
+            "udp://127.0.0.1:1",
+            "--outage",
+            "1s@100000d",
+        ],
+    ] {
+        let r = run(bin().args(&args));
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("error"), "{args:?}: {}", r.stderr);
+    }
+}

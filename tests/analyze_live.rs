@@ -505,3 +505,52 @@ fn ctrl_c_while_a_source_is_still_opening_is_not_its_error() {
     assert!(!r.stderr.contains("no video"), "{}", r.stderr);
     assert!(stream(&summary_json(&out), "live1")["error"].is_null());
 }
+
+/// Processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> usize {
+    let out = Command::new("pgrep").args(["-f", needle]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn no_ffmpeg_outlives_a_killed_streamscope() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // The reader's ffmpeg waits on an SRT socket and writes nothing, so nothing would ever
+    // make it fail on its own. SIGKILL streamscope: its watchdog ends the ffmpeg too.
+    let dir = tmp();
+    let url = format!("srt://127.0.0.1:{}?mode=listener", free_port(true));
+    let mut analyzer = bin()
+        .args([
+            "analyze",
+            "--live",
+            &url,
+            "--open-timeout",
+            "60s",
+            "--duration",
+            "60s",
+        ])
+        .args(["--out", path_str(&dir.path().join("r"))])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The reader's ffmpeg (not streamscope, whose arguments hold the URL too).
+    let needle = format!("ffmpeg .*{}", url.split('?').next().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while processes_with(&needle) == 0 {
+        assert!(std::time::Instant::now() < deadline, "ffmpeg never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    analyzer.kill().unwrap();
+    analyzer.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while processes_with(&needle) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "an ffmpeg of the killed streamscope is still running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

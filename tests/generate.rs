@@ -304,7 +304,7 @@ fn invalid_arguments_are_usage_errors_with_reasons() {
     let dir = tmp();
     let out = join(&dir, "x.mp4");
     let o = path_str(&out);
-    let cases: [(&[&str], i32, &str); 10] = [
+    let cases: [(&[&str], i32, &str); 12] = [
         (&["--size", "641x360"], 2, "must be even"),
         (&["--size", "huge"], 2, "expected WIDTHxHEIGHT"),
         (&["--fps", "fast"], 2, "invalid frame rate"),
@@ -318,7 +318,10 @@ fn invalid_arguments_are_usage_errors_with_reasons() {
             "cannot be used with",
         ),
         (&["--stream-id", "100"], 2, "100"),
-        (&["--size", "128x96"], 1, "too small for the timecode"),
+        (&["--size", "128x96"], 2, "too small for the timecode"),
+        // Narrow and tall: the width is what is missing, and the message says so.
+        (&["--size", "200x4320"], 2, "use a smaller --qr-size"),
+        (&["--qr-margin", "0.45"], 2, "between 0 and 0.4"),
     ];
     for (extra, code, needle) in cases {
         let mut args = vec!["generate", "--out", o];

@@ -238,11 +238,11 @@ fn srt_publisher_listening_and_analyzer_listening() {
     assert!(stream(&s, "live1")["frames_received"].as_u64().unwrap() > 60);
 }
 
-/// Read `read` for 10 s while a publisher to `to` is killed after 3 s and restarted 2 s later:
+/// Read `read` for 12 s while a publisher to `to` is killed after 3 s and restarted 2 s later:
 /// one outage of about that length, and the rows before and after it kept.
 fn a_source_that_drops_and_returns(dir: &Path, to: &str, read: &str) {
     let out = dir.join("report");
-    let analyzer = start_analyze(&out, &["--duration", "10s", "--live", read]);
+    let analyzer = start_analyze(&out, &["--duration", "12s", "--live", read]);
     let to = [to.to_owned()];
     let mut first = publisher(&to, 30);
     std::thread::sleep(Duration::from_secs(3));

@@ -8,6 +8,7 @@ pub mod outputs;
 pub mod overlay;
 pub mod process;
 pub mod publish;
+pub mod reaper;
 pub mod render;
 pub mod schedule;
 /// The signal format (its own crate, so the analyzer's light crates can read it without the
@@ -48,10 +49,8 @@ pub enum Error {
     },
     #[error("content ended after {got} of {expected} frames")]
     ShortContent { got: u64, expected: u64 },
-    #[error(
-        "frame size {size} is too small for the timecode overlay (needs a height of at least {min_height} px at this QR size)"
-    )]
-    FrameTooSmall { size: PictureSize, min_height: u32 },
+    #[error("frame size {size} is too small for the timecode overlay: {why}")]
+    FrameTooSmall { size: PictureSize, why: String },
     #[error("frame buffer holds {got} bytes, a frame of this size needs {expected}")]
     FrameLength { expected: usize, got: usize },
     #[error("{0}")]

@@ -120,10 +120,7 @@ impl Layout {
     /// Layout for another symbol size (measurements only; streams use `Symbol::V1`).
     pub fn for_symbol(size: PictureSize, p: &Placement, symbol: Symbol) -> Result<Self, Error> {
         let side_modules = symbol.modules() + 2 * QUIET_MODULES;
-        let too_small = || Error::FrameTooSmall {
-            size,
-            min_height: (f64::from(side_modules * 2 + 4) / p.height_fraction).ceil() as u32,
-        };
+        let too_small = |why: String| Error::FrameTooSmall { size, why };
         if !(0.05..=1.0).contains(&p.height_fraction) {
             return Err(Error::Placement(format!(
                 "QR height fraction {} is outside 0.05–1.0",
@@ -140,7 +137,11 @@ impl Layout {
         // Whole, even pixels per module: modules stay sharp and map onto whole chroma samples.
         let module_px = (target / side_modules) & !1;
         if module_px < 2 {
-            return Err(too_small());
+            let min_height = (f64::from(side_modules * 2 + 4) / p.height_fraction).ceil() as u32;
+            return Err(too_small(format!(
+                "the code needs a height of at least {min_height} px at --qr-size {}",
+                p.height_fraction
+            )));
         }
         let side = module_px * side_modules;
         let margin = module_px.max(2);
@@ -148,7 +149,12 @@ impl Layout {
         let edge = |extent: u32| ((f64::from(extent) * p.margin_fraction) as u32).max(margin) & !1;
         let (edge_x, edge_y) = (edge(size.width), edge(size.height));
         if side + 2 * edge_y > size.height || side + 2 * edge_x > size.width {
-            return Err(too_small());
+            return Err(too_small(format!(
+                "the code is {side} px square at --qr-size {} and needs {} × {} px with its margins; use a smaller --qr-size or --qr-margin",
+                p.height_fraction,
+                side + 2 * edge_x,
+                side + 2 * edge_y
+            )));
         }
         let left = matches!(p.corner, Corner::TopLeft | Corner::BottomLeft);
         let top = matches!(p.corner, Corner::TopLeft | Corner::TopRight);

@@ -114,6 +114,8 @@ pub type EventHook = Box<dyn FnMut(&FfmpegEvent) -> bool + Send>;
 /// A running ffmpeg. Killed (and reaped) on drop unless `finish` was called.
 pub struct FfmpegProcess {
     child: FfmpegChild,
+    /// Its process id, which is also its process group's (watched by `reaper`).
+    pid: u32,
     command: String,
     tail: Arc<Mutex<VecDeque<String>>>,
     drain: Option<JoinHandle<()>>,
@@ -154,6 +156,8 @@ impl FfmpegProcess {
                 }
             }
         })?;
+        let pid = child.as_inner().id();
+        crate::reaper::watch(pid);
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
         let drain = child.take_stderr().map(|stderr| {
             let tail = Arc::clone(&tail);
@@ -164,6 +168,7 @@ impl FfmpegProcess {
         });
         Ok(Self {
             child,
+            pid,
             command,
             tail,
             drain,
@@ -196,6 +201,7 @@ impl FfmpegProcess {
             command: self.command.clone(),
             source,
         })?;
+        crate::reaper::release(self.pid);
         if let Some(h) = self.drain.take() {
             let _ = h.join();
         }
@@ -214,6 +220,7 @@ impl FfmpegProcess {
         self.finished = true;
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::reaper::release(self.pid);
         if let Some(h) = self.drain.take() {
             let _ = h.join();
         }
@@ -240,6 +247,7 @@ impl Drop for FfmpegProcess {
             tracing::debug!(command = %self.command, "killing ffmpeg");
             let _ = self.child.kill();
             let _ = self.child.wait();
+            crate::reaper::release(self.pid);
         }
     }
 }

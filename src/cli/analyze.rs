@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, value_parser = values::duration, conflicts_with = "frames")]
     duration: Option<Duration>,
     /// Stop each stream after this many frames.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     frames: Option<u64>,
     /// Output folder (default: reports/<UTC time>/).
     #[arg(long, value_name = "DIR")]

@@ -83,7 +83,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let spec = render_spec(&args)?;
+    // Arguments that parse but cannot make a video (too long, too small for the code) are
+    // usage errors too, found before anything is written.
+    let spec = match render_spec(&args) {
+        Ok(s) => s,
+        Err(e) => return Ok(super::usage(&e)),
+    };
     let ffmpeg = args.ffmpeg.locate()?;
     prepare_outputs(&args)?;
     let cancel = super::interrupt_flag()?;

@@ -113,7 +113,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("nothing to publish to: give --to URL and/or --control [URL]");
     }
     let controls = usize::from(args.control.is_some());
-    let spec = args.stream.spec(outputs, controls, args.duration)?;
+    let spec = match args.stream.spec(outputs, controls, args.duration) {
+        Ok(s) => s,
+        Err(e) => return Ok(super::usage(&e)),
+    };
     let ffmpeg = args.ffmpeg.locate()?;
     let cancel = super::interrupt_flag()?;
     tracing::info!(

@@ -50,6 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         seed: args.seed,
     };
+    if let Err(why) = spec.check() {
+        return Ok(super::usage(&why));
+    }
     let stop = super::interrupt_flag()?;
     if let Some(d) = args.duration {
         let s = stop.clone();

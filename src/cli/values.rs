@@ -25,20 +25,32 @@ pub fn size(s: &str) -> Result<PictureSize, String> {
     Ok(PictureSize { width, height })
 }
 
-/// A positive duration such as `10s`, `500ms`, `1h 30m`.
+/// The longest duration any option takes (a year): every time computed from one stays far
+/// inside what clocks and counters can hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+fn bounded(s: &str, d: Duration) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        return Err(format!("invalid duration {s:?}: at most a year (366d)"));
+    }
+    Ok(d)
+}
+
+/// A positive duration such as `10s`, `500ms`, `1h 30m`, at most a year.
 pub fn duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s)
         .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 10s, 500ms, 1h"))?;
     if d.is_zero() {
         return Err(format!("invalid duration {s:?}: must be greater than zero"));
     }
-    Ok(d)
+    bounded(s, d)
 }
 
-/// A duration that may be zero (a delay, a jitter).
+/// A duration that may be zero (a delay, a jitter), at most a year.
 pub fn delay(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 0s, 300ms, 1s"))
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 0s, 300ms, 1s"))?;
+    bounded(s, d)
 }
 
 /// A duration that may be negative (`-3ms`), in µs.
@@ -46,6 +58,7 @@ pub fn signed_duration_us(s: &str) -> Result<i64, String> {
     let (neg, body) = s.strip_prefix('-').map_or((false, s), |b| (true, b));
     let d = humantime::parse_duration(body.trim())
         .map_err(|e| format!("invalid duration {s:?} ({e}): expected e.g. 12ms or -3ms"))?;
+    let d = bounded(s, d)?;
     let us = i64::try_from(d.as_micros()).map_err(|_| format!("duration {s:?} is too long"))?;
     Ok(if neg { -us } else { us })
 }

@@ -90,6 +90,14 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
             "2",
         ]));
     }
+    if protocol == Protocol::Srt {
+        // A peer that went away shows as 2 s without data (SRT's own idle timeout is 5 s),
+        // so a restarted publisher's next session is read again soon. A caller gives up
+        // connecting after 2 s, before the reader gives up on the attempt (`RECONNECT_WAIT`):
+        // a connection completed by an abandoned attempt would take a listener's one session
+        // and die with it. (Options in the URL win.)
+        a.extend(strs(&["-timeout", "2000000", "-connect_timeout", "2000"]));
+    }
     if let Some(n) = player_paced(url, protocol, opts) {
         // Like a player: start N segments behind the live edge (the hls demuxer's own option:
         // other inputs would reject it) and play at the stream's pace from there (`-re`), so

@@ -179,6 +179,9 @@ fn read_stream(
     }
 }
 
+/// How long one attempt to reopen a dropped source waits for video.
+const RECONNECT_WAIT: Duration = Duration::from_secs(3);
+
 /// How long to wait between attempts to open a live source that is not up yet.
 const RETRY_OPEN: Duration = Duration::from_millis(500);
 
@@ -258,7 +261,7 @@ fn reopen(
 ) -> Option<Reader> {
     while !stopping.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(250));
-        let wait = config.open_timeout.min(Duration::from_secs(2));
+        let wait = config.open_timeout.min(RECONNECT_WAIT);
         if let Ok(r) = Reader::open_until(&config.ffmpeg, input, opts, clock, wait, stopping) {
             tracing::info!("{input}: reconnected");
             return Some(r);

@@ -19,7 +19,12 @@ impl std::str::FromStr for Outage {
             .split_once('@')
             .ok_or_else(|| format!("outage {s:?}: expected DURATION@START, e.g. 5s@30s"))?;
         let parse = |v: &str| {
-            humantime::parse_duration(v.trim()).map_err(|e| format!("outage {s:?}: {v:?}: {e}"))
+            let d = humantime::parse_duration(v.trim())
+                .map_err(|e| format!("outage {s:?}: {v:?}: {e}"))?;
+            if d > MAX_SCHEDULE {
+                return Err(format!("outage {s:?}: {v:?} is more than a year"));
+            }
+            Ok(d)
         };
         Ok(Self {
             duration: parse(d)?,
@@ -46,6 +51,11 @@ pub fn parse_loss(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The longest delay or jitter the relay applies: a packet held longer is a lost one.
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+/// How far ahead an outage can be scheduled (and how long it can last).
+pub const MAX_SCHEDULE: Duration = Duration::from_secs(366 * 24 * 3600);
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Impairment {
     pub delay: Duration,
@@ -54,6 +64,25 @@ pub struct Impairment {
     /// Probability that a packet is lost (UDP only).
     pub loss: f64,
     pub outages: Vec<Outage>,
+}
+
+impl Impairment {
+    /// Refuse values the relay's µs arithmetic could not hold (they wrapped around).
+    pub fn check(&self) -> Result<(), String> {
+        for (what, d) in [("delay", self.delay), ("jitter", self.jitter)] {
+            if d > MAX_DELAY {
+                return Err(format!("--{what} {d:?} is more than an hour"));
+            }
+        }
+        if let Some(o) = self
+            .outages
+            .iter()
+            .find(|o| o.start > MAX_SCHEDULE || o.duration > MAX_SCHEDULE)
+        {
+            return Err(format!("--outage {o:?} is more than a year away or long"));
+        }
+        Ok(())
+    }
 }
 
 /// What happens to a packet (or TCP chunk).

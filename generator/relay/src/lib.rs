@@ -73,6 +73,24 @@ pub struct RelaySpec {
     pub seed: u64,
 }
 
+impl RelaySpec {
+    /// Refuse a relay that would forward to itself (every packet again and again) and values
+    /// out of range.
+    pub fn check(&self) -> Result<(), String> {
+        let addr = |e: Endpoint| match e {
+            Endpoint::Udp(a) | Endpoint::Tcp(a) => a,
+        };
+        let (l, t) = (addr(self.listen), addr(self.to));
+        let same_host = l.ip() == t.ip() || l.ip().is_unspecified() || t.ip().is_unspecified();
+        if l.port() == t.port() && same_host {
+            return Err(format!(
+                "--listen {l} and --to {t} are the same address: the relay would forward its own output to itself"
+            ));
+        }
+        self.impairment.check()
+    }
+}
+
 /// Packets (UDP) or chunks (TCP) seen by the relay.
 #[derive(Debug, Default)]
 pub struct RelayStats {
@@ -311,5 +329,38 @@ mod tests {
                 .unwrap_err()
                 .contains("HOST:PORT")
         );
+    }
+
+    #[test]
+    fn a_loop_and_values_that_would_wrap_are_refused() {
+        let spec = |listen: &str, to: &str, imp: Impairment| RelaySpec {
+            listen: listen.parse().unwrap(),
+            to: to.parse().unwrap(),
+            impairment: imp,
+            seed: 1,
+        };
+        let ok = spec(
+            "udp://127.0.0.1:5000",
+            "udp://127.0.0.1:5001",
+            Impairment::default(),
+        );
+        assert!(ok.check().is_ok());
+        for (l, t) in [
+            ("udp://127.0.0.1:5000", "udp://127.0.0.1:5000"),
+            ("udp://0.0.0.0:5000", "udp://127.0.0.1:5000"),
+        ] {
+            let e = spec(l, t, Impairment::default()).check().unwrap_err();
+            assert!(e.contains("to itself"), "{e}");
+        }
+        let long = Impairment {
+            delay: std::time::Duration::from_secs(u64::MAX / 2),
+            ..Impairment::default()
+        };
+        let e = spec("udp://127.0.0.1:1", "udp://127.0.0.1:2", long)
+            .check()
+            .unwrap_err();
+        assert!(e.contains("hour"), "{e}");
+        let e = "5s@100000d".parse::<impair::Outage>().unwrap_err();
+        assert!(e.contains("year"), "{e}");
     }
 }
