@@ -439,6 +439,8 @@ fn an_input_without_video_names_the_reason() {
         err.contains("matches no streams") && err.contains("-map 0:v:0"),
         "{err}"
     );
+    // ffmpeg's own lines, never Rust's debug form of them.
+    assert!(!err.contains("Parsed") && !err.contains("raw_log_message"), "{err}");
 }
 
 #[test]
@@ -617,5 +619,56 @@ fn values_no_clock_can_hold_are_usage_errors_not_panics() {
         assert_eq!(r.status.code(), Some(2), "{args:?}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
         assert!(r.stderr.contains("error"), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn any_pixel_format_ffmpeg_decodes_is_read() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // RGB (FFV1), 4:4:4 and 10-bit: every frame's code reads as from the yuv420p original
+    // (RGB used to fail with ffmpeg's "extractplanes: Requested planes not available").
+    let dir = tmp();
+    let c = clip(dir.path());
+    for (name, args) in [
+        ("rgb.mkv", &["-c:v", "ffv1", "-pix_fmt", "bgr0"][..]),
+        (
+            "444.mkv",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-qp",
+                "10",
+                "-pix_fmt",
+                "yuv444p",
+            ][..],
+        ),
+        (
+            "10bit.mkv",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-qp",
+                "10",
+                "-pix_fmt",
+                "yuv420p10le",
+            ][..],
+        ),
+    ] {
+        let out = dir.path().join(name);
+        run_ok(ffmpeg_cmd().arg("-i").arg(&c).args(args).arg(&out));
+        let (r, s) = analyze(
+            &dir.path().join(format!("r-{name}")),
+            &pts_args(&out, START),
+        );
+        assert!(r.status.success(), "{name}: {}", r.stderr);
+        let live = stream(&s, "live1");
+        assert_eq!(live["frames_received"], 90, "{name}: {live}");
+        assert_eq!(live["unreadable"], 0, "{name}: {live}");
     }
 }

@@ -290,7 +290,11 @@ fn drain_stderr(
                 }
                 line
             }
-            Ok(other) => format!("{other:?}"),
+            // What ffmpeg printed, never Rust's debug form of the parsed event.
+            Ok(other) => match raw_line(&other) {
+                Some(l) => l.to_owned(),
+                None => continue,
+            },
         };
         let line = strip_level(&line);
         if line.is_empty() {
@@ -303,6 +307,23 @@ fn drain_stderr(
             t.push_back(line.to_owned());
         }
     }
+}
+
+/// The line ffmpeg printed behind a parsed event.
+fn raw_line(e: &FfmpegEvent) -> Option<&str> {
+    Some(match e {
+        FfmpegEvent::ParsedVersion(v) => &v.raw_log_message,
+        FfmpegEvent::ParsedConfiguration(c) => &c.raw_log_message,
+        FfmpegEvent::ParsedInput(i) => &i.raw_log_message,
+        FfmpegEvent::ParsedOutput(o) => &o.raw_log_message,
+        FfmpegEvent::ParsedDuration(d) => &d.raw_log_message,
+        FfmpegEvent::ParsedInputStream(s) | FfmpegEvent::ParsedOutputStream(s) => {
+            &s.raw_log_message
+        }
+        FfmpegEvent::ParsedStreamMapping(m) => m,
+        FfmpegEvent::Error(e) => e,
+        _ => return None,
+    })
 }
 
 /// `[error] No such file` → `error: No such file`; `[info] x` → `x`.

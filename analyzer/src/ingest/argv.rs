@@ -49,10 +49,13 @@ pub fn reader_filters(opts: ReaderOptions) -> String {
     if let Some((w, h)) = opts.scale_to {
         f.push_str(&format!(",scale={w}:{h}:flags=bicubic"));
     }
+    // Any pixel format ffmpeg decodes (RGB, 4:2:2, 4:4:4, 10-bit) becomes 8-bit yuv420p
+    // first; for yuv420p input the conversion is a pass-through, and the luma plane stays
+    // untouched by it in every YUV input.
     f.push_str(if opts.yuv420 {
         ",format=yuv420p"
     } else {
-        ",extractplanes=y"
+        ",format=yuv420p,extractplanes=y"
     });
     f
 }
@@ -464,7 +467,7 @@ mod tests {
         assert_eq!(
             a.join(" "),
             "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file,crypto,data -i file:in:1.mp4 \
-             -map 0:v:0 -an -sn -dn -vf showinfo=checksum=0,extractplanes=y -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1 \
+             -map 0:v:0 -an -sn -dn -vf showinfo=checksum=0,format=yuv420p,extractplanes=y -fps_mode passthrough -flush_packets 1 -f rawvideo pipe:1 \
              -map 0:v:0 -c copy -flush_packets 1 -f framecrc pipe:2"
         );
     }
@@ -532,7 +535,7 @@ mod tests {
             "{a}"
         );
         assert!(
-            a.contains("-vf showinfo=checksum=0,extractplanes=y -fps_mode"),
+            a.contains("-vf showinfo=checksum=0,format=yuv420p,extractplanes=y -fps_mode"),
             "{a}"
         );
     }
@@ -572,7 +575,7 @@ mod tests {
     fn filter_chains() {
         assert_eq!(
             reader_filters(ReaderOptions::default()),
-            "showinfo=checksum=0,extractplanes=y"
+            "showinfo=checksum=0,format=yuv420p,extractplanes=y"
         );
         let vmaf = ReaderOptions {
             yuv420: true,
