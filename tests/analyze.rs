@@ -672,3 +672,24 @@ fn any_pixel_format_ffmpeg_decodes_is_read() {
         assert_eq!(live["unreadable"], 0, "{name}: {live}");
     }
 }
+
+#[test]
+fn a_truncated_file_says_so() {
+    if !require("ffmpeg") {
+        return;
+    }
+    // An MP4 cut to half its bytes: ffmpeg reads what is there and says "partial file"; the
+    // run reports it instead of only some frames "dropped".
+    let dir = tmp();
+    let c = clip(dir.path());
+    let bytes = std::fs::read(&c).unwrap();
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (r, s) = analyze(dir.path(), &pts_args(&cut, START));
+    let live = stream(&s, "live1");
+    assert_eq!(live["input_truncated"], true, "{live}");
+    let warnings = live["warnings"].to_string();
+    assert!(warnings.contains("partial file"), "{warnings}");
+    assert!(r.stderr.contains("partial file"), "{}", r.stderr);
+    assert!(live["frames_received"].as_u64().unwrap() > 10, "{live}");
+}

@@ -117,6 +117,9 @@ pub struct StreamSummary {
     /// Things the numbers need read with (e.g. a file read in real time).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// ffmpeg found the input cut short (a truncated file).
+    #[serde(default)]
+    pub input_truncated: bool,
     #[serde(default)]
     pub codec: Option<String>,
     #[serde(default)]
@@ -206,6 +209,7 @@ impl StreamSummary {
             transport: Transport::Continuous,
             error: None,
             warnings: Vec::new(),
+            input_truncated: false,
             codec: None,
             width: None,
             height: None,
@@ -303,13 +307,14 @@ impl Summary {
 }
 
 /// The columns of `summary.csv` for this schema, in order.
-pub const CSV_COLUMNS: [&str; 64] = [
+pub const CSV_COLUMNS: [&str; 65] = [
     "name",
     "role",
     "url",
     "transport",
     "error",
     "warnings",
+    "input_truncated",
     "codec",
     "width",
     "height",

@@ -8,4 +8,4 @@ pub mod udp;
 
 pub use argv::ReaderOptions;
 pub use input::{Input, Protocol};
-pub use reader::{InputInfo, RawFrame, Reader, Stopper, WallClock};
+pub use reader::{InputInfo, RawFrame, Reader, Received, Stopper, WallClock};

@@ -23,6 +23,25 @@ use super::argv::{
 use super::input::Input;
 use crate::Error;
 
+/// What a reader learnt about its input besides the frames.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    /// Bytes of video received per whole second (UTC seconds for live inputs).
+    pub per_second: std::collections::BTreeMap<i64, u64>,
+    /// ffmpeg found the input cut short ("partial file": a truncated MP4).
+    pub truncated: bool,
+}
+
+impl Received {
+    /// Add what another reader of the same stream (after a reconnect) received.
+    pub fn merge(&mut self, other: Received) {
+        for (second, bytes) in other.per_second {
+            *self.per_second.entry(second).or_default() += bytes;
+        }
+        self.truncated |= other.truncated;
+    }
+}
+
 /// What ffmpeg said about the input's video stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputInfo {
@@ -67,6 +86,7 @@ enum Note {
     },
     Show(ShowInfo),
     Packet(PacketLine),
+    Truncated,
 }
 
 fn hook(tx: Sender<Note>) -> generator::process::EventHook {
@@ -96,7 +116,8 @@ fn hook(tx: Sender<Note>) -> generator::process::EventHook {
             FfmpegEvent::Log(_, line) => parse_showinfo(line)
                 .map(Note::Show)
                 .or_else(|| parse_packet_line(line).map(Note::Packet))
-                .or_else(|| super::argv::parse_start_us(line).map(Note::Start)),
+                .or_else(|| super::argv::parse_start_us(line).map(Note::Start))
+                .or_else(|| line.contains(": partial file").then_some(Note::Truncated)),
             _ => None,
         };
         // Per-frame and per-packet lines are data, not log: kept out of error messages.
@@ -173,7 +194,7 @@ pub struct Reader {
     /// Time base of the packet listing, and bytes of video received per second (by the
     /// packets' timestamps: the receive time for live inputs).
     packet_time_base: Option<(i64, i64)>,
-    received: std::collections::BTreeMap<i64, u64>,
+    received: Received,
     /// Replays: PTS 0 of a container whose timestamps start at an arbitrary value (MPEG-TS,
     /// HLS) is its first timestamp, as it is the start of an MP4.
     pts_origin_us: i64,
@@ -275,7 +296,7 @@ impl Reader {
             height: 0,
             time_base: None,
             packet_time_base: None,
-            received: std::collections::BTreeMap::new(),
+            received: Received::default(),
             pts_origin_us: 0,
             container: None,
             with_pts: opts.with_pts,
@@ -346,10 +367,15 @@ impl Reader {
                     .packet_time_base
                     .and_then(|(num, den)| pts_to_us(dts, num, den))
                 {
-                    *self.received.entry(us.div_euclid(1_000_000)).or_default() += size;
+                    *self
+                        .received
+                        .per_second
+                        .entry(us.div_euclid(1_000_000))
+                        .or_default() += size;
                 }
             }
             Note::Packet(PacketLine::Packet { .. }) => {}
+            Note::Truncated => self.received.truncated = true,
             Note::Start(us) => {
                 if self.with_pts
                     && self
@@ -501,9 +527,9 @@ impl Reader {
         }
     }
 
-    /// Bytes of video received per whole second (UTC seconds for live inputs) so far; taken,
-    /// so a reconnect's reader starts again.
-    pub fn take_received(&mut self) -> std::collections::BTreeMap<i64, u64> {
+    /// What this reader received so far (bytes per second, truncation); taken, so a
+    /// reconnect's reader starts again.
+    pub fn take_received(&mut self) -> Received {
         while let Ok(note) = self.notes.try_recv() {
             self.take_note(note);
         }

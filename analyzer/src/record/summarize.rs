@@ -183,7 +183,7 @@ fn bitrate(s: &StreamResult, clock: ClockMode) -> Option<report::summary::Bitrat
                 metrics::StreamEnd::Stopped { at_us } => Some(at_us.div_euclid(1_000_000)),
                 metrics::StreamEnd::Finished => None,
             };
-            metrics::bitrate::summary(&s.received, stopped)
+            metrics::bitrate::summary(&s.received.per_second, stopped)
         })
         .flatten()
         .map(|(mean_kbps, min_kbps, max_kbps)| report::summary::Bitrate {
@@ -203,7 +203,7 @@ pub fn bitrate_rows(
         .iter()
         .filter(|s| measures_bitrate(s, clock))
         .flat_map(|s| {
-            s.received.iter().map(|(&second, &bytes)| {
+            s.received.per_second.iter().map(|(&second, &bytes)| {
                 report::bitrate::BitrateRecord::new(
                     &s.spec.name,
                     second,
@@ -217,6 +217,12 @@ pub fn bitrate_rows(
 /// What the numbers of a stream need read with.
 fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String> {
     let mut out = Vec::new();
+    if s.received.truncated {
+        out.push(format!(
+            "{} is cut short (ffmpeg: \"partial file\"): frames missing at its end are the file's, not a delivery's",
+            s.spec.input
+        ));
+    }
     if clock == ClockMode::Realtime
         && s.spec.input.protocol() == Protocol::File
         && !s.rows.is_empty()
@@ -259,6 +265,7 @@ fn stream_summary(
         transport: s.spec.input.transport(),
         error: s.error.as_ref().map(ToString::to_string),
         warnings: warnings(s, clock, st.fps.map(|f| f.mean)),
+        input_truncated: s.received.truncated,
         codec: info.map(|i| i.codec.clone()),
         width: info.map(|i| i.width),
         height: info.map(|i| i.height),

@@ -64,9 +64,9 @@ pub struct StreamResult {
     pub quality: Option<StreamQuality>,
     /// Whether the stream ended by itself or was still delivering when the run stopped.
     pub end: StreamEnd,
-    /// Bytes of video received per second (UTC seconds for live inputs; of stream time for
-    /// replays), from the packets the reader received.
-    pub received: std::collections::BTreeMap<i64, u64>,
+    /// Bytes of video received per second (from the packets the reader received) and whether
+    /// the input was cut short.
+    pub received: crate::ingest::Received,
 }
 
 /// How a run's quality was scored.
@@ -103,8 +103,8 @@ enum Msg {
     Ended {
         stream: usize,
         result: Result<(), Error>,
-        /// Bytes of video received per second.
-        received: std::collections::BTreeMap<i64, u64>,
+        /// What its readers received besides frames.
+        received: crate::ingest::Received,
     },
 }
 

@@ -1,7 +1,6 @@
 //! One stream's threads: the reader (opens ffmpeg, timestamps frames, reconnects a live
 //! source that drops) and the decoder (timecode, picture change, frames for quality scoring).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -9,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::{ClockMode, Msg, QUEUE_FRAMES, SessionConfig};
 use crate::Error;
-use crate::ingest::{Input, Protocol, RawFrame, Reader, ReaderOptions, Stopper, WallClock, reader};
+use crate::ingest::{
+    Input, Protocol, RawFrame, Reader, ReaderOptions, Received, Stopper, WallClock, reader,
+};
 use crate::qr::{GrayFrame, QrTracker, picture_changed};
 use crate::quality::live::{LiveFeeder, ReferenceInfo, SharedReference};
 use metrics::{FrameArrival, Transport};
@@ -26,7 +27,7 @@ pub(super) enum QualityHook {
 pub(super) enum Work {
     Frame(RawFrame),
     /// The stream ended; bytes of video it received per second.
-    End(Result<(), Error>, BTreeMap<i64, u64>),
+    End(Result<(), Error>, Received),
 }
 
 /// How a stream's decoder gets its quality hook: now, or once the reference is known (the
@@ -58,7 +59,7 @@ pub(super) fn spawn_reader(
             if std::panic::catch_unwind(read).is_err() {
                 // A panic is an error of this stream, never a silent end.
                 let _ = tx.send(Msg::Ended {
-                    received: BTreeMap::new(),
+                    received: Received::default(),
                     stream: i,
                     result: Err(Error::Panicked {
                         thread: format!("reader-{i}"),
@@ -101,7 +102,7 @@ fn read_stream(
             let _ = tx.send(Msg::Ended {
                 stream,
                 result,
-                received: BTreeMap::new(),
+                received: Received::default(),
             });
             return;
         }
@@ -127,7 +128,7 @@ fn read_stream(
         .expect("spawning a decoder thread");
     let mut seq_base = 0;
     let mut result = Ok(());
-    let mut received: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut received = Received::default();
     let mut current = Some(reader);
     while let Some(mut reader) = current.take() {
         let stopper = reader.stopper();
@@ -139,9 +140,7 @@ fn read_stream(
         });
         let (pumped, read) = pump(&mut reader, config, &work_tx, &stopper, seq_base);
         seq_base += read;
-        for (second, bytes) in reader.take_received() {
-            *received.entry(second).or_default() += bytes;
-        }
+        received.merge(reader.take_received());
         result = pumped.and(reader.finish());
         if stopping.load(Ordering::SeqCst)
             || !reconnects(config, input)
@@ -174,7 +173,7 @@ fn read_stream(
             result: Err(Error::Panicked {
                 thread: format!("decode-{stream}"),
             }),
-            received: BTreeMap::new(),
+            received: Received::default(),
         });
     }
 }
