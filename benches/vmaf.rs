@@ -78,7 +78,12 @@ fn main() {
             .arg("--distorted")
             .arg(&distorted)
             .arg("--out")
-            .arg(dir.path().join("report"))
+            .arg({
+                // A run folder takes one run.
+                let out = dir.path().join("report");
+                let _ = std::fs::remove_dir_all(&out);
+                out
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()

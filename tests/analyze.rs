@@ -440,7 +440,10 @@ fn an_input_without_video_names_the_reason() {
         "{err}"
     );
     // ffmpeg's own lines, never Rust's debug form of them.
-    assert!(!err.contains("Parsed") && !err.contains("raw_log_message"), "{err}");
+    assert!(
+        !err.contains("Parsed") && !err.contains("raw_log_message"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -554,3 +554,59 @@ fn no_ffmpeg_outlives_a_killed_streamscope() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_run_folder_has_one_writer_and_is_never_written_over() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let out = dir.path().join("report");
+    let url = format!("udp://127.0.0.1:{}", free_port(true));
+    let first = bin()
+        .args([
+            "analyze",
+            "--live",
+            &url,
+            "--open-timeout",
+            "30s",
+            "--out",
+            path_str(&out),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // A second run into the same folder while the first writes it: refused, nothing lost.
+    let url2 = format!("udp://127.0.0.1:{}", free_port(true));
+    let second = run(bin().args(["analyze", "--live", &url2, "--out", path_str(&out)]));
+    assert_eq!(second.status.code(), Some(1), "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("being written by another streamscope run"),
+        "{}",
+        second.stderr
+    );
+    Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    let r = wait_with_timeout(first, Duration::from_secs(20));
+    assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
+    assert_eq!(
+        stream(&summary_json(&out), "live1")["url"],
+        url.as_str(),
+        "the first run's summary"
+    );
+    // A folder that holds a run is not written over.
+    let third = run(bin().args(["analyze", "--live", &url2, "--out", path_str(&out)]));
+    assert_eq!(third.status.code(), Some(1), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("already holds a run"),
+        "{}",
+        third.stderr
+    );
+    assert_eq!(stream(&summary_json(&out), "live1")["url"], url.as_str());
+}

@@ -21,8 +21,10 @@ pub fn generate(clip: &Path, args: &[&str]) {
     assert!(ok.success(), "generating {}", clip.display());
 }
 
-/// `streamscope analyze` replaying `clip` by its PTS into `out`; callers add arguments.
+/// `streamscope analyze` replaying `clip` by its PTS into `out` (emptied first: a run folder
+/// takes one run); callers add arguments.
 pub fn replay(clip: &Path, out: &Path) -> Command {
+    let _ = std::fs::remove_dir_all(out);
     let mut c = Command::new(env!("CARGO_BIN_EXE_streamscope"));
     c.args(["analyze", "--clock", "pts", "--start-time", START, "--live"])
         .arg(clip)

@@ -122,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out: args
             .out
             .clone()
-            .unwrap_or_else(|| report::default_out_dir("")),
+            .unwrap_or_else(|| report::claim::fresh_dir("")),
         command: super::command_line(),
         fail_if: args.fail_if.map(|c| c.0).unwrap_or_default(),
         metrics: args.metrics,

@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| report::default_out_dir("demo-"));
+        .unwrap_or_else(|| report::claim::fresh_dir("demo-"));
     let [control, relay_in, provider_in, live] = [(); 4].map(|_| free_udp_port());
     let (control, relay_in, provider_in, live) = (control?, relay_in?, provider_in?, live?);
     let udp_out = |p: u16| format!("udp://127.0.0.1:{p}?pkt_size=1316");

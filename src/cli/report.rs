@@ -43,7 +43,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| report::default_out_dir("compare-"));
+        .unwrap_or_else(|| report::claim::fresh_dir("compare-"));
     let checks = args.fail_if.map(|c| c.0).unwrap_or_default();
     let written = report::write_comparison(&args.dirs, &out, &checks).context("comparing runs")?;
     Ok(finish(&written))

@@ -68,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| report::default_out_dir("vmaf-"));
+        .unwrap_or_else(|| report::claim::fresh_dir("vmaf-"));
     let recorded =
         record::offline::record(&config, &out, &super::command_line()).context("scoring")?;
     let (result, summary) = (&recorded.result, &recorded.summary);

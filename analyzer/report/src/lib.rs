@@ -5,6 +5,7 @@
 //! Formatting only: every number comes from the `metrics` crate. No ffmpeg, libvmaf or OpenCV.
 
 pub mod bitrate;
+pub mod claim;
 pub mod events;
 pub mod frames;
 pub mod html;
@@ -33,6 +34,12 @@ pub enum Error {
     /// A plot could not be drawn.
     #[error("drawing {plot}: {reason}")]
     Plot { plot: String, reason: String },
+    /// Another run is writing the folder.
+    #[error("{dir} is being written by another streamscope run: choose another --out")]
+    Busy { dir: String },
+    /// The folder holds a run already.
+    #[error("{dir} already holds a run ({files}): choose another --out, or remove them")]
+    HoldsRun { dir: String, files: String },
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -67,6 +67,8 @@ pub fn frame_record(stream: &str, row: &FrameRow, scores: Option<FrameScores>) -
 
 /// Receives a session's updates and writes the run folder.
 pub struct Recorder {
+    /// The folder is this run's until the recorder is dropped.
+    _claim: report::claim::Claim,
     out: PathBuf,
     names: Vec<String>,
     frames: FramesWriter,
@@ -83,15 +85,13 @@ impl Recorder {
         opts: &RecordOptions,
         handles: &Handles,
     ) -> Result<Self, Error> {
-        std::fs::create_dir_all(&opts.out).map_err(|source| Error::Io {
-            what: format!("cannot create the run folder {}", opts.out.display()),
-            source,
-        })?;
+        let claim = report::claim::claim(&opts.out)?;
         let metrics = opts
             .metrics
             .map(|addr| serve_metrics(addr, config, handles))
             .transpose()?;
         Ok(Recorder {
+            _claim: claim,
             out: opts.out.clone(),
             names: config.streams.iter().map(|s| s.name.clone()).collect(),
             frames: FramesWriter::create(&opts.out.join("frames.csv"))?,

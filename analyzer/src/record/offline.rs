@@ -49,10 +49,7 @@ fn classify(r: &OfflineResult) -> Vec<FrameRow> {
 
 /// Score `config.distorted` against `config.reference` and record it into `out`.
 pub fn record(config: &OfflineConfig, out: &Path, command: &str) -> Result<RecordedScores, Error> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io {
-        what: format!("cannot create the run folder {}", out.display()),
-        source,
-    })?;
+    let _claim = report::claim::claim(out)?;
     let clock = WallClock::start();
     let result = offline::score(config)?;
     let rows = classify(&result);
