@@ -696,3 +696,70 @@ fn a_truncated_file_says_so() {
     assert!(r.stderr.contains("partial file"), "{}", r.stderr);
     assert!(live["frames_received"].as_u64().unwrap() > 10, "{live}");
 }
+
+/// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted when dropped: a disk that fills
+/// up for real. None (skipped) where mounting is not allowed, but under CI=true.
+struct SmallDisk(tempfile::TempDir);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+fn small_disk(kib: u32) -> Option<SmallDisk> {
+    let dir = tmp();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "mounting a tmpfs (a disk that fills up) is required under CI=true"
+        );
+        eprintln!("SKIPPED: cannot mount a tmpfs here");
+        return None;
+    }
+    Some(SmallDisk(dir))
+}
+
+#[test]
+fn a_full_disk_names_the_file_that_failed_and_leaves_no_half_row_or_empty_summary() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let c = clip(dir.path());
+    let Some(disk) = small_disk(4) else {
+        return;
+    };
+    let out = disk.0.path().join("run");
+    let r = run(bin()
+        .args(["analyze", "--out", path_str(&out)])
+        .args(pts_args(&c, START)));
+    assert_eq!(r.status.code(), Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("frames.csv") && r.stderr.contains("No space left"),
+        "{}",
+        r.stderr
+    );
+    let frames = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    assert!(frames.ends_with('\n'), "the last row is whole: {frames:?}");
+    assert!(
+        frames.lines().all(|l| l.split(',').count() == 11),
+        "{frames}"
+    );
+    // summary.json is whole or absent, never an empty file; no temporary file left behind.
+    if let Ok(text) = std::fs::read_to_string(out.join("summary.json")) {
+        serde_json::from_str::<Value>(&text).expect("a whole summary.json");
+    }
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+}

@@ -32,7 +32,7 @@ impl BitrateRecord {
 
 pub fn write(path: &Path, rows: &[BitrateRecord]) -> Result<(), Error> {
     let io = writing(path);
-    let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     if rows.is_empty() {
         w.write_record(["stream", "second_utc", "kbps"])
             .map_err(|e| io(e.into()))?;
@@ -40,7 +40,8 @@ pub fn write(path: &Path, rows: &[BitrateRecord]) -> Result<(), Error> {
     for r in rows {
         w.serialize(r).map_err(|e| io(e.into()))?;
     }
-    w.flush().map_err(io)
+    let bytes = w.into_inner().map_err(|e| io(e.into_error()))?;
+    crate::write_file(path, bytes)
 }
 
 pub fn read(path: &Path) -> Result<Vec<BitrateRecord>, Error> {

@@ -62,7 +62,7 @@ impl EventRecord {
 
 pub fn write(path: &Path, events: &[Event]) -> Result<(), Error> {
     let io = writing(path);
-    let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     if events.is_empty() {
         // serde writes the header with the first row; an empty file still gets one.
         w.write_record([
@@ -79,7 +79,8 @@ pub fn write(path: &Path, events: &[Event]) -> Result<(), Error> {
         w.serialize(EventRecord::from(e))
             .map_err(|e| io(e.into()))?;
     }
-    w.flush().map_err(io)
+    let bytes = w.into_inner().map_err(|e| io(e.into_error()))?;
+    crate::write_file(path, bytes)
 }
 
 pub fn read(path: &Path) -> Result<Vec<EventRecord>, Error> {

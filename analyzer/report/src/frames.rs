@@ -3,7 +3,6 @@
 //! the same way. Times are RFC 3339 UTC with µs, latencies milliseconds with three decimals.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -142,8 +141,19 @@ mod cell {
 }
 
 /// `frames.csv` written row by row while measuring.
+fn row_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new())
+}
+
 pub struct FramesWriter {
-    out: csv::Writer<BufWriter<File>>,
+    /// Complete rows serialized, not yet on disk.
+    rows: csv::Writer<Vec<u8>>,
+    file: File,
+    /// Bytes of whole rows on disk: what a failed write is cut back to, so the file never
+    /// ends in half a row (a full disk writes part of a buffer).
+    committed: u64,
     last_flush: Instant,
     path: PathBuf,
 }
@@ -151,22 +161,23 @@ pub struct FramesWriter {
 impl FramesWriter {
     /// Create the file with its header (a run with no rows still leaves a valid file).
     pub fn create(path: &Path) -> Result<Self, Error> {
-        let io = writing(path);
-        let file = File::create(path).map_err(&io)?;
-        let mut out = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(BufWriter::new(file));
-        out.write_record(FRAMES_HEADER).map_err(|e| io(e.into()))?;
-        out.flush().map_err(&io)?;
-        Ok(Self {
-            out,
+        let file = File::create(path).map_err(writing(path))?;
+        let mut w = Self {
+            rows: row_writer(),
+            file,
+            committed: 0,
             last_flush: Instant::now(),
             path: path.to_owned(),
-        })
+        };
+        w.rows
+            .write_record(FRAMES_HEADER)
+            .map_err(|e| writing(path)(e.into()))?;
+        w.flush()?;
+        Ok(w)
     }
 
     pub fn write(&mut self, record: &FrameRecord) -> Result<(), Error> {
-        self.out
+        self.rows
             .serialize(record)
             .map_err(|e| writing(&self.path)(e.into()))?;
         if self.last_flush.elapsed() >= Duration::from_secs(1) {
@@ -175,9 +186,29 @@ impl FramesWriter {
         Ok(())
     }
 
+    /// Put the rows written so far on disk, whole: a write that fails part-way is cut back to
+    /// the last whole row, and those rows are dropped with the error.
     pub fn flush(&mut self) -> Result<(), Error> {
+        use std::io::{Seek, SeekFrom, Write};
         self.last_flush = Instant::now();
-        self.out.flush().map_err(writing(&self.path))
+        let full = std::mem::replace(&mut self.rows, row_writer());
+        let bytes = full
+            .into_inner()
+            .map_err(|e| writing(&self.path)(e.into_error()))?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self.file.write_all(&bytes) {
+            Ok(()) => {
+                self.committed += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.committed);
+                let _ = self.file.seek(SeekFrom::Start(self.committed));
+                Err(writing(&self.path)(e))
+            }
+        }
     }
 }
 

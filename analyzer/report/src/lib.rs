@@ -56,9 +56,33 @@ pub fn writing(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Write a whole file, the error naming it.
+/// Write a whole file, the error naming it: written beside it and renamed over it, so a
+/// failed write (a full disk) leaves the previous file whole, never an empty or cut one.
 pub fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), Error> {
-    std::fs::write(path, bytes).map_err(writing(path))
+    let tmp = temp_path(path);
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(writing(path))
+}
+
+/// Where `write_file` writes before renaming: `.NAME.tmp` beside it.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Write a file made by `fill` (a CSV writer, say) the way `write_file` does.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut bytes = Vec::new();
+    fill(&mut bytes)?;
+    write_file(path, bytes)
 }
 
 /// Where a run goes when no folder is given: `reports/<prefix><UTC time>` (prefix e.g. `demo-`).

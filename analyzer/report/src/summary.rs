@@ -289,7 +289,7 @@ impl Summary {
     /// so runs of one schema append into one sheet.
     pub fn write_csv(&self, path: &Path) -> Result<(), Error> {
         let io = writing(path);
-        let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(CSV_COLUMNS).map_err(|e| io(e.into()))?;
         for s in &self.streams {
             let value = serde_json::to_value(s).map_err(|e| io(e.into()))?;
@@ -302,7 +302,8 @@ impl Summary {
                 .collect();
             w.write_record(&row).map_err(|e| io(e.into()))?;
         }
-        w.flush().map_err(io)
+        let bytes = w.into_inner().map_err(|e| io(e.into_error()))?;
+        crate::write_file(path, bytes)
     }
 }
 

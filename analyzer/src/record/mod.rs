@@ -131,9 +131,17 @@ impl Recorder {
         opts: &RecordOptions,
     ) -> Result<Recorded, Error> {
         self.metrics = None;
-        let mut flushed = self.frames.flush().map_err(Error::from);
-        if flushed.is_ok() && result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
-            flushed = rewrite_with_scores(&self.out.join("frames.csv"), &result);
+        // The first failure is the one reported (a full disk fails frames.csv first); the
+        // rest is still attempted, each file written whole or not at all.
+        let mut first_error: Option<Error> = self.write_error.take();
+        let mut note = |r: Result<(), Error>| {
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
+            }
+        };
+        note(self.frames.flush().map_err(Error::from));
+        if result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
+            note(rewrite_with_scores(&self.out.join("frames.csv"), &result));
         }
         let (mut summary, events) = summarize::summarize(
             &result,
@@ -145,19 +153,29 @@ impl Recorder {
             let texts: Vec<_> = opts.fail_if.iter().map(|c| c.text.as_str()).collect();
             texts.join(",")
         });
-        summary.write_json(&self.out.join("summary.json"))?;
-        summary.write_csv(&self.out.join("summary.csv"))?;
-        report::events::write(&self.out.join("events.csv"), &events)?;
-        report::bitrate::write(
-            &self.out.join("bitrate.csv"),
-            &summarize::bitrate_rows(&result, config.clock),
-        )?;
+        note(
+            summary
+                .write_json(&self.out.join("summary.json"))
+                .map_err(Error::from),
+        );
+        note(
+            summary
+                .write_csv(&self.out.join("summary.csv"))
+                .map_err(Error::from),
+        );
+        note(report::events::write(&self.out.join("events.csv"), &events).map_err(Error::from));
+        note(
+            report::bitrate::write(
+                &self.out.join("bitrate.csv"),
+                &summarize::bitrate_rows(&result, config.clock),
+            )
+            .map_err(Error::from),
+        );
         // Drawn from the files just written, as `streamscope report` would.
         let report = report::write_run_report(&self.out, Some(&opts.fail_if));
-        if let Some(e) = self.write_error {
+        if let Some(e) = first_error {
             return Err(e);
         }
-        flushed?;
         let failures = thresholds::evaluate(&opts.fail_if, &summary);
         Ok(Recorded {
             result,
