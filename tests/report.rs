@@ -510,3 +510,54 @@ fn report_html_opens_with_a_headline_that_reads_at_a_glance() {
         );
     }
 }
+
+#[test]
+fn a_corrupt_run_folder_is_reported_on_within_bounds() {
+    // An arrival in year 9999 (it made the fps windows allocate ~1 TB) and latencies of
+    // ±1e308 (plotters spun forever): the report is drawn from what is plausible, and what was
+    // left out is named by file, row and column.
+    let dir = tmp();
+    let d = dir.path();
+    std::fs::write(
+        d.join("summary.json"),
+        r#"{"schema":"streamscope.summary/2","started_at":"2026-01-01T00:00:00.000000Z",
+            "ended_at":"2026-01-01T00:00:09.000000Z","command":"x","versions":{"streamscope":"0"},
+            "streams":[{"name":"live1","role":"live","url":"u","frames_received":3,
+              "latency_ms":{"p50":1e308,"p90":1e308,"p95":1e308,"p99":1e308,"min":-1e308,"max":1e308,"mean":1e308}}]}"#,
+    )
+    .unwrap();
+    let mut frames = String::from(
+        "stream,frame,capture_utc,arrival_utc,latency_ms,relative_latency_ms,pts_s,vmaf,psnr_y,ssim,event\n",
+    );
+    for f in 0..60 {
+        let t = format!("2026-01-01T00:00:0{}.{:06}Z", f / 30, (f % 30) * 33_333);
+        frames.push_str(&format!("live1,{f},{t},{t},100.000,,,,,,\n"));
+    }
+    frames.push_str(
+        "live1,60,2026-01-01T00:00:02.000000Z,9999-12-31T23:59:59.000000Z,1e308,-1e308,,,,,\n",
+    );
+    std::fs::write(d.join("frames.csv"), frames).unwrap();
+    std::fs::write(
+        d.join("events.csv"),
+        "stream,kind,start_utc,duration_ms,frames,detail\nlive1,freeze,2026-01-01T00:00:01.000000Z,1e300,3,\n",
+    )
+    .unwrap();
+    let child = bin()
+        .args(["report", path_str(d)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a timing: it used to run forever.
+    let r = wait_with_timeout(child, std::time::Duration::from_secs(60));
+    assert!(r.status.success(), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("frames.csv line 62: arrival_utc"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("line 62: latency_ms"), "{}", r.stderr);
+    assert!(r.stderr.contains("events.csv line 2"), "{}", r.stderr);
+    let html = std::fs::read_to_string(d.join("report.html")).unwrap();
+    assert!(html.contains("Data left out (4)"), "{html}");
+}

@@ -50,6 +50,9 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn finish(w: &Written) -> ExitCode {
+    for p in &w.problems {
+        tracing::warn!("{p}");
+    }
     println!("report: {} ({} plots)", w.html.display(), w.plots.len());
     if w.failures.is_empty() {
         return ExitCode::SUCCESS;

@@ -104,9 +104,10 @@ mod cell {
             s.serialize_str(&v.map(crate::frames::ms).unwrap_or_default())
         }
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            // Out of range saturates: the reader reports it as implausible (`plausible`).
             parse(d, "a number of milliseconds", |s| {
                 let v = s.parse::<f64>().ok()? * 1e3;
-                (v.is_finite() && v.abs() < 9.2e18).then(|| v.round() as i64)
+                (!v.is_nan()).then(|| v.clamp(-9.2e18, 9.2e18).round() as i64)
             })
         }
     }
@@ -122,7 +123,7 @@ mod cell {
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
             parse(d, "a number of seconds", |s| {
                 let v = s.parse::<f64>().ok()? * 1e6;
-                (v.is_finite() && v.abs() < 9.2e18).then(|| v.round() as i64)
+                (!v.is_nan()).then(|| v.clamp(-9.2e18, 9.2e18).round() as i64)
             })
         }
     }
@@ -134,7 +135,7 @@ mod cell {
         }
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
             parse(d, "a number", |s| {
-                s.parse::<f64>().ok().filter(|v| v.is_finite())
+                s.parse::<f64>().ok().filter(|v| !v.is_nan())
             })
         }
     }

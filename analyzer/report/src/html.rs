@@ -118,6 +118,17 @@ pub fn page(run: &Run, plots: &[Plot], verdicts: &Verdicts<'_>) -> String {
         );
     }
     events(&mut h, run);
+    if !run.problems.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h2>Data left out ({})</h2>\n<ul id=\"problems\">",
+            run.problems.total
+        );
+        for p in run.problems.lines() {
+            let _ = writeln!(h, "<li>{}</li>", escape(&p));
+        }
+        h.push_str("</ul>\n");
+    }
     h.push_str("</body></html>\n");
     h
 }
@@ -388,6 +399,7 @@ mod tests {
             compared: Vec::new(),
             streams: Vec::new(),
             events: Vec::new(),
+            problems: Default::default(),
         }
     }
 

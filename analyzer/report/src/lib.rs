@@ -9,6 +9,7 @@ pub mod claim;
 pub mod events;
 pub mod frames;
 pub mod html;
+pub mod plausible;
 pub mod plot;
 pub mod run;
 pub mod summary;
@@ -101,6 +102,8 @@ pub struct Written {
     pub plots: Vec<&'static str>,
     /// Threshold checks that failed.
     pub failures: Vec<Failure>,
+    /// Values of the folder left out as implausible (file, row, column, value).
+    pub problems: Vec<String>,
 }
 
 /// The checks a run was judged by: `--fail-if` as recorded in its `summary.json`.
@@ -133,6 +136,7 @@ pub fn write_report(run: &Run, out: &Path, checks: &[Check]) -> Result<Written, 
         html: path,
         plots: plots.iter().map(|p| p.name).collect(),
         failures,
+        problems: run.problems.lines(),
     })
 }
 

@@ -94,6 +94,8 @@ pub struct Run {
     /// In `summary.json` order; streams only in `frames.csv` come after.
     pub streams: Vec<Series>,
     pub events: Vec<EventRow>,
+    /// Values left out as implausible.
+    pub problems: crate::plausible::Problems,
 }
 
 impl Run {
@@ -113,17 +115,22 @@ impl Run {
                 bitrate: Vec::new(),
             })
             .collect();
-        add_points(
-            frames::read(&dir.join("frames.csv"))?,
-            origin_us,
-            &mut streams,
-        );
+        let mut problems = crate::plausible::Problems::default();
+        let mut rows = frames::read(&dir.join("frames.csv"))?;
+        for (i, rec) in rows.iter_mut().enumerate() {
+            crate::plausible::frame(rec, i, origin_us, &mut problems);
+        }
+        add_points(rows, origin_us, &mut streams);
         let bitrate_path = dir.join("bitrate.csv");
         if bitrate_path.exists() {
             for b in crate::bitrate::read(&bitrate_path)? {
-                if let (Some(s), Some(at), Some(o)) = (
+                let kbps_ok = (0.0..1e7).contains(&b.kbps);
+                if let (true, Some(s), Some(at), Some(o)) = (
+                    kbps_ok,
                     streams.iter_mut().find(|s| s.name == b.stream),
-                    b.start_us(),
+                    b.start_us().filter(|&t| {
+                        origin_us.is_none_or(|o| (t - o).abs() < 366 * 86_400_000_000)
+                    }),
                     origin_us,
                 ) {
                     s.bitrate.push(((at - o) as f64 / 1e6 + 0.5, b.kbps));
@@ -134,7 +141,9 @@ impl Run {
         let events = if events_path.exists() {
             events::read(&events_path)?
                 .into_iter()
-                .map(|e| EventRow {
+                .enumerate()
+                .filter(|(i, e)| crate::plausible::event(e, *i, origin_us, &mut problems))
+                .map(|(_, e)| EventRow {
                     t: match (e.start_us(), origin_us) {
                         (Some(s), Some(o)) => (s - o) as f64 / 1e6,
                         _ => 0.0,
@@ -161,6 +170,7 @@ impl Run {
             compared: Vec::new(),
             streams,
             events,
+            problems,
         })
     }
 
@@ -222,6 +232,7 @@ impl Run {
             compared: runs.iter().map(Run::info).collect(),
             streams,
             events,
+            problems: Default::default(),
         }
     }
 
@@ -247,6 +258,7 @@ impl Run {
             compared: Vec::new(),
             streams: Vec::new(),
             events: Vec::new(),
+            problems: Default::default(),
         }
     }
 

@@ -139,6 +139,7 @@ impl Prepared {
                 let sum = run.summary.stream(&s.name);
                 let latency_summary = sum.and_then(|s| s.latency_ms);
                 let vmaf_summary = sum.and_then(|s| s.vmaf);
+                let drawn = crate::plausible::drawable;
                 let latency = pick(s, |p| p.latency_ms);
                 let values: Vec<f64> = latency.iter().map(|p| p.1).collect();
                 let vmaf = pick(s, |p| p.vmaf);
@@ -159,22 +160,22 @@ impl Prepared {
                     cdf: cdf(&values, 1500),
                     vmaf_counts: Vec::new(),
                     p50: latency_summary
-                        .map(|l| l.p50)
+                        .and_then(|l| drawn(l.p50))
                         .or_else(|| percentile(&values, 50.0)),
                     p95: latency_summary
-                        .map(|l| l.p95)
+                        .and_then(|l| drawn(l.p95))
                         .or_else(|| percentile(&values, 95.0)),
                     p99: latency_summary
-                        .map(|l| l.p99)
+                        .and_then(|l| drawn(l.p99))
                         .or_else(|| percentile(&values, 99.0)),
                     dropped: sum.map_or(0.0, |s| s.dropped as f64),
                     freezes: sum.map_or(0.0, |s| s.freezes as f64),
-                    vmaf_mean: vmaf_summary.map(|v| v.mean).or_else(|| {
+                    vmaf_mean: vmaf_summary.and_then(|v| drawn(v.mean)).or_else(|| {
                         (!scores.is_empty())
                             .then(|| scores.iter().sum::<f64>() / scores.len() as f64)
                     }),
                     vmaf_p1: vmaf_summary
-                        .map(|v| v.p1)
+                        .and_then(|v| drawn(v.p1))
                         .or_else(|| percentile(&scores, 1.0)),
                     latency,
                     vmaf,
@@ -527,6 +528,7 @@ mod tests {
                 frames: 2,
                 detail: String::new(),
             }],
+            problems: Default::default(),
         };
         let plots = render(&run, PlotOptions::default()).unwrap();
         assert_eq!(plots.len(), 8);
