@@ -1,0 +1,7 @@
+//! Fuzz target: see `bodies::impairment`.
+#![no_main]
+
+#[path = "../src/bodies.rs"]
+mod bodies;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::impairment(data));
