@@ -205,9 +205,11 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    // Prometheus scrapes while the clip plays (it plays for 3 s from now).
+    // Prometheus scrapes while the clip plays (it plays for 3 s from now), then every 500 ms
+    // while the run goes on (the low-priority scorer may publish its first score late on a
+    // loaded machine).
     let scraper = std::thread::spawn(move || {
-        [1500, 1300]
+        [1500, 1300, 500, 500, 500, 500, 500, 500]
             .map(|ms| {
                 std::thread::sleep(Duration::from_millis(ms));
                 scrape(metrics_port)
@@ -256,7 +258,12 @@ fn live_vmaf_scores_a_rendition_without_delaying_arrivals() {
     assert!((20.0..=40.0).contains(&fps), "fps {fps}");
     let rel = at(1, &format!("streamscope_relative_latency_seconds{live}"));
     assert!(rel.abs() < 2.0, "relative {rel}");
-    let vmaf = at(1, &format!("streamscope_vmaf{live}"));
+    let gauge = format!("streamscope_vmaf{live}");
+    let vmaf = scrapes
+        .iter()
+        .rev()
+        .find_map(|s| s.get(&gauge).copied())
+        .unwrap_or_else(|| panic!("{gauge} in no scrape: {:?}", scrapes.last()));
     assert!(vmaf > 0.0 && vmaf <= 100.0, "newest VMAF {vmaf}");
     assert!(
         at(
@@ -436,7 +443,10 @@ fn a_stream_that_dies_is_judged_to_the_end_of_the_run() {
         .filter_map(|r| r[1].parse().ok())
         .max()
         .unwrap();
-    let grace = (live["relative_latency_ms"]["max"].as_f64().unwrap() * 1e3) as i64 + 3 * 33_333;
+    // (A relative latency below zero — the live reader ahead of the control's on a loaded
+    // machine — gives no grace below the 3 intervals.)
+    let grace =
+        ((live["relative_latency_ms"]["max"].as_f64().unwrap() * 1e3) as i64).max(0) + 3 * 33_333;
     let stop = us(live["stopped_at"].as_str().unwrap());
     let expected_lost = rows
         .iter()

@@ -444,6 +444,47 @@ fn compare_lists_every_run_and_stream() {
 }
 
 #[test]
+fn report_works_on_a_run_cut_off_before_its_summary() {
+    if !have_ffmpeg() {
+        return;
+    }
+    // streamscope killed with SIGKILL, or the disk full before summary.json: only frames.csv.
+    let original = &runs().one;
+    let dir = tmp();
+    let cut = dir.path().join("cut");
+    std::fs::create_dir(&cut).unwrap();
+    std::fs::copy(original.join("frames.csv"), cut.join("frames.csv")).unwrap();
+    streamscope_ok(&["report", path_str(&cut)]);
+    let html = std::fs::read_to_string(cut.join("report.html")).unwrap();
+    assert!(html.contains("recomputed from frames.csv"), "{html}");
+    let (a, b) = (
+        table_cells(&std::fs::read_to_string(original.join("report.html")).unwrap()),
+        table_cells(&html),
+    );
+    for col in [
+        "frames_received",
+        "dropped",
+        "freezes",
+        "latency_ms.p50",
+        "latency_ms.p95",
+        "fps.mean",
+    ] {
+        let key = ("live1".to_owned(), col.to_owned());
+        assert!(a.contains_key(&key), "{col} in {a:?}");
+        assert_eq!(
+            a.get(&key),
+            b.get(&key),
+            "{col} recomputed as the run had it"
+        );
+    }
+    assert_eq!(b[&("live1".to_owned(), "dropped".to_owned())], "10");
+    assert!(
+        !cut.join("summary.json").exists(),
+        "nothing is made up on disk"
+    );
+}
+
+#[test]
 fn report_on_a_folder_that_is_not_a_run_says_so() {
     let dir = tmp();
     let r = run(bin().args(["report", path_str(dir.path())]));

@@ -15,6 +15,9 @@ use chrono::{DateTime, Utc};
 use super::status::{Status, print_summary};
 use super::{EXIT_INTERRUPTED, values};
 
+/// The shortest `--rotate` period.
+const MIN_ROTATE: Duration = Duration::from_secs(5);
+
 /// Exit code when `--fail-if` thresholds failed.
 pub const EXIT_THRESHOLDS: u8 = 3;
 
@@ -57,6 +60,18 @@ pub struct Args {
     /// e.g. 12ms or -3ms.
     #[arg(long, value_parser = values::signed_duration_us, default_value = "0s", allow_hyphen_values = true)]
     clock_offset: i64,
+    /// Sync the arrival clock with this NTP server, HOST[:PORT] (repeat for several; the one
+    /// with the smallest uncertainty is used): absolute latency is corrected by the measured
+    /// offset and stated as value ± uncertainty. A server that does not answer is a warning.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    ntp: Vec<clocksync::Server>,
+    /// How often --ntp is measured again during the run.
+    #[arg(long, value_parser = values::duration, default_value = "5m", requires = "ntp")]
+    ntp_interval: Duration,
+    /// The publisher's clock sync, as `publish --ntp --sync-out FILE` writes it (read when the
+    /// summary is written): with --ntp, absolute latency gets a stated bound.
+    #[arg(long, value_name = "FILE")]
+    publisher_sync: Option<PathBuf>,
     /// Fail (exit code 3) when a live stream meets any of these, e.g. "latency.p95>2s,dropped>0".
     #[arg(long, value_parser = values::checks, value_name = "CHECKS")]
     fail_if: Option<values::Checks>,
@@ -87,6 +102,11 @@ pub struct Args {
     /// player could reach).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     hls_live_edge: Option<u32>,
+    /// Cut the run into periods this long (e.g. 1h), each a complete run folder inside --out,
+    /// with index.html and index.json listing them and their verdicts. Memory stays flat
+    /// however long the run (24/7 monitoring). Realtime clock; at least 5s.
+    #[arg(long, value_parser = values::duration, value_name = "DURATION")]
+    rotate: Option<Duration>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -95,6 +115,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return Ok(super::usage(&e)),
     };
+    if let Some(r) = args.rotate {
+        if r < MIN_ROTATE {
+            return Ok(super::usage(&format!(
+                "--rotate {} is too short: periods are at least 5s (use 1h or so for 24/7 monitoring)",
+                humantime::format_duration(r)
+            )));
+        }
+        if args.clock == Clock::Pts {
+            return Ok(super::usage(
+                &"--rotate cuts a live run by the time frames arrive; with --clock pts there is nothing to cut by: leave one of them out",
+            ));
+        }
+    }
+    if args.clock == Clock::Pts && (!args.ntp.is_empty() || args.publisher_sync.is_some()) {
+        return Ok(super::usage(
+            &"--ntp and --publisher-sync correct clock reads; with --clock pts arrivals come from the stream's PTS, not a clock: leave them out",
+        ));
+    }
     let clock = match (args.clock, args.start_time) {
         (Clock::Pts, Some(t)) => ClockMode::Pts {
             start_us: t.timestamp_micros(),
@@ -106,6 +144,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         streams,
         clock,
         clock_offset_us: args.clock_offset,
+        ntp: args.ntp.clone(),
+        ntp_interval: args.ntp_interval,
         duration: args.duration,
         max_frames: args.frames,
         open_timeout: args.open_timeout,
@@ -113,6 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         wechat: !args.no_wechat,
         vmaf: vmaf_config(&args, clock)?,
         hls_live_edge: args.hls_live_edge,
+        rotate: args.rotate,
     };
     let handles = Handles {
         stop: super::interrupt_flag()?,
@@ -126,6 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         command: super::command_line(),
         fail_if: args.fail_if.map(|c| c.0).unwrap_or_default(),
         metrics: args.metrics,
+        publisher_sync: args.publisher_sync.clone(),
     };
     let recorded = measure(&config, &opts, &handles)?;
     // A stream that failed, or quality asked for and not scored, fails the run: a quality
@@ -188,6 +230,12 @@ pub fn measure(
     match &recorded.report {
         Ok(r) => println!("report: {}", r.html.display()),
         Err(e) => bail!("drawing the report: {e} (the measurements are written)"),
+    }
+    if config.rotate.is_some() {
+        println!(
+            "periods: {} (the summary above is the last)",
+            opts.out.join("index.html").display()
+        );
     }
     Ok(recorded)
 }

@@ -86,6 +86,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ],
         clock: ClockMode::Realtime,
         clock_offset_us: 0,
+        ntp: Vec::new(),
+        ntp_interval: Duration::from_secs(300),
         duration: Some(args.duration + args.delay + Duration::from_secs(3)),
         max_frames: None,
         open_timeout: Duration::from_secs(15),
@@ -100,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             exhaustive: false,
         }),
         hls_live_edge: None,
+        rotate: None,
     };
     let opts = RecordOptions {
         out: out.clone(),

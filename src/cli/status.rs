@@ -59,6 +59,7 @@ impl Status {
                 Some(_) => tracing::warn!("{}: ended with an error", self.names[*stream]),
                 None => tracing::info!("{}: ended", self.names[*stream]),
             },
+            Update::Started { .. } | Update::Received { .. } | Update::Tick { .. } => {}
         }
         if self.last.elapsed()
             >= Duration::from_millis(if self.bars.is_some() { 250 } else { 5000 })

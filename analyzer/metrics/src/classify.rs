@@ -107,6 +107,11 @@ pub fn restarted(highest: u64, highest_capture_us: i64, frame: u64, capture_us: 
     frame < highest && capture_us > highest_capture_us
 }
 
+/// Frame numbers the classifier remembers below the highest: a frame delivered again more
+/// than this many numbers later (18 min at 60 fps) is taken for a late one, not a repeat.
+/// Keeps a 24/7 run's memory flat.
+pub const SEEN_WINDOW: u64 = 1 << 16;
+
 /// Streaming classifier for one stream.
 #[derive(Debug, Default)]
 pub struct Classifier {
@@ -127,6 +132,12 @@ impl Classifier {
             clock_offset_us,
             ..Self::default()
         }
+    }
+
+    /// The offset added to absolute latencies from the next frame on (clock sync re-measured
+    /// during the run).
+    pub fn set_clock_offset(&mut self, us: i64) {
+        self.clock_offset_us = us;
     }
 
     pub fn push(&mut self, a: FrameArrival) -> FrameRow {
@@ -180,6 +191,10 @@ impl Classifier {
             self.highest_capture_us = tc.capture_us;
         }
         self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
+        if self.seen.len() as u64 > 2 * SEEN_WINDOW {
+            let floor = self.highest.unwrap_or(0).saturating_sub(SEEN_WINDOW);
+            self.seen.retain(|&f| f >= floor);
+        }
         let latency_us = kind
             .is_first_sighting()
             .then(|| a.arrival_us - tc.capture_us as i64 + self.clock_offset_us);
@@ -227,6 +242,27 @@ pub(crate) mod tests {
         );
         assert_eq!(push(&mut c, 0, 9_000), FrameKind::New, "restarted source");
         assert_eq!(push(&mut c, 1, 10_000), FrameKind::New);
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_recent_repeats_are_still_known() {
+        let mut c = Classifier::new(0);
+        let push = |c: &mut Classifier, frame: u64| {
+            c.push(arrival(
+                frame,
+                Some(frame),
+                frame as i64 * 33_333 + 50_000,
+                true,
+            ))
+            .kind
+        };
+        for f in 0..5 * SEEN_WINDOW {
+            push(&mut c, f);
+        }
+        assert!(c.seen.len() as u64 <= 2 * SEEN_WINDOW + 1);
+        let h = 5 * SEEN_WINDOW - 1;
+        assert_eq!(push(&mut c, h - 10), FrameKind::Redelivered);
+        assert_eq!(push(&mut c, h + 1), FrameKind::New);
     }
 
     /// A frame carrying `frame` (None: unreadable), captured at frame × 33 333 µs and arriving

@@ -11,9 +11,12 @@ pub mod series;
 pub mod stats;
 pub mod stream;
 pub mod timeline;
+pub mod window;
 
 pub use classify::{Classifier, FrameArrival, FrameKind, FrameRow};
+pub use loss::ControlFrame;
 pub use quality::{MeanMin, VmafSummary};
 pub use stats::{Distribution, FREEZE_INTERVALS};
 pub use stream::{Smoothness, StreamContext, smoothness};
 pub use timeline::{Delivered, StreamEnd, Transport};
+pub use window::{Periods, Window};

@@ -8,6 +8,15 @@ use std::ops::Bound::Excluded;
 
 use crate::classify::{FrameKind, restarted};
 use crate::timeline::{Delivered, StreamEnd};
+use crate::window::Window;
+
+/// A frame the control delivered (its first sighting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlFrame {
+    pub frame: u64,
+    pub capture_us: i64,
+    pub arrival_us: i64,
+}
 
 /// Frame numbers missing before the frame that arrived at `at_us`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +40,40 @@ pub struct Loss {
     pub lost_at_end: u64,
     /// `unique + filled + dropped + lost_at_end`.
     pub expected: u64,
+    /// The highest frame number counted in `lost_at_end` (a later period of a rotated run
+    /// does not count those numbers again as drops when the stream comes back).
+    pub lost_through: Option<u64>,
 }
 
-/// Loss of one stream (rows in arrival order). `control` holds the control's first sightings
-/// as (capture µs, arrival µs); `max_relative_us` is the stream's largest relative latency.
+/// Loss of one stream (rows in arrival order). `control` holds the control's first
+/// sightings; `max_relative_us` is the stream's largest relative latency.
 pub fn loss(
     rows: &[Delivered],
     interval_us: i64,
     end: StreamEnd,
-    control: Option<&[(i64, i64)]>,
+    control: Option<&[ControlFrame]>,
     max_relative_us: Option<i64>,
 ) -> Loss {
+    loss_in(rows, interval_us, end, control, max_relative_us, None)
+}
+
+/// [`loss`] of the rows of `window` (a period of a rotated run): the rows around it are
+/// context. A frame number counts where it was delivered, a missing one where the frame after
+/// the gap arrived, a frame the control had where the control delivered it.
+pub fn loss_in(
+    rows: &[Delivered],
+    interval_us: i64,
+    end: StreamEnd,
+    control: Option<&[ControlFrame]>,
+    max_relative_us: Option<i64>,
+    window: Option<&Window>,
+) -> Loss {
     let mut out = Loss::default();
-    for run in source_runs(rows) {
-        run_loss(run, &mut out);
+    let inside = |i: usize| window.is_none_or(|w| w.has_row(i));
+    for (k, (offset, run)) in source_runs(rows).into_iter().enumerate() {
+        // Numbers counted lost in an earlier period belong to the run then in progress.
+        let counted = window.and_then(|w| w.lost_through).filter(|_| k == 0);
+        run_loss(run, &|i| inside(offset + i), counted, &mut out);
     }
     if let (StreamEnd::Stopped { at_us }, Some(control)) = (end, control) {
         let newest = rows
@@ -54,12 +83,17 @@ pub fn loss(
             .max();
         let grace =
             max_relative_us.unwrap_or(0).max(0) + crate::stats::FREEZE_INTERVALS * interval_us;
-        out.lost_at_end = control
-            .iter()
-            .filter(|&&(capture, arrival)| {
-                newest.is_none_or(|n| capture > n) && arrival + grace <= at_us
-            })
-            .count() as u64;
+        let counted = window.and_then(|w| w.lost_through);
+        let lost = control.iter().filter(|c| {
+            newest.is_none_or(|n| c.capture_us > n)
+                && c.arrival_us + grace <= at_us
+                && window.is_none_or(|w| w.has_time(c.arrival_us))
+                && counted.is_none_or(|t| c.frame > t)
+        });
+        for c in lost {
+            out.lost_at_end += 1;
+            out.lost_through = out.lost_through.max(Some(c.frame));
+        }
     }
     out.expected = out.unique + out.filled + out.dropped + out.lost_at_end;
     out
@@ -67,7 +101,7 @@ pub fn loss(
 
 /// The rows of each run of the source: a source that restarts its count (a lower number
 /// captured after the highest) starts a new run.
-fn source_runs(rows: &[Delivered]) -> Vec<&[Delivered]> {
+fn source_runs(rows: &[Delivered]) -> Vec<(usize, &[Delivered])> {
     let mut runs = Vec::new();
     let mut start = 0;
     let mut highest: Option<(u64, i64)> = None;
@@ -78,7 +112,7 @@ fn source_runs(rows: &[Delivered]) -> Vec<&[Delivered]> {
         if let Some((h, hc)) = highest
             && restarted(h, hc, f, c)
         {
-            runs.push(&rows[start..i]);
+            runs.push((start, &rows[start..i]));
             start = i;
             highest = None;
         }
@@ -86,27 +120,44 @@ fn source_runs(rows: &[Delivered]) -> Vec<&[Delivered]> {
             highest = Some((f, c));
         }
     }
-    runs.push(&rows[start..]);
+    runs.push((start, &rows[start..]));
     runs
 }
 
-fn run_loss(rows: &[Delivered], out: &mut Loss) {
-    let seen: BTreeSet<u64> = rows
-        .iter()
-        .filter(|r| r.kind.is_first_sighting())
-        .filter_map(|r| r.frame)
-        .collect();
+/// Loss of one run of the source; only rows `inside` count. Numbers up to `counted` were
+/// already counted lost.
+fn run_loss(
+    rows: &[Delivered],
+    inside: &dyn Fn(usize) -> bool,
+    counted: Option<u64>,
+    out: &mut Loss,
+) {
+    let first_sightings = || {
+        rows.iter()
+            .enumerate()
+            .filter(|(_, r)| r.kind.is_first_sighting())
+            .filter_map(|(i, r)| Some((i, r.frame?)))
+    };
+    let seen: BTreeSet<u64> = first_sightings().map(|(_, f)| f).collect();
     let (Some(&lo), Some(&hi)) = (seen.first(), seen.last()) else {
         return;
     };
-    out.unique += seen.len() as u64;
+    out.unique += first_sightings()
+        .filter(|&(i, _)| inside(i))
+        .map(|(_, f)| f)
+        .collect::<BTreeSet<u64>>()
+        .len() as u64;
     let missing_between = |a: u64, b: u64| {
-        // Numbers strictly between a and b that never arrived.
+        // Numbers strictly between a and b that never arrived (none counted before).
+        let a = counted.map_or(a, |c| a.max(c));
+        if b <= a + 1 {
+            return 0;
+        }
         (b - a - 1) - seen.range((Excluded(a), Excluded(b))).count() as u64
     };
     let mut highest: Option<u64> = None;
     let mut unidentified = 0u64;
-    for r in rows {
+    for (i, r) in rows.iter().enumerate() {
         match r.kind {
             FrameKind::New => {
                 let Some(n) = r.frame else { continue };
@@ -117,13 +168,15 @@ fn run_loss(rows: &[Delivered], out: &mut Loss) {
                     _ => 0,
                 };
                 let filled = missing.min(unidentified);
-                out.filled += filled;
-                if missing > filled {
-                    out.drops.push(Drop {
-                        at_us: r.arrival_us,
-                        frames: missing - filled,
-                    });
-                    out.dropped += missing - filled;
+                if inside(i) {
+                    out.filled += filled;
+                    if missing > filled {
+                        out.drops.push(Drop {
+                            at_us: r.arrival_us,
+                            frames: missing - filled,
+                        });
+                        out.dropped += missing - filled;
+                    }
                 }
                 unidentified = 0;
                 highest = Some(highest.map_or(n, |h| h.max(n)));
@@ -226,7 +279,13 @@ mod tests {
 
     #[test]
     fn frames_the_control_got_after_a_stream_died_are_lost_at_end() {
-        let control: Vec<(i64, i64)> = (0..300).map(|f| (f * I, f * I + 20_000)).collect();
+        let control: Vec<ControlFrame> = (0..300)
+            .map(|f| ControlFrame {
+                frame: f as u64,
+                capture_us: f * I,
+                arrival_us: f * I + 20_000,
+            })
+            .collect();
         let live = new(0..60); // died after 2 s, 80 ms behind the control
         let stop = 300 * I;
         let l = loss(

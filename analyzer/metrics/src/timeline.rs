@@ -80,6 +80,9 @@ pub struct Timeline {
     pub shown_us: Vec<i64>,
     /// Where the timeline ends (the last picture stays until then).
     pub end_us: i64,
+    /// Where it starts when not at its first picture (a period of a rotated run that began
+    /// with an earlier picture on screen).
+    pub start_us: Option<i64>,
     /// No new picture for at least `FREEZE_INTERVALS` frame intervals (including at the end).
     pub freezes: Vec<Span>,
     /// No frame at all beyond the transport's rhythm for at least `OUTAGE_MIN_US` (and
@@ -206,6 +209,7 @@ pub fn timeline(
         buffer_us: buffer,
         shown_us: shown,
         end_us,
+        start_us: None,
         freezes,
         outages,
     }
@@ -243,7 +247,7 @@ fn outages(rows: &[Delivered], interval_us: i64, buffer_us: i64, end: StreamEnd)
 /// over its complete 1 s windows). The timeline runs from the first picture to its end, so a
 /// stream that died early has windows of 0.
 pub fn fps(t: &Timeline) -> Option<(f64, f64)> {
-    let first = *t.shown_us.first()?;
+    let first = t.start_us.or(t.shown_us.first().copied())?;
     let span_us = t.end_us - first;
     if span_us <= 0 {
         return None;
@@ -256,7 +260,7 @@ pub fn fps(t: &Timeline) -> Option<(f64, f64)> {
 
 /// Pictures shown per complete 1 s window of the timeline: (window start µs, count).
 pub fn fps_windows(t: &Timeline) -> Vec<(i64, f64)> {
-    let Some(&first) = t.shown_us.first() else {
+    let Some(first) = t.start_us.or(t.shown_us.first().copied()) else {
         return Vec::new();
     };
     // Bounded: a timeline of absurd length (a corrupt folder) gets no windows, not 1 TB.

@@ -2,7 +2,7 @@
 //! the events list are the drops the summary counts, freezes are ordered and inside the
 //! timeline, percentiles are ordered.
 
-use metrics::loss::loss;
+use metrics::loss::{ControlFrame, loss};
 use metrics::stats::distribution;
 use metrics::timeline::{Transport, timeline};
 use metrics::{Classifier, Delivered, FrameArrival, StreamEnd};
@@ -91,7 +91,9 @@ proptest! {
         let rows = rows(&steps);
         let last = rows.last().unwrap().arrival_us;
         let end = if stopped { StreamEnd::Stopped { at_us: last + 5_000_000 } } else { StreamEnd::Finished };
-        let control: Vec<(i64, i64)> = (0..400).map(|f| (f * I, f * I)).collect();
+        let control: Vec<ControlFrame> = (0..400)
+            .map(|f| ControlFrame { frame: f as u64, capture_us: f * I, arrival_us: f * I })
+            .collect();
         let l = loss(&rows, I, end, Some(&control), Some(100_000));
         prop_assert_eq!(l.expected, l.unique + l.filled + l.dropped + l.lost_at_end);
         prop_assert_eq!(l.dropped, l.drops.iter().map(|d| d.frames).sum::<u64>());

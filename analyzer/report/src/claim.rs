@@ -9,7 +9,13 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 
 /// The files a run writes; any of them present means the folder holds a run.
-pub const RUN_FILES: [&str; 4] = ["frames.csv", "summary.json", "events.csv", "report.html"];
+pub const RUN_FILES: [&str; 5] = [
+    "frames.csv",
+    "summary.json",
+    "events.csv",
+    "report.html",
+    "index.json",
+];
 
 /// Held while a run writes its folder; dropping it releases the folder.
 #[derive(Debug)]

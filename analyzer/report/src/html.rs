@@ -237,6 +237,9 @@ fn metadata(h: &mut String, run: &Run) {
         if let Some(c) = &s.clock {
             row("clock", c.clone());
         }
+        if let Some(c) = &s.clock_sync {
+            row("clock sync", c.note.clone());
+        }
         if s.interrupted {
             row(
                 "interrupted",
@@ -308,8 +311,20 @@ fn summary_table(h: &mut String, run: &Run, v: &Verdicts<'_>) {
         );
     }
     h.push_str("<div class=\"wide\"><table id=\"summary\">\n<tr><th class=\"l\">stream</th><th class=\"l\">role</th>");
-    for (head, _, _) in COLUMNS {
-        let _ = write!(h, "<th>{}</th>", escape(head));
+    // Absolute latency as value ± uncertainty when both clocks were synced; marked as
+    // assuming synced clocks when not.
+    let bound = run.summary.clock_sync.as_ref().map(|c| {
+        c.latency_uncertainty_ms.map_or_else(
+            || " (clocks assumed synced)".to_owned(),
+            |u| format!(" ± {u:.3}"),
+        )
+    });
+    for (head, key, _) in COLUMNS {
+        let mark = bound
+            .as_deref()
+            .filter(|_| key == "latency_ms.p50")
+            .unwrap_or("");
+        let _ = write!(h, "<th>{}{}</th>", escape(head), escape(mark));
     }
     h.push_str("<th class=\"l\">verdict</th></tr>\n");
     for st in &run.summary.streams {

@@ -11,8 +11,11 @@ pub mod frames;
 pub mod html;
 pub mod plausible;
 pub mod plot;
+pub mod recompute;
+pub mod rollup;
 pub mod run;
 pub mod summary;
+pub mod sync;
 pub mod thresholds;
 
 use std::path::{Path, PathBuf};

@@ -99,10 +99,22 @@ pub struct Run {
 }
 
 impl Run {
-    /// Read a run folder. `summary.json` and `frames.csv` must exist; `events.csv` is optional
-    /// (the `vmaf` command writes none).
+    /// Read a run folder. `frames.csv` must exist; `events.csv` is optional (the `vmaf`
+    /// command writes none); without `summary.json` the summary is recomputed from the rows.
     pub fn load(dir: &Path) -> Result<Run, Error> {
-        let summary = Summary::load(&dir.join("summary.json"))?;
+        let summary_path = dir.join("summary.json");
+        let frames_path = dir.join("frames.csv");
+        // A run cut off before its summary was written: recomputed from its rows.
+        let summary = if !summary_path.exists() && frames_path.exists() {
+            let mut rows = frames::read(&frames_path)?;
+            let mut ignored = crate::plausible::Problems::default();
+            for (i, rec) in rows.iter_mut().enumerate() {
+                crate::plausible::frame(rec, i, None, &mut ignored);
+            }
+            crate::recompute::summary(&rows)
+        } else {
+            Summary::load(&summary_path)?
+        };
         let origin_us = parse_utc_us(&summary.started_at);
         let mut streams: Vec<Series> = summary
             .streams
@@ -253,6 +265,7 @@ impl Run {
                 vmaf_disabled: None,
                 pairing: None,
                 scaled_to: None,
+                clock_sync: None,
                 streams: Vec::new(),
             },
             compared: Vec::new(),

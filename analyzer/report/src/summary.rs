@@ -65,6 +65,10 @@ pub struct Summary {
     /// `vmaf`: the distorted frames were scaled (bicubic) to this reference size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaled_to: Option<String>,
+    /// The clocks' sync and what it means for absolute latency (`analyze` on the realtime
+    /// clock; absent for replays and `vmaf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_sync: Option<crate::sync::ClockSync>,
     pub streams: Vec<StreamSummary>,
 }
 
@@ -421,6 +425,7 @@ mod tests {
             vmaf_disabled: None,
             pairing: None,
             scaled_to: None,
+            clock_sync: None,
             streams,
         }
     }

@@ -6,15 +6,17 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use generator::Timecode;
+use metrics::Periods;
 
 use report::summary::Unscored;
 use serde::{Deserialize, Serialize};
 
+use super::board::{ScoreBoard, Why};
 use super::offline::{Feed, Pairing, ReferenceFeed};
 use super::reference::RefFeed;
 pub use super::reference::SharedReference;
@@ -80,8 +82,19 @@ pub struct StreamQuality {
 struct Job {
     seq: u64,
     frame: u64,
+    arrival_us: i64,
     data: Vec<u8>,
 }
+
+/// How a rotated run's scorers hand over their scores (see `board`).
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub periods: Periods,
+    pub board: Arc<ScoreBoard>,
+}
+
+/// A scorer with nothing to score for this long hands over what it has.
+const IDLE_HANDOVER: Duration = Duration::from_secs(1);
 
 /// The decoder side of one live stream's scorer.
 pub struct LiveFeeder {
@@ -90,19 +103,29 @@ pub struct LiveFeeder {
     subsampler: Subsampler,
     exhaustive: bool,
     counters: Arc<Counters>,
+    /// Rotated: where unscored frames are noted by sequence number.
+    board: Option<(Arc<ScoreBoard>, usize)>,
 }
 
 impl LiveFeeder {
+    fn unscored(&self, seq: u64, counter: &AtomicU64, why: Why) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some((b, stream)) = &self.board {
+            b.note(*stream, seq, why);
+        }
+    }
+
     /// Offer a decoded frame (whole yuv420p, at the reference size). Copies it only when it
     /// is queued; never blocks unless the run is exhaustive.
-    pub fn offer(&mut self, seq: u64, timecode: Option<Timecode>, data: &[u8]) {
+    pub fn offer(&mut self, seq: u64, timecode: Option<Timecode>, arrival_us: i64, data: &[u8]) {
         let Some(tc) = timecode else {
-            self.counters.unreadable.fetch_add(1, Ordering::Relaxed);
+            self.unscored(seq, &self.counters.unreadable, Why::Unreadable);
             return;
         };
         let job = |data: &[u8]| Job {
             seq,
             frame: tc.frame,
+            arrival_us,
             data: data.to_vec(),
         };
         if self.exhaustive {
@@ -111,7 +134,7 @@ impl LiveFeeder {
             return;
         }
         if !self.subsampler.due() {
-            self.counters.subsampled.fetch_add(1, Ordering::Relaxed);
+            self.unscored(seq, &self.counters.subsampled, Why::Subsampled);
             return;
         }
         let accepted = self.backlog.load(Ordering::SeqCst) < QUEUE_FRAMES && {
@@ -125,7 +148,7 @@ impl LiveFeeder {
             }
         };
         if !accepted {
-            self.counters.busy.fetch_add(1, Ordering::Relaxed);
+            self.unscored(seq, &self.counters.busy, Why::Busy);
         }
         self.subsampler
             .feedback(accepted, self.backlog.load(Ordering::SeqCst));
@@ -181,10 +204,13 @@ pub fn probe_file(
 
 impl LiveScoring {
     /// Start one scorer per live stream (`streams` are their indices in the run); each
-    /// publishes its newest score in `latest` while running.
+    /// publishes its newest score in `latest` while running and, in a rotated run, hands its
+    /// scores over per period.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         config: &LiveVmafConfig,
         latest: Option<Arc<LatestScores>>,
+        rotation: Option<Rotation>,
         ffmpeg: &Path,
         open_timeout: Duration,
         reference: &ReferenceInfo,
@@ -222,6 +248,8 @@ impl LiveScoring {
             let size = reference.size;
             let (b, c) = (backlog.clone(), counters.clone());
             let latest = latest.clone().map(|l| (l, stream));
+            let board = rotation.as_ref().map(|r| (r.board.clone(), stream));
+            let rotation = rotation.clone().map(|r| (stream, r));
             let (model, threads, subsample) =
                 (config.model.clone(), config.threads, config.subsample);
             let (ready_tx, ready) = sync_channel(1);
@@ -231,10 +259,20 @@ impl LiveScoring {
                 .name(format!("vmaf-{stream}"))
                 .spawn(move || {
                     crate::priority::give_way();
-                    match Scorer::new(&model, threads, subsample) {
+                    let fresh = || Scorer::new(&model, threads, subsample);
+                    match fresh() {
                         Ok(scorer) => {
                             let _ = ready_tx.send(None);
-                            score(scorer, feed, size, &rx, &b, &c, latest)
+                            let task = Task {
+                                fresh: &fresh,
+                                size,
+                                rx: &rx,
+                                backlog: &b,
+                                counters: &c,
+                                latest,
+                                rotation,
+                            };
+                            task.run(scorer, feed)
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Some(e));
@@ -254,6 +292,7 @@ impl LiveScoring {
                 subsampler: Subsampler::default(),
                 exhaustive: config.exhaustive,
                 counters,
+                board,
             });
         }
         Ok((
@@ -301,53 +340,128 @@ impl LiveScoring {
 /// Scored pairs between two publications of the newest score (a prediction costs µs).
 const LATEST_EVERY: usize = 10;
 
-/// A scoring thread: pair each queued frame with its reference, score, flush at the end.
-fn score(
-    mut scorer: Scorer,
-    mut feed: RefFeed,
-    (w, h): (usize, usize),
-    rx: &Receiver<Job>,
-    backlog: &AtomicUsize,
-    counters: &Counters,
+/// A scoring thread's fixed parts.
+struct Task<'a> {
+    /// A new libvmaf context (after a hand-over).
+    fresh: &'a dyn Fn() -> Result<Scorer, VmafError>,
+    size: (usize, usize),
+    rx: &'a Receiver<Job>,
+    backlog: &'a AtomicUsize,
+    counters: &'a Counters,
     latest: Option<(Arc<LatestScores>, usize)>,
-) -> Outcome {
-    let mut feed_error = None;
-    let mut failed = None;
-    while let Ok(job) = rx.recv() {
-        backlog.fetch_sub(1, Ordering::SeqCst);
-        if failed.is_some() {
-            continue;
-        }
-        let reference = match feed.get(job.frame) {
-            Ok(r) => r,
-            Err(e) => {
-                feed_error.get_or_insert(e);
-                None
+    rotation: Option<(usize, Rotation)>,
+}
+
+impl Task<'_> {
+    /// Pair each queued frame with its reference, score, flush at the end (and, rotated, at
+    /// each period's end).
+    fn run(self, mut scorer: Scorer, mut feed: RefFeed) -> Outcome {
+        let (w, h) = self.size;
+        let mut feed_error = None;
+        let mut failed = None;
+        // Rotated: the period the context holds and the newest arrival in it.
+        let mut period = None;
+        let mut newest = i64::MIN;
+        loop {
+            let job = match (&self.rotation, failed.is_some()) {
+                (Some(_), false) => match self.rx.recv_timeout(IDLE_HANDOVER) {
+                    Ok(j) => j,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if !scorer.is_empty()
+                            && let Err(e) = self.hand_over(&mut scorer, newest + 1)
+                        {
+                            failed = Some(e);
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                _ => match self.rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => break,
+                },
+            };
+            self.backlog.fetch_sub(1, Ordering::SeqCst);
+            if failed.is_some() {
+                continue;
             }
-        };
-        let Some(reference) = reference else {
-            counters.no_reference_frame.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        let pic = |data| Yuv420 {
-            width: w,
-            height: h,
-            data,
-        };
-        if let Err(e) = scorer.push(job.seq, &pic(&reference), &pic(&job.data)) {
-            failed = Some(e);
-        } else if let Some((l, stream)) = &latest
-            && scorer.len().is_multiple_of(LATEST_EVERY)
-            && let Some((_, v)) = scorer.latest()
-        {
-            l.set(*stream, v);
+            if let Some((_, r)) = &self.rotation {
+                let k = r.periods.index(job.arrival_us);
+                if period.is_some_and(|p| k > p)
+                    && let Err(e) = self.hand_over(&mut scorer, job.arrival_us)
+                {
+                    failed = Some(e);
+                    continue;
+                }
+                period = Some(k);
+                newest = newest.max(job.arrival_us);
+            }
+            let reference = match feed.get(job.frame) {
+                Ok(r) => r,
+                Err(e) => {
+                    feed_error.get_or_insert(e);
+                    None
+                }
+            };
+            let Some(reference) = reference else {
+                self.counters
+                    .no_reference_frame
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some((stream, r)) = &self.rotation {
+                    r.board.note(*stream, job.seq, Why::NoReferenceFrame);
+                }
+                continue;
+            };
+            let pic = |data| Yuv420 {
+                width: w,
+                height: h,
+                data,
+            };
+            if let Err(e) = scorer.push(job.seq, &pic(&reference), &pic(&job.data)) {
+                failed = Some(e);
+            } else if let Some((l, stream)) = &self.latest
+                && scorer.len().is_multiple_of(LATEST_EVERY)
+                && let Some((_, v)) = scorer.latest()
+            {
+                l.set(*stream, v);
+            }
         }
+        feed.finish();
+        if let Some((stream, r)) = &self.rotation {
+            // Everything goes over the board, the last context included.
+            if failed.is_none()
+                && let Err(e) = self.hand_over(&mut scorer, i64::MAX)
+            {
+                failed = Some(e);
+            }
+            r.board
+                .finish(*stream, failed.as_ref().map(ToString::to_string));
+            return (failed.map_or(Ok((Vec::new(), 0)), Err), feed_error);
+        }
+        let pushed = scorer.len() as u64;
+        let scores = match failed {
+            Some(e) => Err(e),
+            None => scorer.finish().map(|s| (s, pushed)),
+        };
+        (scores, feed_error)
     }
-    feed.finish();
-    let pushed = scorer.len() as u64;
-    let scores = match failed {
-        Some(e) => Err(e),
-        None => scorer.finish().map(|s| (s, pushed)),
-    };
-    (scores, feed_error)
+
+    /// Flush the context and publish its scores as reaching `through_us`; go on with a new
+    /// one. Pairs libvmaf's own subsampling left unscored are noted as subsampled.
+    fn hand_over(&self, scorer: &mut Scorer, through_us: i64) -> Result<(), VmafError> {
+        let Some((stream, r)) = &self.rotation else {
+            return Ok(());
+        };
+        let old = std::mem::replace(scorer, (self.fresh)()?);
+        let pushed = old.keys().to_vec();
+        let scores = old.finish()?;
+        if scores.len() < pushed.len() {
+            let scored: std::collections::HashSet<u64> = scores.iter().map(|(k, _)| *k).collect();
+            for k in pushed.into_iter().filter(|k| !scored.contains(k)) {
+                r.board.note(*stream, k, Why::Subsampled);
+            }
+        }
+        r.board.publish(*stream, scores, through_us);
+        Ok(())
+    }
 }

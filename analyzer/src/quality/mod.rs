@@ -2,6 +2,7 @@
 //! their embedded frame number, a reference window whose size never grows with run length,
 //! live scoring that never delays arrivals (`live`), and offline scoring of files (`offline`).
 
+pub mod board;
 pub mod live;
 pub mod offline;
 mod reference;

@@ -5,6 +5,7 @@
 
 pub mod offline;
 pub mod prometheus;
+mod rotate;
 pub mod summarize;
 
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use report::{FrameRecord, FramesWriter, Role, Summary, Written};
 
 use crate::Error;
 use crate::quality::FrameScores;
-use crate::session::{self, Handles, SessionConfig, SessionResult, Update};
+use crate::session::{self, ClockMode, Handles, SessionConfig, SessionResult, Update};
 use prometheus::MetricsServer;
 pub use summarize::versions;
 
@@ -34,6 +35,30 @@ pub struct RecordOptions {
     pub fail_if: Vec<Check>,
     /// Serve live Prometheus metrics here while running.
     pub metrics: Option<SocketAddr>,
+    /// The publisher's clock sync (`publish --sync-out`), read whenever a summary is written.
+    pub publisher_sync: Option<PathBuf>,
+}
+
+/// The run's statement on absolute latency: the analyzer's sync as it stands and the
+/// publisher's from its file (realtime runs only: a replay's arrivals are not clock reads).
+pub(crate) fn clock_sync_summary(
+    config: &SessionConfig,
+    opts: &RecordOptions,
+    analyzer: Option<clocksync::SyncReport>,
+) -> Option<report::sync::ClockSync> {
+    if config.clock != ClockMode::Realtime {
+        return None;
+    }
+    let publisher = opts.publisher_sync.as_ref().map(|p| {
+        std::fs::read(p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .unwrap_or_else(|e| clocksync::SyncReport {
+                last_error: Some(format!("reading {}: {e}", p.display())),
+                ..Default::default()
+            })
+    });
+    Some(report::sync::clock_sync(analyzer, publisher))
 }
 
 /// A recorded run.
@@ -65,17 +90,26 @@ pub fn frame_record(stream: &str, row: &FrameRow, scores: Option<FrameScores>) -
     }
 }
 
+/// Where rows go: one `frames.csv`, or the periods of a rotated run.
+enum Frames {
+    Whole(Box<FramesWriter>),
+    Rotated(Box<rotate::Rotator>),
+}
+
 /// Receives a session's updates and writes the run folder.
 pub struct Recorder {
     /// The folder is this run's until the recorder is dropped.
     _claim: report::claim::Claim,
     out: PathBuf,
     names: Vec<String>,
-    frames: FramesWriter,
+    frames: Frames,
+    /// The run's clock at the last tick.
+    now_us: i64,
     /// The first failed write: measuring stops, the rows before it are kept.
     write_error: Option<Error>,
     metrics: Option<(MetricsServer, Arc<Mutex<LiveMetrics>>)>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    clock_sync: Option<Arc<clocksync::ClockSync>>,
 }
 
 impl Recorder {
@@ -94,27 +128,75 @@ impl Recorder {
             _claim: claim,
             out: opts.out.clone(),
             names: config.streams.iter().map(|s| s.name.clone()).collect(),
-            frames: FramesWriter::create(&opts.out.join("frames.csv"))?,
+            frames: match config.rotate {
+                Some(every) => Frames::Rotated(Box::new(rotate::Rotator::new(config, opts, every))),
+                None => Frames::Whole(Box::new(FramesWriter::create(
+                    &opts.out.join("frames.csv"),
+                )?)),
+            },
+            now_us: 0,
             write_error: None,
             metrics,
             stop: handles.stop.clone(),
+            clock_sync: None,
         })
     }
 
-    /// Take one update: a row goes to `frames.csv` (and the live metrics) at once.
+    /// Take one update: a row goes to `frames.csv` (and the live metrics) at once; a rotated
+    /// run writes each period as it closes.
     pub fn observe(&mut self, update: &Update<'_>) {
+        let written = match (update, &mut self.frames) {
+            (Update::Row { stream, row }, Frames::Whole(w)) => w
+                .write(&frame_record(&self.names[*stream], row, None))
+                .map_err(Error::from),
+            (Update::Row { stream, row }, Frames::Rotated(r)) => r.row(*stream, row),
+            (Update::Tick { now_us }, Frames::Rotated(r)) => {
+                self.now_us = *now_us;
+                if self.write_error.is_some() {
+                    Ok(())
+                } else {
+                    r.tick(*now_us)
+                }
+            }
+            (
+                Update::Started {
+                    started_us,
+                    scores,
+                    vmaf,
+                    clock_sync,
+                },
+                frames,
+            ) => {
+                self.clock_sync = clock_sync.cloned();
+                if let Frames::Rotated(r) = frames {
+                    r.started(*started_us, *scores, *vmaf, *clock_sync);
+                }
+                Ok(())
+            }
+            (Update::Opened { stream, info, .. }, Frames::Rotated(r)) => {
+                r.opened(*stream, *info);
+                Ok(())
+            }
+            (Update::Received { stream, received }, Frames::Rotated(r)) => {
+                r.received(*stream, received);
+                Ok(())
+            }
+            (Update::Ended { stream, error }, Frames::Rotated(r)) => {
+                r.ended(*stream, *error, self.now_us);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = written
+            && self.write_error.is_none()
+        {
+            // Disk full or gone: stop measuring, keep what is written.
+            self.write_error = Some(e);
+            self.stop.store(true, Ordering::SeqCst);
+        }
         let Update::Row { stream, row } = update else {
             return;
         };
-        if self.write_error.is_none()
-            && let Err(e) = self
-                .frames
-                .write(&frame_record(&self.names[*stream], row, None))
-        {
-            // Disk full or gone: stop measuring, keep what is written.
-            self.write_error = Some(e.into());
-            self.stop.store(true, Ordering::SeqCst);
-        }
         if let Some((_, metrics)) = &self.metrics
             && let Ok(mut m) = metrics.lock()
         {
@@ -131,6 +213,21 @@ impl Recorder {
         opts: &RecordOptions,
     ) -> Result<Recorded, Error> {
         self.metrics = None;
+        let mut writer = match self.frames {
+            Frames::Whole(w) => w,
+            Frames::Rotated(r) => {
+                let (closed, failures) = r.finish(&result)?;
+                if let Some(e) = self.write_error.take() {
+                    return Err(e);
+                }
+                return Ok(Recorded {
+                    result,
+                    summary: closed.summary,
+                    failures,
+                    report: closed.report,
+                });
+            }
+        };
         // The first failure is the one reported (a full disk fails frames.csv first); the
         // rest is still attempted, each file written whole or not at all.
         let mut first_error: Option<Error> = self.write_error.take();
@@ -139,16 +236,18 @@ impl Recorder {
                 first_error.get_or_insert(e);
             }
         };
-        note(self.frames.flush().map_err(Error::from));
+        note(writer.flush().map_err(Error::from));
         if result.vmaf.as_ref().is_some_and(|v| v.size.is_some()) {
             note(rewrite_with_scores(&self.out.join("frames.csv"), &result));
         }
         let (mut summary, events) = summarize::summarize(
             &result,
+            &[],
             &opts.command,
             config.clock,
             versions(&config.ffmpeg),
         );
+        summary.clock_sync = clock_sync_summary(config, opts, result.clock_sync.clone());
         summary.fail_if = (!opts.fail_if.is_empty()).then(|| {
             let texts: Vec<_> = opts.fail_if.iter().map(|c| c.text.as_str()).collect();
             texts.join(",")

@@ -60,6 +60,7 @@ pub fn record(config: &OfflineConfig, out: &Path, command: &str) -> Result<Recor
             transport: Transport::Continuous,
             end: StreamEnd::Finished,
             control: None,
+            window: None,
             max_relative_us: None,
         },
     );
@@ -136,6 +137,7 @@ fn summarize(r: &OfflineResult, m: &Measured<'_>, distorted_url: &str, command: 
             .to_owned(),
         ),
         scaled_to: r.scaled_to.map(|(w, h)| format!("{w}x{h}")),
+        clock_sync: None,
         streams: vec![stream],
     }
 }

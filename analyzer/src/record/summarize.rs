@@ -7,7 +7,8 @@ use std::path::Path;
 use metrics::quality::{mean_min, pool};
 use metrics::stats::{self, resolution_changes};
 use metrics::{
-    Delivered, FrameKind, FrameRow, MeanMin, Smoothness, StreamContext, StreamEnd, VmafSummary,
+    ControlFrame, Delivered, FrameKind, FrameRow, MeanMin, Smoothness, StreamContext, StreamEnd,
+    VmafSummary, Window,
 };
 use report::frames::utc;
 use report::summary::{Fps, SCHEMA, StreamSummary, Summary, Unscored, Versions};
@@ -44,21 +45,29 @@ pub fn pool_scores(scores: &[FrameScores]) -> Pooled {
 /// One stream's frames, measured once: what its summary counts and its events list.
 pub struct Measured<'a> {
     pub name: &'a str,
+    /// The rows judged (a rotated run's period: those of `ctx.window`).
     pub rows: &'a [FrameRow],
     pub end: StreamEnd,
-    pub deliveries: Vec<Delivered>,
+    /// The period judged, when the rows given are more than it.
+    pub window: Option<Window>,
     pub smoothness: Smoothness,
 }
 
 impl<'a> Measured<'a> {
-    pub fn new(name: &'a str, rows: &'a [FrameRow], ctx: StreamContext<'_>) -> Self {
-        let deliveries: Vec<Delivered> = rows.iter().map(Delivered::from).collect();
+    /// Measure `all` (arrival order); with `ctx.window` only its rows are judged, the rest
+    /// are context.
+    pub fn new(name: &'a str, all: &'a [FrameRow], ctx: StreamContext<'_>) -> Self {
+        let deliveries: Vec<Delivered> = all.iter().map(Delivered::from).collect();
         let smoothness = metrics::smoothness(&deliveries, ctx);
+        let rows = match ctx.window {
+            Some(w) => &all[w.rows.0.min(all.len())..w.rows.1.min(all.len())],
+            None => all,
+        };
         Measured {
             name,
             rows,
             end: ctx.end,
-            deliveries,
+            window: ctx.window.copied(),
             smoothness,
         }
     }
@@ -96,8 +105,8 @@ impl<'a> Measured<'a> {
     }
 }
 
-/// The control's first sightings as (capture µs, arrival µs).
-fn control_frames(result: &SessionResult) -> Option<Vec<(i64, i64)>> {
+/// The control's first sightings.
+fn control_frames(result: &SessionResult) -> Option<Vec<ControlFrame>> {
     let c = result
         .streams
         .iter()
@@ -106,18 +115,26 @@ fn control_frames(result: &SessionResult) -> Option<Vec<(i64, i64)>> {
         c.rows
             .iter()
             .filter(|r| r.kind.is_first_sighting())
-            .filter_map(|r| Some((r.arrival.timecode?.capture_us as i64, r.arrival.arrival_us)))
+            .filter_map(|r| {
+                let tc = r.arrival.timecode?;
+                Some(ControlFrame {
+                    frame: tc.frame,
+                    capture_us: tc.capture_us as i64,
+                    arrival_us: r.arrival.arrival_us,
+                })
+            })
             .collect(),
     )
 }
 
-/// Every stream's smoothness and loss.
-pub fn measure(result: &SessionResult) -> Vec<Measured<'_>> {
+/// Every stream's smoothness and loss (of its window, when `windows` has one for it).
+pub fn measure<'a>(result: &'a SessionResult, windows: &'a [Option<Window>]) -> Vec<Measured<'a>> {
     let control = control_frames(result);
     result
         .streams
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             Measured::new(
                 &s.spec.name,
                 &s.rows,
@@ -126,6 +143,7 @@ pub fn measure(result: &SessionResult) -> Vec<Measured<'_>> {
                     end: s.end,
                     control: control.as_deref().filter(|_| s.spec.role == Role::Live),
                     max_relative_us: s.rows.iter().filter_map(|r| r.relative_latency_us).max(),
+                    window: windows.get(i).and_then(Option::as_ref),
                 },
             )
         })
@@ -143,19 +161,18 @@ struct QualityCells {
     error: Option<String>,
 }
 
-fn quality_cells(s: &StreamResult, vmaf: Option<&VmafRun>) -> QualityCells {
+fn quality_cells(s: &StreamResult, rows: &[FrameRow], vmaf: Option<&VmafRun>) -> QualityCells {
     let Some(q) = &s.quality else {
         return QualityCells::default();
     };
-    let scores: Vec<_> = s
-        .rows
+    let scores: Vec<_> = rows
         .iter()
         .filter_map(|r| q.scores.get(&r.arrival.seq).copied())
         .collect();
     let pooled = pool_scores(&scores);
     let size = vmaf.and_then(|v| v.size);
     let scaled = size.filter(|&(w, h)| {
-        s.rows.iter().any(|r| {
+        rows.iter().any(|r| {
             r.arrival
                 .source_size
                 .is_some_and(|z| z != (w as u32, h as u32))
@@ -215,7 +232,12 @@ pub fn bitrate_rows(
 }
 
 /// What the numbers of a stream need read with.
-fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String> {
+fn warnings(
+    s: &StreamResult,
+    rows: &[FrameRow],
+    clock: ClockMode,
+    fps: Option<f64>,
+) -> Vec<String> {
     let mut out = Vec::new();
     if s.received.truncated {
         out.push(format!(
@@ -223,17 +245,11 @@ fn warnings(s: &StreamResult, clock: ClockMode, fps: Option<f64>) -> Vec<String>
             s.spec.input
         ));
     }
-    if clock == ClockMode::Realtime
-        && s.spec.input.protocol() == Protocol::File
-        && !s.rows.is_empty()
+    if clock == ClockMode::Realtime && s.spec.input.protocol() == Protocol::File && !rows.is_empty()
     {
-        let latency = stats::distribution(
-            &s.rows
-                .iter()
-                .filter_map(|r| r.latency_us)
-                .collect::<Vec<_>>(),
-        );
-        let start = s.rows.iter().find_map(|r| {
+        let latency =
+            stats::distribution(&rows.iter().filter_map(|r| r.latency_us).collect::<Vec<_>>());
+        let start = rows.iter().find_map(|r| {
             let tc = r.arrival.timecode?;
             Some(utc(tc.capture_us as i64 - r.arrival.pts_us?))
         });
@@ -254,8 +270,8 @@ fn stream_summary(
     m: &Measured<'_>,
     clock: ClockMode,
 ) -> StreamSummary {
-    let quality = quality_cells(s, result.vmaf.as_ref());
-    let rows = &s.rows;
+    let rows = m.rows;
+    let quality = quality_cells(s, rows, result.vmaf.as_ref());
     let latencies: Vec<i64> = rows.iter().filter_map(|r| r.latency_us).collect();
     let relative: Vec<i64> = rows.iter().filter_map(|r| r.relative_latency_us).collect();
     let info = s.info.as_ref();
@@ -264,7 +280,7 @@ fn stream_summary(
     StreamSummary {
         transport: s.spec.input.transport(),
         error: s.error.as_ref().map(ToString::to_string),
-        warnings: warnings(s, clock, st.fps.map(|f| f.mean)),
+        warnings: warnings(s, rows, clock, st.fps.map(|f| f.mean)),
         input_truncated: s.received.truncated,
         codec: info.map(|i| i.codec.clone()),
         width: info.map(|i| i.width),
@@ -272,8 +288,9 @@ fn stream_summary(
         fps_nominal: info.map(|i| i.fps).filter(|f| *f > 0.0),
         bitrate_kbps: info.and_then(|i| i.bitrate_kbps),
         bitrate: bitrate(s, clock),
-        // On the replay clock there is no moment the analysis started to count from.
-        startup_ms: (clock == ClockMode::Realtime)
+        // On the replay clock there is no moment the analysis started to count from; a
+        // period that is not the stream's first has no start-up.
+        startup_ms: (clock == ClockMode::Realtime && m.window.is_none_or(|w| w.rows.0 == 0))
             .then(|| rows.first())
             .flatten()
             .map(|r| (r.arrival.arrival_us - result.started_us) as f64 / 1e3),
@@ -328,12 +345,11 @@ pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
             )
         }));
         events.extend(t.outages.iter().map(|o| {
-            let detail = if o.start_us + o.duration_us >= t.end_us
-                && matches!(m.end, StreamEnd::Stopped { .. })
-            {
-                "to the end of the run".to_owned()
-            } else {
-                String::new()
+            let to_end = o.start_us + o.duration_us >= t.end_us;
+            let detail = match (m.window.filter(|w| w.to_us < i64::MAX), m.end) {
+                (Some(_), _) if to_end => "to the end of the period".to_owned(),
+                (None, StreamEnd::Stopped { .. }) if to_end => "to the end of the run".to_owned(),
+                _ => String::new(),
             };
             event("outage", o.start_us, o.duration_us, 0, detail)
         }));
@@ -341,7 +357,12 @@ pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
     if m.smoothness.loss.lost_at_end > 0
         && let StreamEnd::Stopped { at_us } = m.end
     {
-        let last = m.deliveries.last().map_or(at_us, |d| d.arrival_us);
+        let from = m.window.map_or(i64::MIN, |w| w.from_us);
+        let last = m
+            .rows
+            .last()
+            .map_or(at_us, |r| r.arrival.arrival_us)
+            .max(from);
         events.push(event(
             "lost_at_end",
             last,
@@ -366,14 +387,26 @@ pub fn stream_events(m: &Measured<'_>) -> Vec<Event> {
     events
 }
 
-/// The whole summary and the events of a session.
+/// The whole summary and the events of a session (of a period of it: each stream's rows in
+/// its window judged, the rest context).
 pub fn summarize(
     result: &SessionResult,
+    windows: &[Option<Window>],
     command: &str,
     clock: ClockMode,
     versions: Versions,
 ) -> (Summary, Vec<Event>) {
-    let measured = measure(result);
+    assemble(result, &measure(result, windows), command, clock, versions)
+}
+
+/// The summary and events of streams already measured.
+pub fn assemble(
+    result: &SessionResult,
+    measured: &[Measured<'_>],
+    command: &str,
+    clock: ClockMode,
+    versions: Versions,
+) -> (Summary, Vec<Event>) {
     let summary = Summary {
         schema: SCHEMA.to_owned(),
         started_at: utc(result.started_us),
@@ -391,10 +424,11 @@ pub fn summarize(
         vmaf_disabled: result.vmaf.as_ref().and_then(|v| v.disabled.clone()),
         pairing: None,
         scaled_to: None,
+        clock_sync: None,
         streams: result
             .streams
             .iter()
-            .zip(&measured)
+            .zip(measured)
             .map(|(s, m)| stream_summary(result, s, m, clock))
             .collect(),
     };

@@ -31,15 +31,35 @@ struct Collecting {
     waiting: VecDeque<(Instant, FrameRow)>,
 }
 
+/// How long (arrival clock) the control's arrivals are kept for pairing: a live stream more
+/// than this behind the control has no relative latency. Keeps a 24/7 run's memory flat.
+const CONTROL_KEPT_US: i64 = 600_000_000;
+
+/// How often the collector tells the caller the run goes on.
+const TICK: Duration = Duration::from_millis(250);
+
 /// The control's first sightings: arrival by frame number, and how far it has come.
 #[derive(Default)]
 struct ControlSeen {
     arrivals: HashMap<u64, i64>,
     highest: Option<u64>,
     ended: bool,
+    /// The newest arrival at the last pruning.
+    pruned_at_us: i64,
 }
 
 impl ControlSeen {
+    fn insert(&mut self, frame: u64, arrival_us: i64) {
+        self.arrivals.insert(frame, arrival_us);
+        self.highest = Some(self.highest.map_or(frame, |h| h.max(frame)));
+        // Pruned every tenth of the kept time, so the map holds at most 1.1 × its worth.
+        if arrival_us - self.pruned_at_us >= CONTROL_KEPT_US / 10 {
+            self.pruned_at_us = arrival_us;
+            self.arrivals
+                .retain(|_, &mut a| a >= arrival_us - CONTROL_KEPT_US);
+        }
+    }
+
     /// Whether a row can be written now: it needs no pairing, or its pair is known (or will
     /// never come).
     fn settles(&self, row: &FrameRow, since: Instant, replay: bool) -> bool {
@@ -59,7 +79,7 @@ impl ControlSeen {
 
 pub(super) fn collect(
     config: &SessionConfig,
-    clock: WallClock,
+    (clock, sync): (WallClock, Option<clocksync::OffsetReader>),
     stop: &AtomicBool,
     stopping_flag: &AtomicBool,
     rx: &Receiver<Msg>,
@@ -85,11 +105,20 @@ pub(super) fn collect(
         ..ControlSeen::default()
     };
     let deadline = match config.clock {
-        ClockMode::Realtime => config.duration.map(|d| Instant::now() + d),
+        // From the run's start (opening the reference first is part of the run).
+        ClockMode::Realtime => config.duration.and_then(|d| clock.anchor().checked_add(d)),
         ClockMode::Pts { .. } => None,
     };
     let mut stopped_us: Option<i64> = None;
+    let rotated = config.rotate.is_some();
+    let mut ticked = Instant::now();
     while ended < n {
+        if ticked.elapsed() >= TICK {
+            ticked = Instant::now();
+            on_update(Update::Tick {
+                now_us: clock.now_us(),
+            });
+        }
         // Checked on every message, not only when none came: a live stream never goes quiet.
         let interrupted = stop.load(Ordering::SeqCst);
         if stopped_us.is_none() && (interrupted || deadline.is_some_and(|d| Instant::now() >= d)) {
@@ -144,25 +173,39 @@ pub(super) fn collect(
                     }
                     continue;
                 }
+                if let Some(s) = &sync {
+                    c.classifier
+                        .set_clock_offset(config.clock_offset_us + s.offset_us().unwrap_or(0));
+                }
                 let row = c.classifier.push(arrival);
                 if Some(stream) == control {
                     if row.kind.is_first_sighting()
                         && let Some(tc) = row.arrival.timecode
                     {
-                        seen.arrivals.insert(tc.frame, row.arrival.arrival_us);
-                        seen.highest = Some(seen.highest.map_or(tc.frame, |h| h.max(tc.frame)));
+                        seen.insert(tc.frame, row.arrival.arrival_us);
                     }
-                    emit(stream, row, &seen, result, on_update);
+                    emit(stream, row, &seen, result, rotated, on_update);
                 } else {
                     c.waiting.push_back((Instant::now(), row));
                 }
+            }
+            Some(Msg::Received { stream, received }) => {
+                on_update(Update::Received {
+                    stream,
+                    received: &received,
+                });
+                keep_received(&mut result.streams[stream], received, rotated);
             }
             Some(Msg::Ended {
                 stream,
                 result: r,
                 received,
             }) => {
-                result.streams[stream].received = received;
+                on_update(Update::Received {
+                    stream,
+                    received: &received,
+                });
+                keep_received(&mut result.streams[stream], received, rotated);
                 ended += 1;
                 ended_now = Some(stream);
                 streams[stream].finished = stopped_us.is_none();
@@ -193,7 +236,7 @@ pub(super) fn collect(
                 .is_some_and(|(since, row)| seen.settles(row, *since, replay))
             {
                 if let Some((_, row)) = c.waiting.pop_front() {
-                    emit(i, row, &seen, result, on_update);
+                    emit(i, row, &seen, result, rotated, on_update);
                 }
             }
         }
@@ -208,7 +251,7 @@ pub(super) fn collect(
     seen.ended = true;
     for (i, c) in streams.iter_mut().enumerate() {
         for (_, row) in c.waiting.drain(..) {
-            emit(i, row, &seen, result, on_update);
+            emit(i, row, &seen, result, rotated, on_update);
         }
     }
     let stopped_us = stopped_us.unwrap_or_else(|| clock.now_us());
@@ -221,19 +264,32 @@ pub(super) fn collect(
     }
 }
 
-/// Pair a row with the control's copy of its frame, hand it out and keep it.
+/// Pair a row with the control's copy of its frame, hand it out and keep it (a rotated run
+/// keeps none: the recorder keeps each period's).
 fn emit(
     stream: usize,
     mut row: FrameRow,
     seen: &ControlSeen,
     result: &mut SessionResult,
+    rotated: bool,
     on_update: &mut dyn FnMut(Update<'_>),
 ) {
     if result.streams[stream].spec.role == Role::Live && !seen.arrivals.is_empty() {
         row.relative_latency_us = metrics::stats::relative_latency_us(&row, &seen.arrivals);
     }
     on_update(Update::Row { stream, row: &row });
-    result.streams[stream].rows.push(row);
+    if !rotated {
+        result.streams[stream].rows.push(row);
+    }
+}
+
+/// Keep what a stream received: per second only in a run that is not rotated.
+fn keep_received(s: &mut super::StreamResult, received: crate::ingest::Received, rotated: bool) {
+    if rotated {
+        s.received.truncated |= received.truncated;
+    } else {
+        s.received.merge(received);
+    }
 }
 
 fn no_timecode(url: &str, timeout: Duration) -> Error {

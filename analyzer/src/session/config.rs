@@ -129,6 +129,12 @@ impl ClockMode {
     }
 }
 
+/// Re-measure clock sync every 5 minutes: a free-running clock drifts ≤ 50 ppm, 15 ms in
+/// that time; one disciplined by NTP far less.
+fn default_ntp_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
 fn default_ffmpeg() -> PathBuf {
     PathBuf::from("ffmpeg")
 }
@@ -143,6 +149,13 @@ pub struct SessionConfig {
     /// Added to every absolute latency (corrects a known clock difference).
     #[serde(default)]
     pub clock_offset_us: i64,
+    /// NTP servers the arrival clock is synced with (`--ntp`); empty: not synced (absolute
+    /// latency assumes synced clocks).
+    #[serde(default)]
+    pub ntp: Vec<clocksync::Server>,
+    /// How often the sync is re-measured during the run.
+    #[serde(default = "default_ntp_interval", with = "humantime_dur")]
+    pub ntp_interval: Duration,
     /// Stop after this long (realtime: from the start; pts: of stream time).
     #[serde(default, with = "humantime_opt")]
     pub duration: Option<Duration>,
@@ -163,6 +176,10 @@ pub struct SessionConfig {
     /// segment as soon as it exists).
     #[serde(default)]
     pub hls_live_edge: Option<u32>,
+    /// Cut the run into periods this long (`analyze --rotate`): the result keeps no rows or
+    /// bytes (the recorder keeps one period's), scores are handed over per period.
+    #[serde(default, with = "humantime_opt")]
+    pub rotate: Option<Duration>,
 }
 
 /// Durations as people write them (`10s`, `1h 30m`).
@@ -261,6 +278,8 @@ mod tests {
             streams: StreamSpec::parse_all(&["cdn=udp://h:1".into()], Some("udp://h:2")).unwrap(),
             clock: ClockMode::Pts { start_us: 5 },
             clock_offset_us: -3,
+            ntp: vec!["127.0.0.1:1123".parse().unwrap()],
+            ntp_interval: Duration::from_secs(60),
             duration: Some(Duration::from_secs(90)),
             max_frames: None,
             open_timeout: Duration::from_secs(15),
@@ -268,6 +287,7 @@ mod tests {
             wechat: true,
             vmaf: None,
             hls_live_edge: Some(3),
+            rotate: None,
         };
         let text = serde_json::to_string(&config).unwrap();
         assert!(text.contains("\"duration\":\"1m 30s\""), "{text}");

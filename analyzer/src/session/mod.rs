@@ -15,9 +15,12 @@ mod stream;
 pub(crate) use config::humantime_dur;
 pub use config::{ClockMode, NAME_CHARS, SessionConfig, StreamSpec};
 
-use crate::ingest::{InputInfo, ReaderOptions, Stopper, WallClock};
+use crate::ingest::{InputInfo, ReaderOptions, Received, Stopper, WallClock};
 use crate::quality::LatestScores;
-use crate::quality::live::{LiveFeeder, LiveScoring, ReferenceSource, StreamQuality, probe_file};
+use crate::quality::board::ScoreBoard;
+use crate::quality::live::{
+    LiveFeeder, LiveScoring, ReferenceSource, Rotation, StreamQuality, probe_file,
+};
 use metrics::{FrameArrival, FrameRow, StreamEnd};
 use report::Role;
 use stream::{HookSource, QualityHook, spawn_reader};
@@ -25,6 +28,8 @@ use stream::{HookSource, QualityHook, spawn_reader};
 /// Frames queued between a reader and its decoder. A full queue stalls ffmpeg, which the
 /// reader logs, because it would delay later arrivals.
 const QUEUE_FRAMES: usize = 64;
+/// SNTP requests per clock-sync burst (the minimum-delay one is kept).
+pub const NTP_SAMPLES: u32 = 8;
 
 /// What a run needs besides its configuration: handles that exist only while it runs.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +42,16 @@ pub struct Handles {
 
 /// Something the caller may want to show or write while the run goes on.
 pub enum Update<'a> {
+    /// The run started (arrival clock µs); with `rotate`, where the scorers hand over each
+    /// period's scores.
+    Started {
+        started_us: i64,
+        scores: Option<&'a Arc<ScoreBoard>>,
+        /// How quality is scored (asked for and started, or why not).
+        vmaf: Option<&'a VmafRun>,
+        /// The arrival clock's sync (`ntp`), re-measured while the run goes on.
+        clock_sync: Option<&'a Arc<clocksync::ClockSync>>,
+    },
     Opened {
         stream: usize,
         info: Option<&'a InputInfo>,
@@ -47,9 +62,18 @@ pub enum Update<'a> {
         stream: usize,
         row: &'a FrameRow,
     },
+    /// Bytes of video the stream received (since the last such update).
+    Received {
+        stream: usize,
+        received: &'a Received,
+    },
     Ended {
         stream: usize,
         error: Option<&'a Error>,
+    },
+    /// The run goes on (about 4 times a second, whether frames come or not).
+    Tick {
+        now_us: i64,
     },
 }
 
@@ -58,6 +82,7 @@ pub enum Update<'a> {
 pub struct StreamResult {
     pub spec: StreamSpec,
     pub info: Option<InputInfo>,
+    /// Every row (none with `rotate`: the recorder keeps each period's).
     pub rows: Vec<FrameRow>,
     pub error: Option<Error>,
     /// Quality scores (live streams of a `vmaf` run).
@@ -65,8 +90,8 @@ pub struct StreamResult {
     /// Whether the stream ended by itself or was still delivering when the run stopped.
     pub end: StreamEnd,
     /// Bytes of video received per second (from the packets the reader received) and whether
-    /// the input was cut short.
-    pub received: crate::ingest::Received,
+    /// the input was cut short (per second only without `rotate`).
+    pub received: Received,
 }
 
 /// How a run's quality was scored.
@@ -87,6 +112,8 @@ pub struct SessionResult {
     /// Stopped by the caller's stop flag (Ctrl-C).
     pub interrupted: bool,
     pub vmaf: Option<VmafRun>,
+    /// The arrival clock's sync (`--ntp`), None when not asked.
+    pub clock_sync: Option<clocksync::SyncReport>,
 }
 
 enum Msg {
@@ -100,11 +127,15 @@ enum Msg {
         stream: usize,
         arrival: FrameArrival,
     },
+    Received {
+        stream: usize,
+        received: Received,
+    },
     Ended {
         stream: usize,
         result: Result<(), Error>,
         /// What its readers received besides frames.
-        received: crate::ingest::Received,
+        received: Received,
     },
 }
 
@@ -115,6 +146,16 @@ pub fn run(
     on_update: &mut dyn FnMut(Update<'_>),
 ) -> SessionResult {
     let clock = WallClock::start();
+    // The arrival clock's offset from NTP (measured before any reader starts, then every
+    // `ntp_interval`): absolute latencies are corrected by the offset in force.
+    let sync = (!config.ntp.is_empty() && config.clock == ClockMode::Realtime).then(|| {
+        Arc::new(clocksync::ClockSync::start(
+            config.ntp.clone(),
+            NTP_SAMPLES,
+            config.ntp_interval,
+            Arc::new(move || clock.now_us()),
+        ))
+    });
     let (tx, rx) = mpsc::channel();
     let stopping = Arc::new(AtomicBool::new(false));
     let mut result = SessionResult {
@@ -135,6 +176,7 @@ pub fn run(
             .collect(),
         interrupted: false,
         vmaf: None,
+        clock_sync: None,
     };
     let base = ReaderOptions {
         with_pts: matches!(config.clock, ClockMode::Pts { .. }),
@@ -143,6 +185,13 @@ pub fn run(
         hls_live_edge: config.hls_live_edge,
     };
     let n = config.streams.len();
+    let periods = config.rotate.map(|d| metrics::Periods {
+        start_us: result.started_us,
+        length_us: d.as_micros().min(i64::MAX as u128) as i64,
+    });
+    let board = periods
+        .filter(|_| config.vmaf.is_some())
+        .map(|_| Arc::new(ScoreBoard::default()));
     let mut started = vec![false; n];
     let mut feeders: HashMap<usize, LiveFeeder> = HashMap::new();
     let mut scoring = None;
@@ -182,6 +231,9 @@ pub fn run(
             LiveScoring::start(
                 v,
                 handles.latest.clone(),
+                periods
+                    .zip(board.clone())
+                    .map(|(periods, board)| Rotation { periods, board }),
                 &config.ffmpeg,
                 config.open_timeout,
                 &r,
@@ -210,6 +262,12 @@ pub fn run(
         }
         result.vmaf = Some(run);
     }
+    on_update(Update::Started {
+        started_us: result.started_us,
+        scores: board.as_ref(),
+        vmaf: result.vmaf.as_ref(),
+        clock_sync: sync.as_ref(),
+    });
     let scale_to = result
         .vmaf
         .as_ref()
@@ -236,7 +294,7 @@ pub fn run(
     drop(tx);
     collect::collect(
         config,
-        clock,
+        (clock, sync.as_deref().map(clocksync::ClockSync::reader)),
         &handles.stop,
         &stopping,
         &rx,
@@ -244,6 +302,7 @@ pub fn run(
         on_update,
     );
     result.ended_us = clock.now_us();
+    result.clock_sync = sync.map(|s| s.report());
     if let Some(s) = scoring {
         for (i, q) in s.finish() {
             result.streams[i].quality = Some(q);

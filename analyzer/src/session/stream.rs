@@ -26,6 +26,8 @@ pub(super) enum QualityHook {
 
 pub(super) enum Work {
     Frame(RawFrame),
+    /// Bytes of video received since the last report (about once a second).
+    Received(Received),
     /// The stream ended; bytes of video it received per second.
     End(Result<(), Error>, Received),
 }
@@ -269,6 +271,9 @@ fn reopen(
     None
 }
 
+/// How often a reader hands on the bytes it received (a rotated run's bitrate per period).
+const RECEIVED_EVERY: Duration = Duration::from_secs(1);
+
 /// Read frames until the reader ends; returns how many were read. `seq_base` continues the
 /// frame sequence across reconnects.
 fn pump(
@@ -281,7 +286,15 @@ fn pump(
     let mut count = 0u64;
     let mut first_pts = None;
     let mut stalled = 0u64;
+    let mut reported = Instant::now();
     loop {
+        if reported.elapsed() >= RECEIVED_EVERY {
+            reported = Instant::now();
+            let r = reader.take_received();
+            if !r.per_second.is_empty() && work.send(Work::Received(r)).is_err() {
+                break;
+            }
+        }
         let mut frame = match reader.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => return (Ok(()), count),
@@ -338,6 +351,12 @@ fn decode_stream(
     while let Ok(item) = work.recv() {
         let frame = match item {
             Work::Frame(f) => f,
+            Work::Received(received) => {
+                if tx.send(Msg::Received { stream, received }).is_err() {
+                    return;
+                }
+                continue;
+            }
             Work::End(result, received) => {
                 if let QualityHook::Control(shared) = &hook {
                     shared.end();
@@ -374,7 +393,7 @@ fn decode_stream(
                 Some(luma)
             }
             (QualityHook::Live(feeder), tc) => {
-                feeder.offer(frame.seq, tc, &frame.data);
+                feeder.offer(frame.seq, tc, arrival_us, &frame.data);
                 Some(frame.data)
             }
             _ => Some(frame.data),

@@ -68,6 +68,11 @@ impl Scorer {
         Ok(())
     }
 
+    /// The keys pushed into this context, in order.
+    pub fn keys(&self) -> &[u64] {
+        &self.keys
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

@@ -116,6 +116,7 @@ fn fps_series(s: &Series, summary: Option<&crate::summary::StreamSummary>) -> Ve
             transport: summary.transport,
             end,
             control: None,
+            window: None,
             max_relative_us: None,
         },
     );
@@ -504,6 +505,7 @@ mod tests {
             vmaf_disabled: None,
             pairing: None,
             scaled_to: None,
+            clock_sync: None,
             streams: vec![crate::summary::StreamSummary::new("live1", Role::Live, "x")],
         };
         summary.streams[0].dropped = 2;
