@@ -7,8 +7,10 @@ set -euo pipefail
 # pkg-config for the opencv crate's bindings; meson, ninja-build and nasm build the bundled
 # libvmaf (libvmaf-sys, static); nginx with the RTMP module for the live tests (started by the
 # tests themselves on 127.0.0.1, never as a service); chromium (with a font) renders
-# report.html headless in the report tests.
-packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core)
+# report.html headless in the report tests; chrony serves NTP to the clock-sync tests (started
+# by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
+# shifts one analyzer's clock there.
+packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -20,7 +22,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}" >&2
   $sudo apt-get update -qq
+  # No package may start its service (chrony's would discipline the system clock): a
+  # policy-rc.d that refuses every start, for the time of the install, unless one exists.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    guard=1
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$guard" ] || $sudo rm -f /usr/sbin/policy-rc.d
 else
   echo "setup: system packages present" >&2
 fi

@@ -30,6 +30,9 @@ pub struct PublishSpec {
     /// The last `controls` outputs are controls: once every other output has failed,
     /// publishing stops with an error (nothing is reaching the provider).
     pub controls: usize,
+    /// Clock sync (`publish --ntp`): capture times are the wall clock plus the offset in
+    /// force, i.e. UTC as the NTP servers tell it.
+    pub clock_offset: Option<clocksync::OffsetReader>,
 }
 
 /// What a publish run did.
@@ -128,7 +131,7 @@ pub fn publish(
         let tc = Timecode {
             stream_id: spec.stream_id,
             frame: n,
-            capture_us: clock.at_us(rendered) as u64,
+            capture_us: (clock.at_us(rendered) + offset_us(spec)) as u64,
         };
         compositor.stamp(&mut buf, &tc)?;
         if let Err(e) = sink.write_frame(&buf) {
@@ -179,4 +182,12 @@ fn failure_hook(spec: &PublishSpec, failed: &Arc<Mutex<Vec<(String, String)>>>) 
         }
         false
     })
+}
+
+/// The clock-sync offset in force (0 unsynced).
+fn offset_us(spec: &PublishSpec) -> i64 {
+    spec.clock_offset
+        .as_ref()
+        .and_then(clocksync::OffsetReader::offset_us)
+        .unwrap_or(0)
 }

@@ -32,6 +32,50 @@ pub struct Args {
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = values::duration)]
     duration: Option<Duration>,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+/// Clock sync of the publisher's capture clock.
+#[derive(clap::Args, Clone)]
+pub struct SyncArgs {
+    /// Sync the capture clock with this NTP server, HOST[:PORT] (repeat for several; the one
+    /// with the smallest uncertainty is used): every timecode carries UTC as the server tells
+    /// it. A server that does not answer is a warning.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    ntp: Vec<clocksync::Server>,
+    /// How often --ntp is measured again while publishing.
+    #[arg(long, value_parser = values::duration, default_value = "5m", requires = "ntp")]
+    ntp_interval: Duration,
+    /// Write the sync state (server, offset, uncertainty, samples) to this JSON file, and
+    /// again after each measurement: give it to `analyze --publisher-sync` for a stated bound
+    /// on absolute latency.
+    #[arg(long, value_name = "FILE", requires = "ntp")]
+    sync_out: Option<std::path::PathBuf>,
+}
+
+impl SyncArgs {
+    /// Start syncing (None without --ntp).
+    fn start(&self) -> Option<clocksync::ClockSync> {
+        if self.ntp.is_empty() {
+            return None;
+        }
+        let clock = generator::clock::WallClock::start();
+        Some(clocksync::ClockSync::start(
+            self.ntp.clone(),
+            analyzer::session::NTP_SAMPLES,
+            self.ntp_interval,
+            std::sync::Arc::new(move || clock.now_us()),
+        ))
+    }
+}
+
+/// Write the sync state whole (temp + rename: an analyzer never reads half a file).
+fn write_sync(path: &std::path::Path, report: &clocksync::SyncReport) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(report)?)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing the clock sync state to {}", path.display()))
 }
 
 /// What is rendered and how it is encoded (shared with `demo`).
@@ -95,6 +139,7 @@ impl StreamArgs {
             frames: duration.map(|d| self.fps.frames_in(d)),
             outputs,
             controls,
+            clock_offset: None,
         })
     }
 }
@@ -113,10 +158,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("nothing to publish to: give --to URL and/or --control [URL]");
     }
     let controls = usize::from(args.control.is_some());
-    let spec = match args.stream.spec(outputs, controls, args.duration) {
+    let mut spec = match args.stream.spec(outputs, controls, args.duration) {
         Ok(s) => s,
         Err(e) => return Ok(super::usage(&e)),
     };
+    let sync = args.sync.start();
+    spec.clock_offset = sync.as_ref().map(clocksync::ClockSync::reader);
+    let sync_out = args.sync.sync_out.as_deref();
+    let mut written = None;
+    let mut write_state = |sync: &clocksync::ClockSync| -> anyhow::Result<()> {
+        let r = sync.report();
+        if let Some(path) = sync_out
+            && written != Some(r.measurements + r.failures)
+        {
+            write_sync(path, &r)?;
+            written = Some(r.measurements + r.failures);
+        }
+        Ok(())
+    };
+    if let Some(s) = &sync {
+        write_state(s)?;
+    }
     let ffmpeg = args.ffmpeg.locate()?;
     let cancel = super::interrupt_flag()?;
     tracing::info!(
@@ -127,13 +189,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         spec.outputs.join(", ")
     );
     let mut last_log = std::time::Instant::now();
+    let mut write_error = None;
     let outcome = publish(&ffmpeg, &spec, &cancel, &mut |n| {
         if last_log.elapsed() >= Duration::from_secs(5) {
             last_log = std::time::Instant::now();
             tracing::info!("{n} frames sent");
+            if let Some(s) = &sync
+                && let Err(e) = write_state(s)
+            {
+                write_error.get_or_insert(e);
+            }
         }
     })
     .context("publishing")?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
     let (p50, p99, max) = schedule_error_ms(&outcome);
     println!(
         "published {} frames in {:.1} s; schedule error p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms; {} late, {} skipped",

@@ -14,7 +14,11 @@ use serde_json::Value;
 /// True when the tool runs. Missing tools fail the test under CI=true and skip it elsewhere.
 pub fn require(tool: &str) -> bool {
     let ok = Command::new(tool)
-        .arg(if tool == "nginx" { "-v" } else { "-version" })
+        .arg(match tool {
+            "nginx" | "chronyd" => "-v",
+            "faketime" => "--version",
+            _ => "-version",
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
