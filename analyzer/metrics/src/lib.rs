@@ -2,6 +2,7 @@
 //! quality scores (no I/O, no clock). Every number in a run folder, a plot or a live gauge is
 //! computed here, once; the analyzer feeds it, the report crate formats it.
 
+pub mod av;
 pub mod bitrate;
 pub mod classify;
 pub mod live;

@@ -32,6 +32,12 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// Nearest-rank percentile `p` of sorted non-empty values (the same rank as [`percentile`]).
+pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// Distribution of µs samples, reported in ms.
 pub fn distribution(samples_us: &[i64]) -> Option<Distribution> {
     let mut v = samples_us.to_vec();

@@ -4,6 +4,7 @@
 //! report made at the end of a run and one made later from a copied folder are the same.
 //! Formatting only: every number comes from the `metrics` crate. No ffmpeg, libvmaf or OpenCV.
 
+pub mod av;
 pub mod bitrate;
 pub mod claim;
 pub mod events;

@@ -196,6 +196,12 @@ pub struct StreamSummary {
     /// libvmaf failed for this stream.
     #[serde(default)]
     pub vmaf_error: Option<String>,
+    /// A/V offset from the beeps (files and replays with audio).
+    #[serde(default)]
+    pub av: Option<metrics::av::AvSummary>,
+    /// Why there is no A/V offset: "no audio", or what kept it from being measured.
+    #[serde(default)]
+    pub av_error: Option<String>,
     /// `vmaf`: frames scored and not scored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_scored: Option<u64>,
@@ -245,6 +251,8 @@ impl StreamSummary {
             vmaf_unscored: None,
             scaled_to: None,
             vmaf_error: None,
+            av: None,
+            av_error: None,
             frames_scored: None,
             unscored: None,
         }
@@ -312,7 +320,7 @@ impl Summary {
 }
 
 /// The columns of `summary.csv` for this schema, in order.
-pub const CSV_COLUMNS: [&str; 65] = [
+pub const CSV_COLUMNS: [&str; 72] = [
     "name",
     "role",
     "url",
@@ -373,6 +381,13 @@ pub const CSV_COLUMNS: [&str; 65] = [
     "vmaf_unscored.no_reference_frame",
     "scaled_to",
     "vmaf_error",
+    "av.beeps_expected",
+    "av.beeps_missed",
+    "av.median_ms",
+    "av.abs_p95_ms",
+    "av.max_ms",
+    "av.drift_ms_per_min",
+    "av_error",
     "frames_scored",
     "unscored",
     "bitrate.mean_kbps",
@@ -476,6 +491,14 @@ mod tests {
         all.vmaf_unscored = Some(Unscored::default());
         all.frames_scored = Some(1);
         all.unscored = Some(0);
+        all.av = Some(metrics::av::AvSummary {
+            beeps_expected: 1,
+            beeps_missed: 0,
+            median_ms: 1.0,
+            abs_p95_ms: 1.0,
+            max_ms: 1.0,
+            drift_ms_per_min: Some(0.0),
+        });
         all.bitrate = Some(Bitrate {
             mean_kbps: 1.0,
             min_kbps: 1.0,

@@ -84,7 +84,7 @@ const RELATIVE: [Quantity; 7] = distribution!(
     relative_latency_ms
 );
 
-const OTHERS: [Quantity; 27] = [
+const OTHERS: [Quantity; 32] = [
     q!("dropped", "dropped", false, |s| Some(s.dropped as f64)),
     q!("lost_at_end", "lost_at_end", false, |s| Some(
         s.lost_at_end as f64
@@ -134,6 +134,21 @@ const OTHERS: [Quantity; 27] = [
         .map(|v| v.min)),
     q!("ssim.mean", "ssim.mean", false, |s| s.ssim.map(|v| v.mean)),
     q!("ssim.min", "ssim.min", false, |s| s.ssim.map(|v| v.min)),
+    q!("av_offset.abs_p95", "av.abs_p95_ms", true, |s| s
+        .av
+        .map(|a| a.abs_p95_ms)),
+    q!("av_offset.median", "av.median_ms", true, |s| s
+        .av
+        .map(|a| a.median_ms)),
+    q!("av_offset.max", "av.max_ms", true, |s| s
+        .av
+        .map(|a| a.max_ms)),
+    q!("av_offset.drift", "av.drift_ms_per_min", false, |s| s
+        .av
+        .and_then(|a| a.drift_ms_per_min)),
+    q!("av_offset.missed", "av.beeps_missed", false, |s| s
+        .av
+        .map(|a| a.beeps_missed as f64)),
     q!("bitrate.mean", "bitrate.mean_kbps", false, |s| s
         .bitrate
         .map(|b| b.mean_kbps)),

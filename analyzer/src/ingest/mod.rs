@@ -2,6 +2,7 @@
 //! (pure) and the reader that spawns and reads.
 
 pub mod argv;
+pub mod audio;
 pub mod input;
 pub mod reader;
 pub mod udp;

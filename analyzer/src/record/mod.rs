@@ -3,6 +3,7 @@
 //! `report.html`, judged by `--fail-if` — also after Ctrl-C. The CLI (`analyze`, `demo`), the
 //! service and workers all record through here; nothing sits between a row and its file.
 
+pub mod av;
 pub mod offline;
 pub mod prometheus;
 mod rotate;
@@ -248,6 +249,8 @@ impl Recorder {
             versions(&config.ffmpeg),
         );
         summary.clock_sync = clock_sync_summary(config, opts, result.clock_sync.clone());
+        let av_rows = av::apply(&av::measure(config, &result), &mut summary.streams);
+        note(report::av::write(&self.out.join("av.csv"), &av_rows).map_err(Error::from));
         summary.fail_if = (!opts.fail_if.is_empty()).then(|| {
             let texts: Vec<_> = opts.fail_if.iter().map(|c| c.text.as_str()).collect();
             texts.join(",")
