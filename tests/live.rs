@@ -778,3 +778,49 @@ fn a_published_udp_stream_arrives_whole_with_its_bitrate() {
     );
     assert!(out.join("bitrate.svg").exists());
 }
+
+#[test]
+fn publish_sends_its_beeps_in_sync_through_rtmp() {
+    let Some((_serial, dir, n)) = with_nginx() else {
+        return;
+    };
+    // publish → nginx (RTMP, FLV: no way to signal AAC's encoder delay) → a recording
+    // (stream copy) → analyze: the beeps start with the frames of their seconds.
+    let url = format!("rtmp://127.0.0.1:{}/live/av", n.rtmp);
+    let rec = dir.path().join("rec.flv");
+    // nginx keeps a player connected after the publisher leaves: the recording ends itself.
+    let recorder = ffmpeg_cmd()
+        .args(["-i", &url, "-map", "0", "-c", "copy", "-t", "5"])
+        .arg(&rec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let published = run(bin()
+        .args([
+            "publish",
+            "--size",
+            "320x180",
+            "--gop",
+            "1s",
+            "--duration",
+            "6s",
+        ])
+        .args(["--to", &url]));
+    assert!(published.status.success(), "{}", published.stderr);
+    let r = wait_with_timeout(recorder, Duration::from_secs(20));
+    assert!(r.status.success(), "recorder: {}", r.stderr);
+    let out = dir.path().join("run");
+    let s = analyze(&out, &["--live", path_str(&rec)]);
+    let st = stream(&s, "live1");
+    let av = &st["av"];
+    assert!(av["beeps_expected"].as_u64().unwrap() >= 4, "{st}");
+    assert_eq!(av["beeps_missed"], 0, "{st}");
+    let (median, p95) = (
+        av["median_ms"].as_f64().unwrap(),
+        av["abs_p95_ms"].as_f64().unwrap(),
+    );
+    eprintln!("publish → RTMP → A/V offset median {median:.3} ms, |p95| {p95:.3} ms");
+    assert!(median.abs() < 5.0 && p95 < 5.0, "{st}");
+}

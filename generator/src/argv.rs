@@ -161,6 +161,16 @@ pub fn beep_source(rate: FrameRate, frames: u64) -> String {
     )
 }
 
+/// The same beeps without an end, for a live publish (it ends with the video: `-shortest`).
+///
+/// Nothing is shifted for AAC's encoder delay (1024 samples, 21.33 ms): FLV (RTMP) as ffmpeg
+/// muxes it plays in sync; an MPEG-TS has no way to signal the delay and its decoder plays
+/// the beeps 21.33 ms late — measured here, as it would be by a player of that stream, and the
+/// same on the control, so it cancels out against it.
+pub fn live_beep_source() -> String {
+    format!("aevalsrc=exprs='if(lt(mod(t,1),{BEEP_SECONDS}),0.5*sin(2*PI*1000*t),0)':s=48000")
+}
+
 /// Raw yuv420p frames on stdin → H.264 High yuv420p (+ AAC beeps) in a faststart MP4.
 pub fn encode_args(spec: &EncodeSpec) -> Vec<String> {
     let mut a = strs(&["-hide_banner", "-nostdin", "-y"]);

@@ -1,7 +1,7 @@
 //! Live outputs of `publish` as pure functions: which muxer each URL needs, the tee muxer
 //! spec that sends one low-latency encode to all of them, and the encoder's argv.
 
-use crate::argv::{seconds, strs};
+use crate::argv::{live_beep_source, seconds, strs};
 use crate::frame::PictureSize;
 use crate::schedule::FrameRate;
 
@@ -41,6 +41,8 @@ pub struct LiveEncode {
     /// x264 preset: veryfast or faster.
     pub preset: String,
     pub gop_frames: u64,
+    /// Send the beep track (AAC) with the video.
+    pub audio: bool,
 }
 
 /// Escape a tee slave URL (the tee splits slaves on `|` and unquotes `\` and `'`).
@@ -136,7 +138,18 @@ pub fn publish_args(enc: &LiveEncode, outputs: &[String]) -> Result<Vec<String>,
     // Frames arrive in real time from our pipe. No `-fflags nobuffer`: it discards what
     // ffmpeg reads while probing the input, which here is frame 0 (measured: every publish
     // started at frame 1).
-    a.extend(s(&["-i", "pipe:0", "-map", "0:v:0"]));
+    a.extend(s(&["-i", "pipe:0"]));
+    if enc.audio {
+        // The beeps as in `generate`: both inputs' timestamps start at 0 and count media
+        // time (frames written / samples generated), so the beep of second k starts with
+        // frame k × fps. ffmpeg feeds whichever output stream is behind, so the generated
+        // audio never runs ahead of the paced video by more than a packet.
+        a.extend(s(&["-f", "lavfi", "-i"]));
+        a.push(live_beep_source());
+        a.extend(s(&["-map", "0:v:0", "-map", "1:a:0"]));
+    } else {
+        a.extend(s(&["-map", "0:v:0"]));
+    }
     a.extend(x264_zerolatency(&enc.preset));
     a.extend(s(&["-pix_fmt", "yuv420p"]));
     // A VBV of half a second: low latency without starving keyframes.
@@ -145,6 +158,9 @@ pub fn publish_args(enc: &LiveEncode, outputs: &[String]) -> Result<Vec<String>,
         enc.bitrate / 2,
         enc.gop_frames,
     ));
+    if enc.audio {
+        a.extend(s(&["-c:a", "aac", "-b:a", "64k", "-ac", "1", "-shortest"]));
+    }
     // A global header for the muxers that need one (flv).
     a.extend(s(&["-flags", "+global_header", "-flush_packets", "1"]));
     a.extend(s(&["-f", "tee"]));
@@ -341,6 +357,7 @@ mod tests {
             bitrate: 2_000_000,
             preset: "veryfast".into(),
             gop_frames: 30,
+            audio: false,
         };
         let a = publish_args(
             &enc,
@@ -364,5 +381,22 @@ mod tests {
             "[f=flv:flush_packets=1:onfail=ignore:use_fifo=1]rtmp://h/live/k|[f=mpegts:max_delay=0:omit_video_pes_length=0:flush_packets=1:onfail=ignore:use_fifo=1]udp://127.0.0.1:9000"
         );
         assert!(publish_args(&enc, &[]).is_err());
+        assert!(!line.contains("lavfi") && !line.contains("-c:a"), "{line}");
+        // With the beep track: a second input, both streams mapped, AAC, ends with the video.
+        let with_audio = LiveEncode { audio: true, ..enc };
+        let line = publish_args(&with_audio, &["udp://127.0.0.1:9000".into()])
+            .unwrap()
+            .join(" ");
+        assert!(
+            line.contains(
+                "-i pipe:0 -f lavfi -i aevalsrc=exprs='if(lt(mod(t,1),0.1),0.5*sin(2*PI*1000*t),0)':s=48000 \
+                 -map 0:v:0 -map 1:a:0 -c:v libx264"
+            ),
+            "{line}"
+        );
+        assert!(
+            line.contains("-c:a aac -b:a 64k -ac 1 -shortest -flags +global_header"),
+            "{line}"
+        );
     }
 }

@@ -105,6 +105,10 @@ pub struct StreamArgs {
     /// Stream id carried in every timecode (0–99).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=99))]
     pub stream_id: u8,
+    /// Send video only (by default the beep track goes along: AAC, a 1 kHz beep starting
+    /// with the frame of every whole second, as in `generate`).
+    #[arg(long)]
+    pub no_audio: bool,
     #[command(flatten)]
     pub qr: super::QrArgs,
 }
@@ -135,6 +139,7 @@ impl StreamArgs {
                 bitrate: self.bitrate,
                 preset: self.preset.clone(),
                 gop_frames: self.fps.frames_rounded(self.gop).max(1),
+                audio: !self.no_audio,
             },
             frames: duration.map(|d| self.fps.frames_in(d)),
             outputs,

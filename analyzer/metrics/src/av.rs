@@ -98,7 +98,8 @@ impl BeepDetector {
                 Some(at) if self.n > at + PLATEAU as u64 => {
                     self.armed_at = None;
                     self.in_beep = true;
-                    if let Some(t) = self.onset() {
+                    // A beep already sounding when the audio starts has no onset to find.
+                    if let Some(t) = self.onset().filter(|_| at >= WINDOW as u64) {
                         onsets.push(t);
                     }
                 }
@@ -150,11 +151,21 @@ impl AvPoint {
 /// A beep more than this far from its frame is not its beep.
 pub const PAIR_WINDOW_US: f64 = 500_000.0;
 
+/// A second whose video time is less than this after the audio's first sample is not
+/// expected to have a measurable beep (it may have started before the audio did).
+pub const AUDIO_LEAD_IN_US: f64 = 25_000.0;
+
 /// Pair beep onsets (PTS µs) with the video's whole seconds: `frames` are (frame number, PTS
-/// µs) of the frames delivered, `fps` the stream's frame rate. The video time of second k is
-/// the PTS of the frame nearest it in media time, moved by the difference (exact for integer
-/// rates: frame k × fps).
-pub fn pair(onsets_us: &[f64], frames: &[(u64, i64)], fps: f64) -> Vec<AvPoint> {
+/// µs) of the frames delivered, `fps` the stream's frame rate, `audio_start_us` the PTS of
+/// the audio's first sample (seconds before it, or too close after it, expect no beep). The
+/// video time of second k is the PTS of the frame nearest it in media time, moved by the
+/// difference (exact for integer rates: frame k × fps).
+pub fn pair(
+    onsets_us: &[f64],
+    frames: &[(u64, i64)],
+    fps: f64,
+    audio_start_us: Option<f64>,
+) -> Vec<AvPoint> {
     if fps <= 0.0 {
         return Vec::new();
     }
@@ -168,8 +179,10 @@ pub fn pair(onsets_us: &[f64], frames: &[(u64, i64)], fps: f64) -> Vec<AvPoint> 
         }
     }
     let mut used = vec![false; onsets_us.len()];
+    let heard_from = audio_start_us.map_or(f64::MIN, |a| a + AUDIO_LEAD_IN_US);
     seconds
         .into_iter()
+        .filter(|(_, (_, video_us))| *video_us as f64 >= heard_from)
         .map(|(second, (_, video_us))| {
             let best = onsets_us
                 .iter()
@@ -305,15 +318,16 @@ mod tests {
     fn beeps_pair_with_the_frame_of_their_second() {
         // 30 fps, video PTS = n / 30 s; audio 12 ms late, one beep missing (second 2).
         let frames: Vec<(u64, i64)> = (0..120).map(|n| (n, n as i64 * 1_000_000 / 30)).collect();
-        let onsets = [12_000.0, 1_012_000.0, 3_012_000.0];
-        let p = pair(&onsets, &frames, 30.0);
-        assert_eq!(p.len(), 4);
-        assert_eq!(p[1].offset_ms(), Some(12.0));
-        assert_eq!(p[2].audio_us, None);
+        let onsets = [1_012_000.0, 3_012_000.0];
+        let p = pair(&onsets, &frames, 30.0, Some(0.0));
+        // Second 0 is at the audio's very start: not expected.
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].offset_ms(), Some(12.0));
+        assert_eq!(p[1].audio_us, None);
         let s = summarize(&p).unwrap();
-        assert_eq!((s.beeps_expected, s.beeps_missed), (4, 1));
+        assert_eq!((s.beeps_expected, s.beeps_missed), (3, 1));
         assert_eq!((s.median_ms, s.max_ms), (12.0, 12.0));
-        assert_eq!(s.drift_ms_per_min, Some(0.0));
+        assert_eq!(s.drift_ms_per_min, None, "two beeps make no drift");
     }
 
     #[test]
@@ -324,7 +338,7 @@ mod tests {
         let frames: Vec<(u64, i64)> = (290..310)
             .map(|n| (n, (n as f64 / fps * 1e6).round() as i64))
             .collect();
-        let p = pair(&[10_000_000.0], &frames, fps);
+        let p = pair(&[10_000_000.0], &frames, fps, None);
         let ten = p.iter().find(|p| p.second == 10).unwrap();
         assert!((ten.video_us - 10_000_000).abs() <= 1, "{ten:?}");
         assert_eq!(ten.offset_ms().map(f64::round), Some(0.0));
@@ -335,7 +349,7 @@ mod tests {
         // Audio 0.1% fast: 1 ms earlier per second = −60 ms per minute.
         let frames: Vec<(u64, i64)> = (0..300).map(|n| (n, n as i64 * 1_000_000 / 30)).collect();
         let onsets: Vec<f64> = (0..10).map(|k| k as f64 * 1_000_000.0 * 0.999).collect();
-        let s = summarize(&pair(&onsets, &frames, 30.0)).unwrap();
+        let s = summarize(&pair(&onsets, &frames, 30.0, None)).unwrap();
         assert!((s.drift_ms_per_min.unwrap() + 60.0).abs() < 1e-6, "{s:?}");
         assert!((s.max_ms + 9.0).abs() < 1e-9, "{s:?}");
     }

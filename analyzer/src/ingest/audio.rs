@@ -15,8 +15,8 @@ use super::input::{Input, Protocol};
 /// What the audio of an input gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Beeps {
-    /// Beep onsets, PTS µs (fractional).
-    Onsets(Vec<f64>),
+    /// Beep onsets and the audio's first sample, PTS µs (fractional).
+    Onsets { onsets: Vec<f64>, start_us: f64 },
     /// The input has no audio stream.
     NoAudio,
 }
@@ -138,12 +138,13 @@ fn read_beeps(ffmpeg: &Path, path: &str, with_pts: bool) -> Result<Beeps, crate:
         Err(e) => return Err(e.into()),
     }
     let origin = first_pts.lock().ok().and_then(|f| *f).unwrap_or(0) as f64;
-    Ok(Beeps::Onsets(
-        onsets
+    Ok(Beeps::Onsets {
+        onsets: onsets
             .into_iter()
             .map(|i| origin + i * 1e6 / f64::from(RATE))
             .collect(),
-    ))
+        start_us: origin,
+    })
 }
 
 #[cfg(test)]

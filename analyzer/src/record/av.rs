@@ -36,6 +36,14 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
         .streams
         .iter()
         .map(|s| {
+            if s.rows.is_empty() {
+                // Nothing was read (its error says why): no audio pass either.
+                return StreamAv {
+                    points: Vec::new(),
+                    summary: None,
+                    error: None,
+                };
+            }
             let none = |why: String| StreamAv {
                 points: Vec::new(),
                 summary: None,
@@ -45,8 +53,9 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
                 None => return none(LIVE.into()),
                 Some(Err(e)) => return none(format!("reading the audio failed: {e}")),
                 Some(Ok(Beeps::NoAudio)) => return none("no audio".into()),
-                Some(Ok(Beeps::Onsets(o))) => o,
+                Some(Ok(Beeps::Onsets { onsets, start_us })) => (onsets, start_us),
             };
+            let (onsets, start_us) = onsets;
             let frames: Vec<(u64, i64)> = s
                 .rows
                 .iter()
@@ -54,7 +63,7 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
                 .filter_map(|r| Some((r.arrival.timecode?.frame, r.arrival.pts_us?)))
                 .collect();
             let fps = s.info.as_ref().map_or(0.0, |i| exact_fps(i.fps));
-            let points = pair(&onsets, &frames, fps);
+            let points = pair(&onsets, &frames, fps, Some(start_us));
             let summary = summarize(&points);
             let error = summary.is_none().then(|| {
                 if onsets.is_empty() {
