@@ -29,7 +29,7 @@ figcaption{font-size:12px;color:#555}\
 
 /// (header, dotted summary key, decimals) of the per-stream summary table; every key is a
 /// `thresholds` quantity.
-const COLUMNS: [(&str, &str, usize); 17] = [
+const COLUMNS: [(&str, &str, usize); 18] = [
     ("frames", "frames_received", 0),
     ("dropped", "dropped", 0),
     ("duplicated", "duplicated", 0),
@@ -47,6 +47,7 @@ const COLUMNS: [(&str, &str, usize); 17] = [
     ("VMAF 1% low", "vmaf.p1", 2),
     ("PSNR-Y dB", "psnr_y.mean", 2),
     ("SSIM", "ssim.mean", 4),
+    ("A/V |p95| ms", "av.abs_p95_ms", 1),
 ];
 
 pub fn escape(s: &str) -> String {

@@ -50,6 +50,8 @@ pub struct Series {
     pub origin_us: Option<i64>,
     /// Received kbit/s per second: (seconds since the start, kbit/s), from `bitrate.csv`.
     pub bitrate: Vec<(f64, f64)>,
+    /// A/V offset per beep: (the video frame's PTS in s, audio − video in ms), from `av.csv`.
+    pub av: Vec<(f64, f64)>,
 }
 
 /// One `events.csv` row, times in seconds since the run started.
@@ -125,6 +127,7 @@ impl Run {
                 points: Vec::new(),
                 origin_us,
                 bitrate: Vec::new(),
+                av: Vec::new(),
             })
             .collect();
         let mut problems = crate::plausible::Problems::default();
@@ -146,6 +149,20 @@ impl Run {
                     origin_us,
                 ) {
                     s.bitrate.push(((at - o) as f64 / 1e6 + 0.5, b.kbps));
+                }
+            }
+        }
+        let av_path = dir.join("av.csv");
+        if av_path.exists() {
+            // Bounded like every value read back: a week of media time, offsets within 10 s.
+            for a in crate::av::read(&av_path)? {
+                let t = a.video_pts_us as f64 / 1e6;
+                if let (Some(o), Some(s)) = (
+                    a.offset_ms.filter(|o| o.abs() < 10_000.0),
+                    streams.iter_mut().find(|s| s.name == a.stream),
+                ) && t.abs() < 7.0 * 86_400.0
+                {
+                    s.av.push((t, o));
                 }
             }
         }
@@ -324,6 +341,7 @@ fn add_points(rows: Vec<FrameRecord>, origin_us: Option<i64>, streams: &mut Vec<
                             points: Vec::new(),
                             origin_us: origin,
                             bitrate: Vec::new(),
+                            av: Vec::new(),
                         });
                         streams.len() - 1
                     }

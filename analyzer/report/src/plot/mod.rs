@@ -58,6 +58,8 @@ pub struct StreamData {
     pub relative: Vec<(f64, f64)>,
     pub fps: Vec<(f64, f64)>,
     pub bitrate: Vec<(f64, f64)>,
+    /// A/V offset: (media time s, ms).
+    pub av: Vec<(f64, f64)>,
     pub vmaf: Vec<(f64, f64)>,
     pub psnr_y: Vec<(f64, f64)>,
     /// The latency CDF (at most 1500 points).
@@ -157,6 +159,7 @@ impl Prepared {
                     relative: pick(s, |p| p.relative_ms),
                     fps,
                     bitrate: s.bitrate.clone(),
+                    av: s.av.clone(),
                     psnr_y: pick(s, |p| p.psnr_y),
                     cdf: cdf(&values, 1500),
                     vmaf_counts: Vec::new(),
@@ -237,6 +240,7 @@ enum Kind {
     Vmaf,
     Psnr,
     VmafHistogram,
+    AvOffset,
     Comparison,
 }
 
@@ -251,6 +255,7 @@ impl Kind {
             Kind::Vmaf => ("vmaf", "VMAF over time"),
             Kind::Psnr => ("psnr_y", "PSNR-Y over time"),
             Kind::VmafHistogram => ("vmaf_histogram", "VMAF histogram"),
+            Kind::AvOffset => ("av_offset", "A/V offset over time"),
             Kind::Comparison => ("comparison", "Streams side by side"),
         }
     }
@@ -272,6 +277,7 @@ impl Kind {
         add(Kind::Vmaf, d.has(|s| !s.vmaf.is_empty()));
         add(Kind::Psnr, d.has(|s| !s.psnr_y.is_empty()));
         add(Kind::VmafHistogram, d.has(|s| !s.vmaf.is_empty()));
+        add(Kind::AvOffset, d.has(|s| !s.av.is_empty()));
         add(Kind::Comparison, d.has(|s| s.role != Role::Control));
         kinds
     }
@@ -379,6 +385,21 @@ fn draw<DB: DrawingBackend>(
             ),
         ),
         Kind::VmafHistogram => charts::vmaf_histogram(area, d),
+        Kind::AvOffset => charts::lines(
+            area,
+            &Lines {
+                title: "A/V offset per beep (audio − video; > 0: sound late)",
+                x_desc: "media time (s)",
+                ..over_time(
+                    "",
+                    "A/V offset (ms)",
+                    series_lines(d, |s| &s.av, false),
+                    false,
+                    None,
+                    false,
+                )
+            },
+        ),
         Kind::Comparison => charts::comparison(area, d),
     }
 }
@@ -521,6 +542,7 @@ mod tests {
                 points,
                 origin_us: Some(ORIGIN),
                 bitrate: Vec::new(),
+                av: Vec::new(),
             }],
             events: vec![EventRow {
                 stream: "live1".into(),
