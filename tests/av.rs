@@ -93,8 +93,14 @@ fn audio_moved_by_a_known_amount_is_measured_within_2_ms() {
     let run = dir.path().join("run-c");
     assert!(run.join("av_offset.svg").exists() && run.join("av_offset.png").exists());
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
-    assert!(page.contains("id=\"plot-av_offset\""), "A/V plot in report.html");
-    assert!(page.contains("data-key=\"av.abs_p95_ms\""), "A/V column in report.html");
+    assert!(
+        page.contains("id=\"plot-av_offset\""),
+        "A/V plot in report.html"
+    );
+    assert!(
+        page.contains("data-key=\"av.abs_p95_ms\""),
+        "A/V column in report.html"
+    );
     // Audio 40 ms late, then audio 30 ms early (the video moved instead): every second.
     for (name, audio, video, expect) in [
         ("late.mp4", 0.040, 0.0, 40.0),
