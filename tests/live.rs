@@ -800,6 +800,7 @@ fn publish_sends_its_beeps_in_sync_through_rtmp() {
     let published = run(bin()
         .args([
             "publish",
+            "--audio",
             "--size",
             "320x180",
             "--gop",

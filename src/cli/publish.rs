@@ -105,10 +105,12 @@ pub struct StreamArgs {
     /// Stream id carried in every timecode (0–99).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=99))]
     pub stream_id: u8,
-    /// Send video only (by default the beep track goes along: AAC, a 1 kHz beep starting
-    /// with the frame of every whole second, as in `generate`).
+    /// Send the beep track along (AAC, a 1 kHz beep starting with the frame of every whole
+    /// second, as in `generate`), for A/V offset. Off by default: with audio, ffmpeg's muxing
+    /// holds each video packet about two AAC frames (measured: UDP latency p50 3.5 ms without,
+    /// 44 ms with).
     #[arg(long)]
-    pub no_audio: bool,
+    pub audio: bool,
     #[command(flatten)]
     pub qr: super::QrArgs,
 }
@@ -139,7 +141,7 @@ impl StreamArgs {
                 bitrate: self.bitrate,
                 preset: self.preset.clone(),
                 gop_frames: self.fps.frames_rounded(self.gop).max(1),
-                audio: !self.no_audio,
+                audio: self.audio,
             },
             frames: duration.map(|d| self.fps.frames_in(d)),
             outputs,
