@@ -49,13 +49,12 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
                 summary: None,
                 error: Some(why),
             };
-            let onsets = match beeps(&config.ffmpeg, &s.spec.input, with_pts) {
+            let (onsets, start_us) = match beeps(&config.ffmpeg, &s.spec.input, with_pts) {
                 None => return none(LIVE.into()),
                 Some(Err(e)) => return none(format!("reading the audio failed: {e}")),
                 Some(Ok(Beeps::NoAudio)) => return none("no audio".into()),
                 Some(Ok(Beeps::Onsets { onsets, start_us })) => (onsets, start_us),
             };
-            let (onsets, start_us) = onsets;
             let frames: Vec<(u64, i64)> = s
                 .rows
                 .iter()
