@@ -723,11 +723,13 @@ fn a_published_udp_stream_arrives_whole_with_its_bitrate() {
     let dir = tmp();
     let port = free_port(true);
     let out = dir.path().join("report");
+    // 1 s before the publisher, 3 s of it, and room for a whole silent second after it even
+    // when the publisher is slow to start (CI once left it none with a 6 s run).
     let analyzer = start_analyze(
         &out,
         &[
             "--duration",
-            "6s",
+            "9s",
             "--live",
             &format!("udp://127.0.0.1:{port}?{UDP_IN}"),
         ],
