@@ -6,6 +6,8 @@
 # docs/PERFORMANCE.md. Not a test: it takes as long as it runs.
 # Usage: scripts/soak.sh [DURATION=1h] [PERIOD=10m] [EXTRA analyze args...]
 #   PERIOD "none" runs without --rotate (every row kept in memory: the comparison).
+#   SOAK_HEAPTRACK=1 runs the analyzer under heaptrack (Debian package) and adds the slope of
+#   the heap in use (what the program holds, without the allocator's retained pages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-1h}
@@ -22,10 +24,21 @@ c=$(port); l=$(port); y=$(port)
 total=$(secs "$duration")
 rotate=()
 [ "$period" != none ] && rotate=(--rotate "$period")
-"$bin" analyze --vmaf "${rotate[@]}" --duration "$duration" --out "$work/run" \
+wrap=()
+[ -n "${SOAK_HEAPTRACK:-}" ] && wrap=(heaptrack -o "$work/heap")
+"${wrap[@]}" "$bin" analyze --vmaf "${rotate[@]}" --duration "$duration" --out "$work/run" \
   --control "udp://127.0.0.1:$c?$in" --live "udp://127.0.0.1:$l?$in" "$@" \
   > "$work/analyze.out" 2> "$work/analyze.err" &
 an=$!
+pid=$an
+if [ -n "${SOAK_HEAPTRACK:-}" ]; then
+  # heaptrack is a script: the analyzer is its child.
+  for _ in $(seq 50); do
+    pid=$(pgrep -P "$an" -f 'streamscope analyze' | head -1 || true)
+    [ -n "$pid" ] && break
+    sleep 0.2
+  done
+fi
 "$bin" relay --listen "udp://127.0.0.1:$y" --to "udp://127.0.0.1:$l" --delay 50ms \
   --jitter 10ms --loss 0.2% --duration "$((total + 20))s" > "$work/relay.log" 2>&1 &
 sleep 1
@@ -37,18 +50,26 @@ echo "t_s,rss_kb,children_rss_kb,fds,threads" > "$samples"
 start=$(date +%s)
 while kill -0 "$an" 2>/dev/null; do
   t=$(( $(date +%s) - start ))
-  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$an/status" 2>/dev/null || echo 0)
-  thr=$(awk '/^Threads/ {print $2}' "/proc/$an/status" 2>/dev/null || echo 0)
-  fds=$(ls "/proc/$an/fd" 2>/dev/null | wc -l)
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+  thr=$(awk '/^Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+  fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
   kids=0
-  for k in $(pgrep -P "$an" || true); do
+  for k in $(pgrep -P "$pid" || true); do
     kids=$(( kids + $(awk '/^VmRSS/ {print $2}' "/proc/$k/status" 2>/dev/null || echo 0) ))
   done
   [ "$rss" != 0 ] && echo "$t,$rss,$kids,$fds,$thr" >> "$samples"
   sleep 10
 done
 wait "$an" || echo "analyze exited with $? (see $work/analyze.err)"
-python3 - "$samples" "$period" "$duration" "$work/run" <<'P'
+heap=""
+if [ -n "${SOAK_HEAPTRACK:-}" ]; then
+  sleep 2
+  heaptrack_print -f "$work"/heap.*zst --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+    --print-leaks 0 --print-massif "$work/massif.out" --massif-threshold 100 > /dev/null
+  heap="$work/heap.csv"
+  awk -F= '/^time=/ {t = $2} /^mem_heap_B=/ {print t "," $2}' "$work/massif.out" > "$heap"
+fi
+python3 - "$samples" "$period" "$duration" "$work/run" "$heap" <<'P'
 import csv, glob, json, os, sys
 rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(sys.argv[1]))]
 period, duration, run = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -65,6 +86,23 @@ print(f"samples: {sys.argv[1]} ({len(rows)}, warm-up {warm} s)")
 for key, unit in [("rss_kb", "KB"), ("children_rss_kb", "KB"), ("fds", ""), ("threads", "")]:
     vals = [r[key] for r in late]
     print(f"{key}: first {late[0][key]:.0f}, last {late[-1][key]:.0f}, min {min(vals):.0f}, max {max(vals):.0f}, slope {slope(key):+.1f} {unit}/h")
+if sys.argv[5]:
+    # The heap in use, per minute after the warm-up: its lowest (between periods' peaks) and
+    # highest; least squares over every sample.
+    pts = [tuple(map(float, l.split(","))) for l in open(sys.argv[5])]
+    pts = [(t, b) for t, b in pts if warm <= t <= late[-1]["t_s"]]
+    if pts:
+        n = len(pts); mx = sum(t for t, _ in pts) / n; my = sum(b for _, b in pts) / n
+        var = sum((t - mx) ** 2 for t, _ in pts) or 1
+        hs = sum((t - mx) * (b - my) for t, b in pts) / var * 3600 / 2**20
+        mins = {}
+        for t, b in pts:
+            lo, hi = mins.get(int(t // 60), (b, b)); mins[int(t // 60)] = (min(lo, b), max(hi, b))
+        ks = sorted(mins)
+        print(f"heap in use: {n} samples, slope {hs:+.2f} MB/h; per minute lowest "
+              f"{min(v[0] for v in mins.values())/2**20:.1f}–{max(v[0] for v in mins.values())/2**20:.1f} MB, "
+              f"highest {min(v[1] for v in mins.values())/2**20:.1f}–{max(v[1] for v in mins.values())/2**20:.1f} MB; "
+              f"first minute {mins[ks[0]][0]/2**20:.1f}–{mins[ks[0]][1]/2**20:.1f}, last {mins[ks[-1]][0]/2**20:.1f}–{mins[ks[-1]][1]/2**20:.1f}")
 periods = sorted(glob.glob(os.path.join(run, "0*", "summary.json"))) or [os.path.join(run, "summary.json")]
 frames = dropped = scored = 0
 for p in periods:

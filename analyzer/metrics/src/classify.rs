@@ -1,8 +1,6 @@
 //! Per-frame classification in arrival order: new, duplicate, stale code, out of order,
 //! unreadable; and the latency sample each new frame yields.
 
-use std::collections::HashSet;
-
 use signal::Timecode;
 
 /// One decoded frame as it left ffmpeg, after its code was read.
@@ -107,16 +105,15 @@ pub fn restarted(highest: u64, highest_capture_us: i64, frame: u64, capture_us: 
     frame < highest && capture_us > highest_capture_us
 }
 
-/// Frame numbers the classifier remembers below the highest: a frame delivered again more
-/// than this many numbers later (18 min at 60 fps) is taken for a late one, not a repeat.
-/// Keeps a 24/7 run's memory flat.
-pub const SEEN_WINDOW: u64 = 1 << 16;
+pub use crate::seen::SEEN_WINDOW;
+use crate::seen::SeenWindow;
 
 /// Streaming classifier for one stream.
 #[derive(Debug, Default)]
 pub struct Classifier {
     clock_offset_us: i64,
-    seen: HashSet<u64>,
+    /// Frame numbers delivered, in a fixed window below the highest.
+    seen: SeenWindow,
     last: Option<u64>,
     highest: Option<u64>,
     /// Capture time of the highest frame number.
@@ -164,7 +161,7 @@ impl Classifier {
             self.last = None;
             self.highest = None;
         }
-        let (kind, gap_before) = if self.seen.contains(&n) {
+        let (kind, gap_before) = if self.seen.contains(n) {
             match (self.last == Some(n), a.picture_changed) {
                 (true, true) => (FrameKind::Stale, 0),
                 (true, false) => (FrameKind::Duplicate, 0),
@@ -191,10 +188,6 @@ impl Classifier {
             self.highest_capture_us = tc.capture_us;
         }
         self.highest = Some(self.highest.map_or(n, |h| h.max(n)));
-        if self.seen.len() as u64 > 2 * SEEN_WINDOW {
-            let floor = self.highest.unwrap_or(0).saturating_sub(SEEN_WINDOW);
-            self.seen.retain(|&f| f >= floor);
-        }
         let latency_us = kind
             .is_first_sighting()
             .then(|| a.arrival_us - tc.capture_us as i64 + self.clock_offset_us);
@@ -259,7 +252,7 @@ pub(crate) mod tests {
         for f in 0..5 * SEEN_WINDOW {
             push(&mut c, f);
         }
-        assert!(c.seen.len() as u64 <= 2 * SEEN_WINDOW + 1);
+        assert_eq!(c.seen.heap_bytes() as u64, SEEN_WINDOW / 8);
         let h = 5 * SEEN_WINDOW - 1;
         assert_eq!(push(&mut c, h - 10), FrameKind::Redelivered);
         assert_eq!(push(&mut c, h + 1), FrameKind::New);

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod live;
 pub mod loss;
 pub mod quality;
+pub mod seen;
 pub mod series;
 pub mod stats;
 pub mod stream;
