@@ -10,7 +10,7 @@ set -euo pipefail
 # report.html headless in the report tests; chrony serves NTP to the clock-sync tests (started
 # by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
 # shifts one analyzer's clock there.
-packages=(ffmpeg pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime)
+packages=(ffmpeg curl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -39,6 +39,8 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// One report across several run folders, streams side by side.
     Compare(cli::report::CompareArgs),
+    /// The reference service: upload your own content over HTTP (API + storage + database).
+    Serve(cli::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Report(args) => cli::report::report(args),
         Command::Compare(args) => cli::report::compare(args),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => code,

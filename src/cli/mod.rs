@@ -6,6 +6,7 @@ pub mod generate;
 pub mod publish;
 pub mod relay;
 pub mod report;
+pub mod serve;
 pub mod status;
 pub mod values;
 pub mod vmaf;

@@ -82,6 +82,32 @@ pub fn bitrate(s: &str) -> Result<u64, String> {
     Ok(bps as u64)
 }
 
+/// Bytes from `10GiB`, `500MiB`, `1G`, `4096` (k/M/G = 1000s, KiB/MiB/GiB = 1024s); at least 1.
+pub fn byte_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size {s:?}: expected e.g. 10GiB, 500M or 4096");
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "k" | "K" | "kB" | "KB" => 1_000,
+        "M" | "MB" => 1_000_000,
+        "G" | "GB" => 1_000_000_000,
+        "T" | "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    let n: u64 = num.trim().parse().map_err(|_| bad())?;
+    match n.checked_mul(mult) {
+        Some(0) => Err(format!("invalid size {s:?}: must be at least 1 byte")),
+        Some(b) => Ok(b),
+        None => Err(format!("invalid size {s:?}: too large")),
+    }
+}
+
 /// A margin fraction from the frame's edges: 0 to 0.4.
 pub fn margin(s: &str) -> Result<f64, String> {
     let v: f64 = s
@@ -138,6 +164,17 @@ pub fn checks(s: &str) -> Result<Checks, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(byte_size("10GiB"), Ok(10 << 30));
+        assert_eq!(byte_size("500M"), Ok(500_000_000));
+        assert_eq!(byte_size("4096"), Ok(4096));
+        assert_eq!(byte_size("2 KiB"), Ok(2048));
+        assert!(byte_size("0").unwrap_err().contains("at least 1"));
+        assert!(byte_size("99999999TiB").unwrap_err().contains("too large"));
+        assert!(byte_size("1.5G").is_err() && byte_size("10 parsecs").is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -16,6 +16,7 @@ pub fn require(tool: &str) -> bool {
     let ok = Command::new(tool)
         .arg(match tool {
             "nginx" | "chronyd" => "-v",
+            "curl" => "--version",
             "faketime" => "--version",
             _ => "-version",
         })

@@ -1,0 +1,77 @@
+//! The service's errors and how each becomes an HTTP answer: bad input a 4xx with a readable
+//! sentence, anything else a logged, generic 500.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed (no `file` field, an empty body, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is over `--max-upload`.
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// ffprobe says the file is not something a reference can be made of.
+    #[error("{0}")]
+    NotMedia(String),
+    #[error("no asset {0}")]
+    NotFound(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotMedia(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Io { .. } | Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            // The details are for the log, not for the client.
+            tracing::error!("{self}");
+            "internal error (logged by the server)".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_say_why_and_server_errors_say_nothing_inside() {
+        let r = AppError::TooLarge { limit: 10 }.into_response();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let r = AppError::io("writing /secret/path", std::io::Error::other("disk")).into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,115 @@
+//! `streamscope serve`, the reference service: `app(state)` is the whole HTTP surface (tests
+//! drive it with `oneshot` as well as over a socket), `serve` runs it on a listener.
+//! Built so far: uploads streamed to storage, probed by ffprobe, assets in SQLite, an audit
+//! log. The reference ladder, jobs, webhooks, S3 and the page come with the rest of issue 14.
+
+pub mod db;
+pub mod error;
+pub mod probe;
+pub mod routes;
+pub mod storage;
+pub mod upload;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+pub use error::AppError;
+
+/// What `serve` is started with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `sqlite://PATH`.
+    pub database: String,
+    /// The storage folder (never holds the database).
+    pub storage: PathBuf,
+    /// Largest upload accepted, bytes.
+    pub max_upload: u64,
+    /// The ffprobe to run.
+    pub ffprobe: PathBuf,
+}
+
+/// Shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: db::Db,
+    pub storage: storage::Storage,
+    pub max_upload: u64,
+    pub ffprobe: PathBuf,
+}
+
+impl AppState {
+    /// Open the database (migrated) and the storage folder of `config`.
+    pub async fn open(config: &Config) -> Result<Self, AppError> {
+        let storage = storage::Storage::open(&config.storage).await?;
+        if let Some(db) = config.database.strip_prefix("sqlite://")
+            && let (Ok(db), Ok(root)) =
+                (std::path::absolute(db), std::path::absolute(storage.root()))
+            && db.starts_with(&root)
+        {
+            return Err(AppError::BadRequest(format!(
+                "--database {} is inside --storage {}: the database must never be served",
+                config.database,
+                config.storage.display()
+            )));
+        }
+        Ok(Self {
+            db: db::Db::open(&config.database).await?,
+            storage,
+            max_upload: config.max_upload,
+            ffprobe: config.ffprobe.clone(),
+        })
+    }
+}
+
+/// The service's routes.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route(
+            "/api/v1/assets",
+            get(routes::list_assets)
+                .post(routes::create_asset)
+                // The upload enforces `--max-upload` itself, while it streams.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/assets/{id}",
+            get(routes::get_asset).delete(routes::delete_asset),
+        )
+        .route("/api/v1/audit", get(routes::audit_log))
+        .with_state(state)
+}
+
+/// Serve `app` on `config.listen` until `shutdown` resolves; returns the bound address through
+/// `bound` first (port 0 picks a free one).
+pub async fn serve(
+    config: Config,
+    bound: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let state = AppState::open(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| AppError::io(format!("listening on {}", config.listen), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::io("reading the bound address", e))?;
+    bound(addr);
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(|e| AppError::io(format!("serving on {addr}"), e))
+}
+
+/// Now, UTC, RFC 3339 with milliseconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,66 @@
+//! `streamscope serve`: the reference service on a socket until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::values;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Metadata database: sqlite://PATH (created if missing; never inside --storage).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "sqlite://streamscope.sqlite"
+    )]
+    database: String,
+    /// Folder for uploads and everything made from them.
+    #[arg(long, value_name = "DIR", default_value = "streamscope-data")]
+    storage: PathBuf,
+    /// Largest upload accepted (413 past it), e.g. 10GiB, 500M.
+    #[arg(long, value_name = "SIZE", value_parser = values::byte_size, default_value = "10GiB")]
+    max_upload: u64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let ffprobe = generator::process::locate("ffprobe", None)?;
+    let config = service::Config {
+        listen: args.listen,
+        database: args.database,
+        storage: args.storage,
+        max_upload: args.max_upload,
+        ffprobe,
+    };
+    let stop = super::interrupt_flag()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let shutdown = async move {
+        while !stop.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!("stopping: finishing the requests in flight");
+    };
+    let result = runtime.block_on(service::serve(
+        config,
+        |addr| {
+            // The address on stdout (a script or test waits for this line), the rest in the log.
+            println!("serving on http://{addr}");
+        },
+        shutdown,
+    ));
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(service::AppError::BadRequest(why)) => Ok(super::usage(&why)),
+        Err(e) => Err(e).context("serve"),
+    }
+}

@@ -1,0 +1,210 @@
+//! `streamscope serve` as a user runs it: the binary on a free port, uploads with curl,
+//! stopped by PID (SIGTERM) and started again on the same database and storage.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `serve` on a free port with the database and storage in `dir`; returns once it
+/// printed where it listens.
+fn serve(dir: &Path, extra: &[&str]) -> Serve {
+    let db = format!("sqlite://{}", dir.join("db.sqlite").display());
+    let storage = dir.join("data");
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &db,
+            "--storage",
+        ])
+        .arg(&storage)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("serving on ")
+        .unwrap_or_else(|| panic!("serve said {line:?}"))
+        .to_owned();
+    Serve { child, url }
+}
+
+fn curl(args: &[&str]) -> (u16, serde_json::Value) {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn sigterm(s: &mut Serve) -> std::process::ExitStatus {
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for _ in 0..100 {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("serve did not stop within 10 s of SIGTERM");
+}
+
+#[test]
+fn curl_uploads_are_kept_across_a_restart_and_concurrent_ones_never_mix() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let clip = generated_clip(dir.path(), "clip.mp4", &[]);
+    // Twenty different files: the clip with a different tail each (ffprobe reads them all).
+    let base = std::fs::read(&clip).unwrap();
+    let files: Vec<_> = (0..20)
+        .map(|i| {
+            let p = dir.path().join(format!("up{i}.mp4"));
+            let mut b = base.clone();
+            b.extend_from_slice(format!("tail {i}").as_bytes());
+            std::fs::write(&p, b).unwrap();
+            p
+        })
+        .collect();
+    let mut s = serve(dir.path(), &[]);
+    let api = format!("{}/api/v1/assets", s.url);
+    let uploads: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new("curl")
+                .args(["-sS", "-F"])
+                .arg(format!("file=@{}", f.display()))
+                .arg(&api)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for (up, file) in uploads.into_iter().zip(&files) {
+        let out = up.wait_with_output().unwrap();
+        let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let sum = Command::new("sha256sum").arg(file).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&sum.stdout).starts_with(a["sha256"].as_str().unwrap()),
+            "{file:?} stored as {a}"
+        );
+        assert_eq!(
+            a["original_name"],
+            file.file_name().unwrap().to_str().unwrap()
+        );
+        assert_eq!(a["probe"]["video"]["width"], 640);
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    let (code, list) = curl(&[&api]);
+    assert_eq!((code, list.as_array().unwrap().len()), (200, 20));
+    let status = sigterm(&mut s);
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
+
+    // Started again on the same database and storage: everything is there.
+    let s = serve(dir.path(), &["--max-upload", "1KiB"]);
+    let (_, one) = curl(&[&format!("{}/api/v1/assets/{}", s.url, ids[7])]);
+    assert_eq!(one["id"], ids[7].as_str());
+    assert_eq!(one["status"], "uploaded");
+    // The new limit holds, with curl's readable answer.
+    let (code, e) = curl(&[
+        "-F",
+        &format!("file=@{}", clip.display()),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 413, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("1024 bytes"), "{e}");
+    let (code, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
+    assert_eq!(code, 200);
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 21, "20 uploads and 1 refusal");
+    assert!(
+        entries[0]["client"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{}",
+        entries[0]
+    );
+}
+
+#[test]
+fn a_client_that_hangs_up_mid_upload_leaves_nothing() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let big = dir.path().join("big.mp4");
+    std::fs::write(&big, vec![7u8; 4 << 20]).unwrap();
+    let s = serve(dir.path(), &[]);
+    let api = format!("{}/api/v1/assets", s.url);
+    // 4 MiB at 512 KiB/s, hung up after 2 s: half sent.
+    let mut up = Command::new("curl")
+        .args(["-sS", "--limit-rate", "512K", "-F"])
+        .arg(format!("file=@{}", big.display()))
+        .arg(&api)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let incoming = dir.path().join("data/incoming");
+    let partial: u64 = std::fs::read_dir(&incoming)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(partial > 0, "the upload was being streamed to disk");
+    up.kill().unwrap();
+    up.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        std::fs::read_dir(&incoming).unwrap().count(),
+        0,
+        "the partial upload is removed"
+    );
+    let (_, list) = curl(&[&api]);
+    assert_eq!(list, serde_json::json!([]));
+    let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
+    assert!(
+        audit[0]["detail"].as_str().unwrap().contains("cut short"),
+        "{audit}"
+    );
+}
