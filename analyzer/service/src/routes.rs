@@ -55,18 +55,13 @@ pub async fn create_asset(
     }
     let up = match upload::receive(&s.storage, form, s.max_upload).await {
         Ok(up) => up,
-        Err(e) => {
-            s.db.audit(&client, "refused", None, &e.to_string()).await?;
-            return Err(e);
-        }
+        Err(e) => return Err(refused(&s, &client, e.to_string(), e).await),
     };
     let probe = match crate::probe::probe(&s.ffprobe, &s.storage.incoming(&up.id)).await {
         Ok(p) => p,
         Err(e) => {
             s.storage.discard(&up.id).await;
-            let detail = format!("{}: {e}", up.original_name);
-            s.db.audit(&client, "refused", None, &detail).await?;
-            return Err(e);
+            return Err(refused(&s, &client, format!("{}: {e}", up.original_name), e).await);
         }
     };
     s.storage.accept(&up.id).await?;
@@ -95,6 +90,15 @@ pub async fn create_asset(
         )],
         Json(asset),
     ))
+}
+
+/// Log a refused upload in the audit log and give back why it was refused: a failing audit
+/// write is logged, never put in place of the client's answer.
+async fn refused(s: &AppState, client: &str, detail: String, e: AppError) -> AppError {
+    if let Err(audit) = s.db.audit(client, "refused", None, &detail).await {
+        tracing::error!("audit log: {audit}");
+    }
+    e
 }
 
 /// Room for the multipart framing around the file in a body's announced length.
