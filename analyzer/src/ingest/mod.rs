@@ -4,9 +4,11 @@
 pub mod argv;
 pub mod audio;
 pub mod input;
+pub mod pool;
 pub mod reader;
 pub mod udp;
 
 pub use argv::ReaderOptions;
 pub use input::{Input, Protocol};
+pub use pool::{FrameBuf, FramePool};
 pub use reader::{InputInfo, RawFrame, Reader, Received, Stopper, WallClock};

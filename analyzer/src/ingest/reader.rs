@@ -21,6 +21,7 @@ use super::argv::{
     reader_args, stamps_at_demux,
 };
 use super::input::Input;
+use super::pool::{FrameBuf, FramePool};
 use crate::Error;
 
 /// What a reader learnt about its input besides the frames.
@@ -71,7 +72,7 @@ pub struct RawFrame {
     pub width: usize,
     pub height: usize,
     /// The luma plane (width × height bytes), followed by U and V for yuv420p frames.
-    pub data: Vec<u8>,
+    pub data: FrameBuf,
 }
 
 enum Note {
@@ -218,6 +219,8 @@ pub struct Reader {
     /// Frames whose demuxer stamp was missing (their showinfo line did not come in time).
     unstamped: u64,
     seq: u64,
+    /// Where frame buffers come from (and go back to, when their last holder drops them).
+    pool: FramePool,
 }
 
 /// `now + d`, or None when that is past what the clock can hold (a timeout of centuries).
@@ -311,6 +314,7 @@ impl Reader {
             last_arrival_us: i64::MIN,
             unstamped: 0,
             seq: 0,
+            pool: FramePool::default(),
         };
         let deadline = deadline(open_timeout);
         while reader.width == 0 {
@@ -423,6 +427,11 @@ impl Reader {
         (self.width, self.height)
     }
 
+    /// Fill frames from `pool`: the caller's stream recycles them across reconnects.
+    pub fn use_pool(&mut self, pool: FramePool) {
+        self.pool = pool;
+    }
+
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
     }
@@ -446,7 +455,7 @@ impl Reader {
 
     fn read_frame(&mut self) -> Result<Option<RawFrame>, Error> {
         let len = self.width * self.height;
-        let mut luma = vec![0u8; if self.yuv420 { len * 3 / 2 } else { len }];
+        let mut luma = self.pool.take(if self.yuv420 { len * 3 / 2 } else { len });
         let mut filled = 0;
         while filled < luma.len() {
             match self.stdout.read(&mut luma[filled..]) {

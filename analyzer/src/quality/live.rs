@@ -23,7 +23,7 @@ pub use super::reference::SharedReference;
 pub use super::subsample::Subsampler;
 use super::{FrameScores, LatestScores, Scorer, VmafError, Yuv420};
 use crate::Error;
-use crate::ingest::{Input, Reader, ReaderOptions, WallClock};
+use crate::ingest::{FrameBuf, Input, Reader, ReaderOptions, WallClock};
 
 pub use super::subsample::QUEUE_FRAMES;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ struct Job {
     seq: u64,
     frame: u64,
     arrival_us: i64,
-    data: Vec<u8>,
+    data: FrameBuf,
 }
 
 /// How a rotated run's scorers hand over their scores (see `board`).
@@ -117,16 +117,22 @@ impl LiveFeeder {
 
     /// Offer a decoded frame (whole yuv420p, at the reference size). Copies it only when it
     /// is queued; never blocks unless the run is exhaustive.
-    pub fn offer(&mut self, seq: u64, timecode: Option<Timecode>, arrival_us: i64, data: &[u8]) {
+    pub fn offer(
+        &mut self,
+        seq: u64,
+        timecode: Option<Timecode>,
+        arrival_us: i64,
+        data: &FrameBuf,
+    ) {
         let Some(tc) = timecode else {
             self.unscored(seq, &self.counters.unreadable, Why::Unreadable);
             return;
         };
-        let job = |data: &[u8]| Job {
+        let job = |data: &FrameBuf| Job {
             seq,
             frame: tc.frame,
             arrival_us,
-            data: data.to_vec(),
+            data: data.pooled_copy(),
         };
         if self.exhaustive {
             self.backlog.fetch_add(1, Ordering::SeqCst);

@@ -12,7 +12,7 @@ use crate::Error;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
-use crate::ingest::{Input, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
+use crate::ingest::{FrameBuf, Input, RawFrame, Reader, ReaderOptions, Stopper, WallClock};
 use crate::qr::{GrayFrame, QrTracker};
 
 #[derive(Debug, Clone)]
@@ -156,7 +156,7 @@ impl<T> ReferenceFeed<T> {
     pub(super) fn get(
         &mut self,
         wanted: u64,
-        keep: impl Fn(Vec<u8>) -> T,
+        keep: impl Fn(FrameBuf) -> T,
     ) -> Result<Option<&T>, Error> {
         while !self.done && self.window.newest().is_none_or(|n| n < wanted) {
             let next = match self.pending.take() {

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 use super::ReferenceWindow;
 use super::offline::ReferenceFeed;
 use crate::Error;
+use crate::ingest::FrameBuf;
 
 /// How long a scorer waits for a reference frame that has not arrived yet (realtime).
 const REFERENCE_WAIT: Duration = Duration::from_secs(2);
 
 struct RefState {
-    window: ReferenceWindow<Arc<Vec<u8>>>,
+    window: ReferenceWindow<Arc<FrameBuf>>,
     ended: bool,
     /// Per scorer, the frame number it wants now (u64::MAX once it is done).
     progress: Vec<u64>,
@@ -45,7 +46,7 @@ impl SharedReference {
 
     /// Add the control's first sighting of `frame`. With `exhaustive`, waits while the window
     /// is full of frames some scorer may still need.
-    pub fn insert(&self, frame: u64, data: Vec<u8>) {
+    pub fn insert(&self, frame: u64, data: Arc<FrameBuf>) {
         let mut s = self.lock();
         if self.exhaustive {
             while s.window.len() >= s.window.capacity()
@@ -57,7 +58,7 @@ impl SharedReference {
             }
         }
         if s.window.get(frame).is_none() {
-            s.window.insert(frame, Arc::new(data));
+            s.window.insert(frame, data);
         }
         drop(s);
         self.changed.notify_all();
@@ -69,7 +70,7 @@ impl SharedReference {
         self.changed.notify_all();
     }
 
-    pub(super) fn wait_for(&self, scorer: usize, frame: u64) -> Option<Arc<Vec<u8>>> {
+    pub(super) fn wait_for(&self, scorer: usize, frame: u64) -> Option<Arc<FrameBuf>> {
         let mut s = self.lock();
         s.progress[scorer] = frame;
         self.changed.notify_all();
@@ -106,11 +107,11 @@ impl SharedReference {
 /// Where one scorer takes its reference frames.
 pub(super) enum RefFeed {
     Shared(Arc<SharedReference>, usize),
-    File(Box<ReferenceFeed<Arc<Vec<u8>>>>),
+    File(Box<ReferenceFeed<Arc<FrameBuf>>>),
 }
 
 impl RefFeed {
-    pub(super) fn get(&mut self, frame: u64) -> Result<Option<Arc<Vec<u8>>>, Error> {
+    pub(super) fn get(&mut self, frame: u64) -> Result<Option<Arc<FrameBuf>>, Error> {
         match self {
             RefFeed::Shared(shared, i) => Ok(shared.wait_for(*i, frame)),
             RefFeed::File(reference) => Ok(reference.get(frame, Arc::new)?.cloned()),
@@ -132,15 +133,19 @@ mod tests {
         SharedReference::new(capacity, scorers, exhaustive)
     }
 
+    fn buf(b: u8) -> Arc<FrameBuf> {
+        Arc::new(FrameBuf::from(vec![b]))
+    }
+
     #[test]
     fn shared_window_keeps_first_sightings_and_answers_misses() {
         let s = shared(3, false, 1);
-        s.insert(5, vec![1]);
-        s.insert(5, vec![2]);
-        s.insert(6, vec![3]);
+        s.insert(5, buf(1));
+        s.insert(5, buf(2));
+        s.insert(6, buf(3));
         assert_eq!(
-            *s.wait_for(0, 5).unwrap(),
-            vec![1],
+            s.wait_for(0, 5).unwrap()[..],
+            [1],
             "duplicates do not replace"
         );
         assert!(s.wait_for(0, 4).is_none(), "older than the newest: gone");
@@ -151,18 +156,18 @@ mod tests {
     #[test]
     fn exhaustive_control_waits_for_the_scorer() {
         let s = shared(2, true, 1);
-        s.insert(0, vec![0]);
-        s.insert(1, vec![1]);
+        s.insert(0, buf(0));
+        s.insert(1, buf(1));
         let s2 = s.clone();
         let control = std::thread::spawn(move || {
             for f in 2..6 {
-                s2.insert(f, vec![f as u8]);
+                s2.insert(f, buf(f as u8));
             }
             s2.end();
         });
         // The scorer asks for every frame in turn; none may have been evicted before.
         for f in 0..6u64 {
-            assert_eq!(*s.wait_for(0, f).unwrap(), vec![f as u8], "frame {f}");
+            assert_eq!(s.wait_for(0, f).unwrap()[..], [f as u8], "frame {f}");
         }
         s.done(0);
         control.join().unwrap();

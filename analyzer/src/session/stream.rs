@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::{ClockMode, Msg, QUEUE_FRAMES, SessionConfig};
 use crate::Error;
 use crate::ingest::{
-    Input, Protocol, RawFrame, Reader, ReaderOptions, Received, Stopper, WallClock, reader,
+    FrameBuf, FramePool, Input, Protocol, RawFrame, Reader, ReaderOptions, Received, Stopper,
+    WallClock, reader,
 };
 use crate::qr::{GrayFrame, QrTracker, picture_changed};
 use crate::quality::live::{LiveFeeder, ReferenceInfo, SharedReference};
@@ -132,7 +133,10 @@ fn read_stream(
     let mut result = Ok(());
     let mut received = Received::default();
     let mut current = Some(reader);
+    // Frames come back to it from the decoder, the reference window and the scorers.
+    let pool = FramePool::default();
     while let Some(mut reader) = current.take() {
+        reader.use_pool(pool.clone());
         let stopper = reader.stopper();
         let _ = tx.send(Msg::Opened {
             stream,
@@ -347,7 +351,8 @@ fn decode_stream(
     work: &Receiver<Work>,
     tx: &Sender<Msg>,
 ) {
-    let mut prev: Option<Vec<u8>> = None;
+    // The previous picture (shared with the reference window for the control).
+    let mut prev: Option<Arc<FrameBuf>> = None;
     while let Ok(item) = work.recv() {
         let frame = match item {
             Work::Frame(f) => f,
@@ -373,7 +378,7 @@ fn decode_stream(
         let luma = &frame.data[..luma_len];
         let gray = GrayFrame::new(frame.width, frame.height, luma);
         let timecode = gray.and_then(|g| tracker.decode(g).ok());
-        let picture_changed = picture_changed(prev.as_deref(), luma, frame.width);
+        let picture_changed = picture_changed(prev.as_deref().map(|p| &p[..]), luma, frame.width);
         let arrival_us = match clock {
             ClockMode::Realtime => frame.arrival_us,
             ClockMode::Pts { start_us } => start_us + frame.pts_us.unwrap_or(0),
@@ -388,15 +393,15 @@ fn decode_stream(
         };
         prev = match (&mut hook, timecode) {
             (QualityHook::Control(shared), Some(tc)) => {
-                let luma = frame.data[..luma_len].to_vec();
-                shared.insert(tc.frame, frame.data);
-                Some(luma)
+                let data = Arc::new(frame.data);
+                shared.insert(tc.frame, data.clone());
+                Some(data)
             }
             (QualityHook::Live(feeder), tc) => {
                 feeder.offer(frame.seq, tc, arrival_us, &frame.data);
-                Some(frame.data)
+                Some(Arc::new(frame.data))
             }
-            _ => Some(frame.data),
+            _ => Some(Arc::new(frame.data)),
         };
         if tx.send(Msg::Arrival { stream, arrival }).is_err() {
             return;
