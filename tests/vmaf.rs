@@ -217,6 +217,29 @@ fn a_smaller_rendition_is_scaled_to_the_reference() {
     );
 }
 
+#[test]
+fn unreadable_first_frames_neither_unpair_the_run_nor_freeze_it() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let r = reference(dir.path());
+    // The provider's copy starts black for 3 frames (a fade-in): no code to read there.
+    let black = "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='lt(n,3)'";
+    let d = impair(&r, black, "20", &dir.path().join("fade.mp4"));
+    let (s, paired, all) = vmaf(dir.path(), "fade", &r, &d);
+    // Before: pairing was decided on the first frame alone, so this run paired by position.
+    assert_eq!(all["pairing"], "frame_number", "{all}");
+    assert_eq!(s["unreadable"], 3, "{s}");
+    assert_eq!(s["frames_scored"], 87, "{s}");
+    assert!((3..90).all(|f| paired.contains_key(&f)));
+    // Before: the black frames sat on the PTS clock and the rest on UTC, a 56-year freeze
+    // (and a mean fps of 7e-8). Now: the three identical black frames hold one picture for
+    // 100 ms, which is all the freeze there is.
+    assert_eq!(s["freeze_ms_total"].as_f64(), Some(100.0), "{s}");
+    assert!(s["fps"]["min"].as_f64().is_some_and(|f| f >= 28.0), "{s}");
+}
+
 /// `analyze --vmaf` on a replay: per stream frame number → vmaf from frames.csv.
 fn analyze_vmaf(dir: &Path, name: &str, args: &[&str]) -> (Value, HashMap<u64, f64>) {
     let out = dir.join(name);

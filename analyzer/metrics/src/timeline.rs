@@ -144,11 +144,17 @@ impl Player {
             return None;
         }
         // A frame without a (trusted) capture time is the one after the last shown.
-        let capture = match (r.kind, r.capture_us) {
-            (FrameKind::New | FrameKind::OutOfOrder, Some(c)) => c,
-            _ => self
-                .last_capture
-                .map_or(r.arrival_us, |c| c + self.interval_us),
+        let capture = match (r.kind, r.capture_us, self.last_capture) {
+            (FrameKind::New | FrameKind::OutOfOrder, Some(c), _) => c,
+            (_, _, Some(c)) => c + self.interval_us,
+            // Nothing to count from yet (the first frames' codes were unreadable): shown as
+            // it arrives. The arrival clock is not the capture clock (a file's PTS against
+            // UTC), so it sets neither the playback delay nor a capture to count from.
+            (_, _, None) => {
+                let at = (r.arrival_us + self.buffer_us).max(self.last_shown.unwrap_or(i64::MIN));
+                self.last_shown = Some(at);
+                return Some((at, None));
+            }
         };
         let l = self
             .delay
@@ -440,5 +446,29 @@ mod tests {
         let t = timeline(&rows, I, Transport::Continuous, StreamEnd::Finished);
         assert!(t.freezes.is_empty(), "{:?}", t.freezes);
         assert_eq!(t.shown_us.len(), 30);
+    }
+
+    #[test]
+    fn unreadable_first_frames_on_another_clock_are_no_freeze() {
+        // A file scored by `vmaf`: arrivals are PTS from 0, captures are UTC (2026).
+        let utc = 1_796_091_596_000_000;
+        let mut rows = vec![Delivered {
+            arrival_us: 0,
+            frame: None,
+            capture_us: None,
+            kind: FrameKind::Unreadable,
+        }];
+        rows.extend((1..30).map(|f| Delivered {
+            capture_us: Some(utc + f as i64 * I),
+            ..new(f, f as i64 * I)
+        }));
+        let t = timeline(&rows, I, Transport::Continuous, StreamEnd::Finished);
+        assert!(t.freezes.is_empty(), "{:?}", t.freezes);
+        assert_eq!(t.shown_us.len(), 30);
+        assert!(
+            t.shown_us.windows(2).all(|w| w[1] - w[0] == I),
+            "{:?}",
+            t.shown_us
+        );
     }
 }

@@ -70,6 +70,8 @@ type Item = Result<(RawFrame, Option<Timecode>), Error>;
 /// One input read, and its codes decoded, on a thread of its own a few frames ahead, so that
 /// ffmpeg's decoding overlaps libvmaf's scoring.
 pub(super) struct Feed {
+    /// Frames read by `finds_code` and not yet taken.
+    ahead: std::collections::VecDeque<(RawFrame, Option<Timecode>)>,
     rx: Option<Receiver<Item>>,
     stopper: Stopper,
     thread: Option<JoinHandle<()>>,
@@ -104,6 +106,7 @@ impl Feed {
             })
             .expect("spawning a thread");
         Self {
+            ahead: std::collections::VecDeque::new(),
             rx: Some(rx),
             stopper,
             thread: Some(thread),
@@ -111,12 +114,45 @@ impl Feed {
     }
 
     pub(super) fn next(&mut self) -> Result<Option<(RawFrame, Option<Timecode>)>, Error> {
+        if let Some(f) = self.ahead.pop_front() {
+            return Ok(Some(f));
+        }
+        self.receive()
+    }
+
+    fn receive(&mut self) -> Result<Option<(RawFrame, Option<Timecode>)>, Error> {
         match self.rx.as_ref().map(Receiver::recv) {
             Some(Ok(item)) => item.map(Some),
             _ => Ok(None),
         }
     }
 }
+
+impl Feed {
+    /// Whether one of the first `frames` frames carries a code (read ahead and kept for
+    /// `next`): a first frame whose code is unreadable does not make a run pair by position.
+    pub(super) fn finds_code(&mut self, frames: usize) -> Result<bool, Error> {
+        if self.ahead.iter().any(|(_, tc)| tc.is_some()) {
+            return Ok(true);
+        }
+        while self.ahead.len() < frames {
+            match self.receive()? {
+                Some(f) => {
+                    let found = f.1.is_some();
+                    self.ahead.push_back(f);
+                    if found {
+                        return Ok(true);
+                    }
+                }
+                None => break,
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Frames looked at for a code before an input is taken as one without timecodes.
+const CODE_LOOKAHEAD: usize = 30;
 
 /// Dropping a feed stops reading (ffmpeg is killed) and waits for its thread, on every path.
 impl Drop for Feed {
@@ -133,8 +169,6 @@ impl Drop for Feed {
 /// position), as far as a wanted key: the pairing both offline and live scoring rely on.
 pub(super) struct ReferenceFeed<T> {
     feed: Feed,
-    /// A frame already taken off the feed (the one that decided the pairing).
-    pending: Option<(RawFrame, Option<Timecode>)>,
     window: ReferenceWindow<T>,
     pairing: Pairing,
     done: bool,
@@ -144,7 +178,6 @@ impl<T> ReferenceFeed<T> {
     pub(super) fn new(feed: Feed, capacity: usize, pairing: Pairing) -> Self {
         Self {
             feed,
-            pending: None,
             window: ReferenceWindow::new(capacity),
             pairing,
             done: false,
@@ -159,10 +192,7 @@ impl<T> ReferenceFeed<T> {
         keep: impl Fn(FrameBuf) -> T,
     ) -> Result<Option<&T>, Error> {
         while !self.done && self.window.newest().is_none_or(|n| n < wanted) {
-            let next = match self.pending.take() {
-                Some(r) => Some(r),
-                None => self.feed.next()?,
-            };
+            let next = self.feed.next()?;
             let Some((r, tc)) = next else {
                 self.done = true;
                 break;
@@ -211,13 +241,14 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
         Scorer::new(&config.model, config.threads, config.subsample).map_err(Error::Vmaf)?;
     let (mut reference, mut distorted) = (Feed::start(reference), Feed::start(distorted));
 
-    // Pair by frame number if both first frames carry timecodes.
-    let pending_ref = reference.next()?;
+    // Pair by frame number if both inputs carry timecodes within their first frames.
+    let pairing =
+        if reference.finds_code(CODE_LOOKAHEAD)? && distorted.finds_code(CODE_LOOKAHEAD)? {
+            Pairing::FrameNumber
+        } else {
+            Pairing::Index
+        };
     let mut next_dist = distorted.next()?;
-    let pairing = match (&pending_ref, &next_dist) {
-        (Some((_, Some(_))), Some((_, Some(_)))) => Pairing::FrameNumber,
-        _ => Pairing::Index,
-    };
     let fps = if reference_fps > 0.0 {
         reference_fps
     } else {
@@ -225,7 +256,6 @@ pub fn score(config: &OfflineConfig) -> Result<OfflineResult, Error> {
     };
     let capacity = (config.window.as_secs_f64() * fps).ceil() as usize;
     let mut reference = ReferenceFeed::new(reference, capacity, pairing);
-    reference.pending = pending_ref;
     let mut frames = Vec::new();
     let mut index_key = 0u64;
     let mut scaled = false;
