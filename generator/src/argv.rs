@@ -106,12 +106,14 @@ pub fn decode_args(
     a
 }
 
-/// Scale a user's video into `size` keeping its aspect ratio, pad the rest black, resample to
-/// `rate`, convert to yuv420p.
+/// Deinterlace the frames flagged interlaced (progressive ones pass untouched), scale a
+/// user's video into `size` keeping its aspect ratio, pad the rest black, resample to `rate`,
+/// convert to yuv420p.
 pub fn fit_filter(size: PictureSize, rate: FrameRate) -> String {
     let (w, h) = (size.width, size.height);
     format!(
-        "scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,\
+        "bwdif=mode=send_frame:deint=interlaced,\
+         scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,\
          pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps={rate},format=yuv420p"
     )
 }
@@ -302,7 +304,8 @@ mod tests {
         assert_eq!(a[6..9], ["-map", "0:v:0", "-vf"]);
         assert_eq!(
             a[9],
-            "scale=640:360:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,\
+            "bwdif=mode=send_frame:deint=interlaced,\
+             scale=640:360:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,\
              pad=640:360:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps=30000/1001,format=yuv420p"
         );
         let url = decode_args(
