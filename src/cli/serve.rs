@@ -28,16 +28,38 @@ pub struct Args {
     /// Largest upload accepted (413 past it), e.g. 10GiB, 500M.
     #[arg(long, value_name = "SIZE", value_parser = values::byte_size, default_value = "10GiB")]
     max_upload: u64,
+    /// In-process job workers (transcodes run one at a time each); 0 only serves.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    workers: usize,
+    /// Rendition ladder, TOML: [[format]] tables with name, height, video_kbps, audio_kbps
+    /// (default: 1080p 5000k, 720p 3000k, 540p 2000k, 360p 800k; AAC 128k).
+    #[arg(long, value_name = "FILE")]
+    ladder: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ffprobe = generator::process::locate("ffprobe", None)?;
+    let ffmpeg = generator::process::locate("ffmpeg", None)?;
+    let ladder = match &args.ladder {
+        None => service::ladder::default_ladder(),
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read --ladder {}", file.display()))?;
+            match service::ladder::parse_ladder(&text) {
+                Ok(l) => l,
+                Err(e) => return Ok(super::usage(&format!("--ladder {}: {e}", file.display()))),
+            }
+        }
+    };
     let config = service::Config {
         listen: args.listen,
         database: args.database,
         storage: args.storage,
         max_upload: args.max_upload,
         ffprobe,
+        ffmpeg,
+        ladder,
+        workers: args.workers,
     };
     let stop = super::interrupt_flag()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -58,6 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         shutdown,
     ));
+    // A transcode's blocking thread may still be reading ffmpeg: its child dies with us.
+    runtime.shutdown_timeout(Duration::from_secs(2));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(service::AppError::BadRequest(why)) => Ok(super::usage(&why)),

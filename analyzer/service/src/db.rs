@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::error::AppError;
+use crate::pipeline::Outputs;
 use crate::probe::Probe;
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,11 @@ pub struct Asset {
     pub sha256: String,
     pub probe: Probe,
     pub error: Option<String>,
+    /// 0–1 while processing.
+    pub progress: f64,
+    /// What the transcode job made, once ready (its fields appear in the asset's JSON).
+    #[serde(flatten)]
+    pub outputs: Option<Outputs>,
 }
 
 /// One line of the audit log.
@@ -62,10 +68,15 @@ impl Db {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
+        // apalis's job tables share the database: each migrator leaves the other's alone.
+        let mut ours = sqlx::migrate!("./migrations");
+        ours.set_ignore_missing(true);
+        ours.run(&pool)
             .await
             .map_err(|e| AppError::Internal(format!("migrating {url}: {e}")))?;
+        crate::jobs::migrate(&pool)
+            .await
+            .map_err(|e| AppError::Internal(format!("migrating the job queue of {url}: {e}")))?;
         Ok(Self { pool })
     }
 
@@ -110,6 +121,50 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// A transcode job started, progressed or ended.
+    pub async fn set_status(
+        &self,
+        id: &str,
+        status: &str,
+        progress: f64,
+        error: Option<&str>,
+    ) -> Result<(), AppError> {
+        sqlx::query("UPDATE assets SET status = ?, progress = ?, error = ? WHERE id = ?")
+            .bind(status)
+            .bind(progress)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_progress(&self, id: &str, progress: f64) -> Result<(), AppError> {
+        sqlx::query("UPDATE assets SET progress = ? WHERE id = ? AND status = 'processing'")
+            .bind(progress)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The job's results: the asset is ready.
+    pub async fn set_ready(&self, id: &str, outputs: &Outputs) -> Result<(), AppError> {
+        let json = serde_json::to_string(outputs).map_err(|e| AppError::Internal(e.to_string()))?;
+        sqlx::query(
+            "UPDATE assets SET status = 'ready', progress = 1, error = NULL, outputs = ? WHERE id = ?",
+        )
+        .bind(json)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn audit(
@@ -163,5 +218,14 @@ fn asset_of(r: &sqlx::sqlite::SqliteRow) -> Result<Asset, AppError> {
         probe: serde_json::from_str(&probe)
             .map_err(|e| AppError::Internal(format!("asset probe in the database: {e}")))?,
         error: r.try_get("error")?,
+        progress: r.try_get("progress")?,
+        outputs: match r.try_get::<Option<String>, _>("outputs")? {
+            Some(o) => {
+                Some(serde_json::from_str(&o).map_err(|e| {
+                    AppError::Internal(format!("asset outputs in the database: {e}"))
+                })?)
+            }
+            None => None,
+        },
     })
 }

@@ -28,6 +28,10 @@ pub enum AppError {
     Db(#[from] sqlx::Error),
     #[error("{0}")]
     Internal(String),
+    /// A transcode job's step failed (ffmpeg's command and stderr tail included): the
+    /// asset's `error`, never an HTTP answer.
+    #[error("{0}")]
+    Job(String),
 }
 
 impl AppError {
@@ -44,7 +48,9 @@ impl AppError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotMedia(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Io { .. } | Self::Db(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Io { .. } | Self::Db(_) | Self::Internal(_) | Self::Job(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }

@@ -1,10 +1,16 @@
 //! `streamscope serve`, the reference service: `app(state)` is the whole HTTP surface (tests
 //! drive it with `oneshot` as well as over a socket), `serve` runs it on a listener.
 //! Built so far: uploads streamed to storage, probed by ffprobe, assets in SQLite, an audit
-//! log. The reference ladder, jobs, webhooks, S3 and the page come with the rest of issue 14.
+//! log, a persistent transcode job per upload (timecoded master, ladder, DASH + HLS,
+//! thumbnails) and the files served. Webhooks, tus, S3 and the page come with the rest of
+//! issue 14.
 
 pub mod db;
 pub mod error;
+pub mod files;
+pub mod jobs;
+pub mod ladder;
+pub mod pipeline;
 pub mod probe;
 pub mod routes;
 pub mod storage;
@@ -31,6 +37,11 @@ pub struct Config {
     pub max_upload: u64,
     /// The ffprobe to run.
     pub ffprobe: PathBuf,
+    pub ffmpeg: PathBuf,
+    /// The rendition ladder (`--ladder FILE`, else the default).
+    pub ladder: Vec<ladder::Format>,
+    /// In-process job workers (0: only serve).
+    pub workers: usize,
 }
 
 /// Shared by every request.
@@ -40,6 +51,7 @@ pub struct AppState {
     pub storage: storage::Storage,
     pub max_upload: u64,
     pub ffprobe: PathBuf,
+    pub tools: pipeline::Tools,
 }
 
 impl AppState {
@@ -62,6 +74,11 @@ impl AppState {
             storage,
             max_upload: config.max_upload,
             ffprobe: config.ffprobe.clone(),
+            tools: pipeline::Tools {
+                ffmpeg: config.ffmpeg.clone(),
+                ffprobe: config.ffprobe.clone(),
+                ladder: config.ladder.clone(),
+            },
         })
     }
 }
@@ -82,6 +99,7 @@ pub fn app(state: AppState) -> Router {
             get(routes::get_asset).delete(routes::delete_asset),
         )
         .route("/api/v1/audit", get(routes::audit_log))
+        .route("/files/{id}/{*path}", get(files::serve_file))
         .with_state(state)
 }
 
@@ -100,13 +118,29 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| AppError::io("reading the bound address", e))?;
     bound(addr);
-    axum::serve(
+    // One shutdown for the server and the workers.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let workers = tokio::spawn(jobs::run_workers(
+        state.clone(),
+        config.workers,
+        stopped(stop_rx.clone()),
+    ));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(stopped(stop_rx))
     .await
-    .map_err(|e| AppError::io(format!("serving on {addr}"), e))
+    .map_err(|e| AppError::io(format!("serving on {addr}"), e));
+    let _ = workers.await;
+    served
 }
 
 /// Now, UTC, RFC 3339 with milliseconds.

@@ -74,6 +74,8 @@ pub async fn create_asset(
         sha256: up.sha256,
         probe,
         error: None,
+        progress: 0.0,
+        outputs: None,
     };
     if let Err(e) = s.db.insert_asset(&asset).await {
         let _ = s.storage.remove(&asset.id).await;
@@ -81,6 +83,7 @@ pub async fn create_asset(
     }
     s.db.audit(&client, "upload", Some(&asset.id), &asset.original_name)
         .await?;
+    crate::jobs::enqueue(s.db.pool(), &asset.id).await?;
     tracing::info!("asset {} uploaded ({} bytes)", asset.id, asset.size_bytes);
     Ok((
         StatusCode::CREATED,

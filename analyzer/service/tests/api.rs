@@ -42,6 +42,9 @@ async fn server(max_upload: u64) -> Server {
         storage: storage.clone(),
         max_upload,
         ffprobe: "ffprobe".into(),
+        ffmpeg: "ffmpeg".into(),
+        ladder: service::ladder::default_ladder(),
+        workers: 0,
     };
     let state = AppState::open(&config).await.unwrap();
     Server {

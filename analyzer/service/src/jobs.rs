@@ -1,0 +1,167 @@
+//! The persistent job queue (apalis on the same SQLite database): a transcode job per
+//! upload, run by `--workers N` in-process workers. A server killed mid-job leaves the job
+//! locked by a worker that stops beating; the next server's workers take it up again. A job
+//! that keeps failing ends with the asset `failed`, ffmpeg's command and stderr tail in its
+//! `error`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use apalis::prelude::*;
+use apalis_sqlite::{Config as QueueConfig, SqlitePool, SqliteStorage};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// Turn an uploaded asset into its reference ladder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transcode {
+    pub asset: String,
+}
+
+/// Attempts before an asset is `failed`.
+pub const ATTEMPTS: usize = 2;
+
+/// How often a worker says it is alive; a worker silent for 3 beats has died and its job is
+/// taken by another.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
+fn queue_config() -> QueueConfig {
+    QueueConfig::default()
+        .queue("transcode")
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(3)
+        // One job at a time per worker: none is held locked while another runs.
+        .batch_size(1)
+}
+
+/// Create or update apalis's tables (beside ours, each migrator ignoring the other's).
+pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut m = SqliteStorage::<()>::migrations();
+    m.set_ignore_missing(true);
+    m.run(pool).await
+}
+
+/// Queue the transcode of `asset`.
+pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
+    let mut storage = SqliteStorage::<Transcode>::new(pool).with_config(queue_config());
+    let task = TaskBuilder::new(Transcode {
+        asset: asset.to_owned(),
+    })
+    .max_attempts(ATTEMPTS)
+    .build();
+    storage
+        .push_task(task)
+        .await
+        .map_err(|e| AppError::Internal(format!("queueing the transcode of {asset}: {e}")))
+}
+
+/// Run `n` workers (one job each at a time) until `shutdown` resolves.
+pub async fn run_workers(
+    state: AppState,
+    n: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let stop = stop_signal(shutdown);
+    let mut running = Vec::new();
+    for i in 0..n {
+        // A unique name: a restarted server must not pose as its dead predecessor, whose
+        // jobs it takes over once that one's heartbeat is stale.
+        let name = format!("serve-{}-{i}-{}", std::process::id(), uuid::Uuid::new_v4());
+        let backend = SqliteStorage::<Transcode>::new(state.db.pool()).with_config(queue_config());
+        let worker = WorkerBuilder::new(name)
+            .backend(backend)
+            .concurrency(1)
+            .data(state.clone())
+            .build(transcode);
+        let mut stop = stop.clone();
+        running.push(tokio::spawn(async move {
+            let signal = async move {
+                let _ = stop.wait_for(|s| *s).await;
+                Ok::<(), std::io::Error>(())
+            };
+            if let Err(e) = worker.run_until(signal).await {
+                tracing::error!("job worker stopped: {e}");
+            }
+        }));
+    }
+    for r in running {
+        let _ = r.await;
+    }
+}
+
+/// A watch that turns true once `shutdown` resolves (each worker waits on a clone).
+fn stop_signal(
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// The job: build the asset's outputs, with progress in the database every half second.
+async fn transcode(
+    job: Transcode,
+    state: Data<AppState>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    let id = job.asset;
+    let Some(asset) = state.db.asset(&id).await? else {
+        // Deleted while queued: nothing to do.
+        return Ok(());
+    };
+    state.db.set_status(&id, "processing", 0.0, None).await?;
+    let created_us = chrono::DateTime::parse_from_rfc3339(&asset.created_at)
+        .map(|t| u64::try_from(t.timestamp()).unwrap_or(0) * 1_000_000)
+        .unwrap_or(0);
+    let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
+    let dir = state.storage.asset_dir(&id);
+    let build = crate::pipeline::build(
+        &state.tools,
+        &id,
+        &dir,
+        &asset.probe,
+        created_us,
+        progress.clone(),
+    );
+    tokio::pin!(build);
+    let result = loop {
+        tokio::select! {
+            r = &mut build => break r,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                let p = f64::from_bits(progress.load(Ordering::Relaxed));
+                let _ = state.db.set_progress(&id, p).await;
+            }
+        }
+    };
+    match result {
+        Ok(outputs) => {
+            state.db.set_ready(&id, &outputs).await?;
+            tracing::info!("asset {id} is ready");
+            Ok(())
+        }
+        Err(e) => {
+            // apalis counts attempts from 1.
+            let last = attempt.current() >= ATTEMPTS;
+            tracing::warn!("asset {id}: attempt {} failed: {e}", attempt.current());
+            if last {
+                state
+                    .db
+                    .set_status(&id, "failed", 0.0, Some(&e.to_string()))
+                    .await?;
+                let _ = state
+                    .db
+                    .audit("worker", "failed", Some(&id), &e.to_string())
+                    .await;
+            } else {
+                state.db.set_status(&id, "uploaded", 0.0, None).await?;
+            }
+            Err(e.into())
+        }
+    }
+}
