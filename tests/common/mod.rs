@@ -2,6 +2,8 @@
 //! decoding frames and timecodes through real ffmpeg, ffprobe as JSON.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -93,6 +95,19 @@ pub fn ffmpeg_cmd() -> Command {
     let mut c = Command::new("ffmpeg");
     c.args(["-v", "error", "-nostdin", "-y"]);
     c
+}
+
+/// A plain H.264 clip (no timecode) of ffmpeg's lavfi `source` for `seconds`, with `extra`
+/// output options; its path.
+pub fn lavfi_clip(out: &Path, source: &str, seconds: &str, extra: &[&str]) -> PathBuf {
+    run_ok(
+        ffmpeg_cmd()
+            .args(["-f", "lavfi", "-i", source, "-t", seconds])
+            .args(extra)
+            .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(out),
+    );
+    out.to_path_buf()
 }
 
 /// Run `cmd` (2 min limit); it must succeed.

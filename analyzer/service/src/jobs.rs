@@ -44,18 +44,36 @@ pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateErro
     m.run(pool).await
 }
 
-/// Queue the transcode of `asset`.
-pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
-    let mut storage = SqliteStorage::<Transcode>::new(pool).with_config(queue_config());
-    let task = TaskBuilder::new(Transcode {
-        asset: asset.to_owned(),
-    })
-    .max_attempts(ATTEMPTS)
-    .build();
+/// Queue `job` on the queue of `config`, to be tried `attempts` times; `what` names it in an
+/// error.
+pub async fn push<T: Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static>(
+    pool: &SqlitePool,
+    config: QueueConfig,
+    job: T,
+    attempts: usize,
+    what: &str,
+) -> Result<(), AppError> {
+    let mut storage = SqliteStorage::<T>::new(pool).with_config(config);
+    let task = TaskBuilder::new(job).max_attempts(attempts).build();
     storage
         .push_task(task)
         .await
-        .map_err(|e| AppError::Internal(format!("queueing the transcode of {asset}: {e}")))
+        .map_err(|e| AppError::Internal(format!("queueing {what}: {e}")))
+}
+
+/// Queue the transcode of `asset`.
+pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
+    let job = Transcode {
+        asset: asset.to_owned(),
+    };
+    push(
+        pool,
+        queue_config(),
+        job,
+        ATTEMPTS,
+        &format!("the transcode of {asset}"),
+    )
+    .await
 }
 
 /// Run `n` workers (one job each at a time) until `shutdown` resolves.
@@ -143,6 +161,7 @@ async fn transcode(
         Ok(outputs) => {
             state.db.set_ready(&id, &outputs).await?;
             tracing::info!("asset {id} is ready");
+            notify(&state, "asset.ready", &id).await?;
             Ok(())
         }
         Err(e) => {
@@ -158,10 +177,23 @@ async fn transcode(
                     .db
                     .audit("worker", "failed", Some(&id), &e.to_string())
                     .await;
+                notify(&state, "asset.failed", &id).await?;
             } else {
                 state.db.set_status(&id, "uploaded", 0.0, None).await?;
             }
             Err(e.into())
         }
     }
+}
+
+/// Queue `event` with the asset as the API shows it now (when a webhook is set).
+async fn notify(state: &AppState, event: &str, id: &str) -> Result<(), AppError> {
+    if state.webhook.is_none() {
+        return Ok(());
+    }
+    let Some(asset) = state.db.asset(id).await? else {
+        return Ok(());
+    };
+    let json = serde_json::to_value(&asset).map_err(|e| AppError::Internal(e.to_string()))?;
+    crate::webhook::enqueue(state.db.pool(), event, &json).await
 }

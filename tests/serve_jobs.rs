@@ -1,0 +1,296 @@
+//! `streamscope serve`'s transcode jobs end to end: an upload becomes a timecoded master, a
+//! ladder, DASH + HLS and thumbnails, survives a killed server, is scored against with
+//! `streamscope vmaf`; a job that cannot succeed ends `failed`; webhooks signed and retried.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::serve::*;
+use common::*;
+
+/// A 3 s 640x360 30 fps clip with a mono tone and no timecode: a user's own content.
+fn user_clip(dir: &Path) -> std::path::PathBuf {
+    lavfi_clip(
+        &dir.join("talk.mp4"),
+        "testsrc2=size=640x360:rate=30",
+        "3",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:sample_rate=48000",
+            "-t",
+            "3",
+        ]
+        .into_iter()
+        .chain([
+            "-b:v",
+            "1500k",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-ac",
+            "1",
+        ])
+        .collect::<Vec<_>>(),
+    )
+}
+
+const TEST_LADDER: &str = "[[format]]\nname = \"360p\"\nheight = 360\nvideo_kbps = 800\n\n\
+    [[format]]\nname = \"240p\"\nheight = 240\nvideo_kbps = 400\n\n\
+    [[format]]\nname = \"180p\"\nheight = 180\nvideo_kbps = 250\n\n\
+    [[format]]\nname = \"1080p\"\nheight = 1080\nvideo_kbps = 5000\n";
+
+#[test]
+fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let clip = user_clip(dir.path());
+    let ladder = dir.path().join("ladder.toml");
+    std::fs::write(&ladder, TEST_LADDER).unwrap();
+    let ladder_arg = path_str(&ladder);
+    let mut s = serve(dir.path(), &["--ladder", ladder_arg]);
+    let (code, a) = curl(&[
+        "-F",
+        &format!("file=@{}", clip.display()),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_owned();
+    // Killed (SIGKILL: no goodbye) while the job runs; started again, the job completes.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, a) = curl(&[&format!("{}/api/v1/assets/{id}", s.url)]);
+        if a["status"] == "processing" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never processing: {a}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    let (hook, got) = receiver(0);
+    let s = serve(dir.path(), &["--ladder", ladder_arg, "--webhook", &hook]);
+    let a = settle(&s.url, &id, Duration::from_secs(120));
+    assert_eq!(a["status"], "ready", "{a}");
+    assert_eq!(a["progress"], 1.0);
+    // The notification: the asset as the API shows it, ready (unsigned: no secret given).
+    let reqs = wait_for(&got, 1);
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(
+        header(&reqs[0].0, "x-streamscope-event"),
+        Some("asset.ready")
+    );
+    assert_eq!(header(&reqs[0].0, "x-streamscope-signature"), None);
+    let event: serde_json::Value = serde_json::from_str(&reqs[0].1).unwrap();
+    assert_eq!(event["asset"]["renditions"], a["renditions"], "{event}");
+
+    // No upscaling and nothing richer than the 1.5 Mbit/s source: the 1080p entry is not made.
+    let r = a["renditions"].as_array().unwrap();
+    let got: Vec<_> = r
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["width"].as_u64().unwrap(),
+                r["height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("360p", 640, 360), ("240p", 426, 240), ("180p", 320, 180)],
+        "{a}"
+    );
+    for r in r {
+        assert_eq!(
+            (r["video_codec"].as_str(), r["audio_codec"].as_str()),
+            (Some("h264"), Some("aac"))
+        );
+        assert_eq!(r["audio_channels"], 2, "{r}");
+    }
+    // Every rendition's keyframes at the same times (every 2 s): ABR switching works.
+    let files = dir.path().join(format!("data/assets/{id}/r"));
+    let k360 = keyframes(&files.join("360p.mp4"));
+    assert_eq!(k360.len(), 2, "{k360:?}");
+    for n in ["240p", "180p"] {
+        assert_eq!(keyframes(&files.join(format!("{n}.mp4"))), k360, "{n}");
+    }
+    // HLS and DASH over the same segments, with what a player needs to choose.
+    let base = &s.url;
+    let hls = Command::new("curl")
+        .args(["-sS", &format!("{base}{}", a["hls"].as_str().unwrap())])
+        .output()
+        .unwrap();
+    let hls = String::from_utf8_lossy(&hls.stdout).into_owned();
+    let variants: Vec<_> = hls
+        .lines()
+        .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+        .collect();
+    assert_eq!(variants.len(), 3, "{hls}");
+    for v in &variants {
+        assert!(
+            v.contains("BANDWIDTH=") && v.contains("RESOLUTION=") && v.contains("CODECS=\"avc1."),
+            "{v}"
+        );
+    }
+    let mpd = Command::new("curl")
+        .args(["-sS", &format!("{base}{}", a["dash"].as_str().unwrap())])
+        .output()
+        .unwrap();
+    let mpd = String::from_utf8_lossy(&mpd.stdout).into_owned();
+    assert_eq!(mpd.matches("mimeType=\"video/mp4\"").count(), 3, "{mpd}");
+    // Each kind of object with its type and caching; the upload itself is not served.
+    for (path, ct, cache) in [
+        (
+            a["hls"].as_str().unwrap().to_owned(),
+            "application/vnd.apple.mpegurl",
+            "max-age=2",
+        ),
+        (
+            a["dash"].as_str().unwrap().to_owned(),
+            "application/dash+xml",
+            "max-age=2",
+        ),
+        (
+            format!("/files/{id}/stream/chunk-stream0-00001.m4s"),
+            "video/iso.segment",
+            "immutable",
+        ),
+        (
+            r[1]["url"].as_str().unwrap().to_owned(),
+            "video/mp4",
+            "immutable",
+        ),
+        (
+            a["poster"].as_str().unwrap().to_owned(),
+            "image/jpeg",
+            "immutable",
+        ),
+        (
+            a["thumbnails"][4].as_str().unwrap().to_owned(),
+            "image/jpeg",
+            "immutable",
+        ),
+    ] {
+        let h = head(&format!("{base}{path}"));
+        assert!(h.starts_with("http/1.1 200"), "{path}: {h}");
+        assert!(h.contains(&format!("content-type: {ct}")), "{path}: {h}");
+        assert!(
+            h.contains("cache-control: public") && h.contains(cache),
+            "{path}: {h}"
+        );
+    }
+    assert!(head(&format!("{base}/files/{id}/source")).starts_with("http/1.1 404"));
+
+    // The reference in use: the 360p rendition scored against it over HTTP, paired by the
+    // codes the master stamped (at 240p and 400 kbit/s a few codes go unread: 87 of 90 once).
+    let out = dir.path().join("vmaf");
+    let v = run(bin()
+        .args(["vmaf", "--vmaf-threads", "2", "--reference"])
+        .arg(format!("{base}{}", a["reference"].as_str().unwrap()))
+        .arg("--distorted")
+        .arg(format!("{base}{}", r[0]["url"].as_str().unwrap()))
+        .arg("--out")
+        .arg(&out));
+    assert!(v.status.success(), "{}", v.stderr);
+    let summary = summary_json(&out);
+    assert_eq!(summary["pairing"], "frame_number", "{summary}");
+    let d = &summary["streams"][0];
+    assert_eq!(d["frames_received"], 90, "{d}");
+    assert!(d["frames_scored"].as_u64().unwrap() >= 88, "{d}");
+    assert_eq!(
+        (d["dropped"].as_u64(), d["duplicated"].as_u64()),
+        (Some(0), Some(0)),
+        "{d}"
+    );
+    let frames = std::fs::read_to_string(out.join("frames.csv")).unwrap();
+    assert!(
+        frames
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1)?.parse::<u64>().ok())
+            .max()
+            == Some(89)
+    );
+    // The audit log has the upload; the asset is one, not two, after the restart.
+    let (_, list) = curl(&[&format!("{base}/api/v1/assets")]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_job_that_cannot_succeed_ends_failed_and_the_webhook_says_so_signed_after_a_retry() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    // A real video, but too small to carry the code: ffprobe accepts it, the master cannot.
+    let tiny = lavfi_clip(
+        &dir.path().join("tiny.mp4"),
+        "testsrc2=size=64x48:rate=25",
+        "1",
+        &[],
+    );
+    let (hook, got) = receiver(1);
+    let secret = "s3cret-for-the-test";
+    let s = serve(
+        dir.path(),
+        &["--webhook", &hook, "--webhook-secret", secret],
+    );
+    let (code, a) = curl(&[
+        "-F",
+        &format!("file=@{}", tiny.display()),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap();
+    let a = settle(&s.url, id, Duration::from_secs(60));
+    assert_eq!(a["status"], "failed", "{a}");
+    let error = a["error"].as_str().unwrap();
+    assert!(
+        error.contains("making the timecoded master") && error.contains("too small"),
+        "{error}"
+    );
+    // The first delivery answered 500, the retry 204: two requests, one delivery id.
+    let reqs = wait_for(&got, 2);
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    let ids: Vec<_> = reqs
+        .iter()
+        .map(|(h, _)| header(h, "x-streamscope-delivery").unwrap())
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+    for (head, body) in &reqs {
+        assert!(head.starts_with("post /hook http/1.1"), "{head}");
+        assert_eq!(header(head, "x-streamscope-event"), Some("asset.failed"));
+        assert_eq!(header(head, "content-type"), Some("application/json"));
+        assert_eq!(
+            header(head, "x-streamscope-signature"),
+            Some(hmac_hex(secret, body).as_str())
+        );
+        let event: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (event["event"].as_str(), event["asset"]["id"].as_str()),
+            (Some("asset.failed"), Some(id))
+        );
+        assert_eq!(event["asset"]["status"], "failed");
+    }
+    // The secret itself is never in the body or the audit log.
+    assert!(
+        reqs.iter()
+            .all(|(h, b)| !h.contains(secret) && !b.contains(secret))
+    );
+    let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
+    assert!(!audit.to_string().contains(secret));
+    assert_eq!(audit[0]["action"], "failed", "{audit}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(got.lock().unwrap().len(), 2, "delivered once, not again");
+}
