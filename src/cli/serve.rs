@@ -35,6 +35,18 @@ pub struct Args {
     /// (default: 1080p 5000k, 720p 3000k, 540p 2000k, 360p 800k; AAC 128k).
     #[arg(long, value_name = "FILE")]
     ladder: Option<PathBuf>,
+    /// POST asset.ready / asset.failed here (http://HOST[:PORT]/PATH), retried with backoff.
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
+    /// Sign each webhook body with HMAC-SHA256 (header X-Streamscope-Signature: sha256=HEX).
+    #[arg(
+        long,
+        value_name = "S",
+        env = "STREAMSCOPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        requires = "webhook"
+    )]
+    webhook_secret: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -51,6 +63,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let webhook = match &args.webhook {
+        None => None,
+        Some(url) => match service::webhook::Webhook::new(url, args.webhook_secret.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => return Ok(super::usage(&e.to_string())),
+        },
+    };
     let config = service::Config {
         listen: args.listen,
         database: args.database,
@@ -60,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ffmpeg,
         ladder,
         workers: args.workers,
+        webhook,
     };
     let stop = super::interrupt_flag()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

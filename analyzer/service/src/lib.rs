@@ -15,6 +15,7 @@ pub mod probe;
 pub mod routes;
 pub mod storage;
 pub mod upload;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub struct Config {
     pub ladder: Vec<ladder::Format>,
     /// In-process job workers (0: only serve).
     pub workers: usize,
+    /// Where `asset.ready` / `asset.failed` go.
+    pub webhook: Option<webhook::Webhook>,
 }
 
 /// Shared by every request.
@@ -52,6 +55,7 @@ pub struct AppState {
     pub max_upload: u64,
     pub ffprobe: PathBuf,
     pub tools: pipeline::Tools,
+    pub webhook: Option<webhook::Webhook>,
 }
 
 impl AppState {
@@ -79,6 +83,7 @@ impl AppState {
                 ffprobe: config.ffprobe.clone(),
                 ladder: config.ladder.clone(),
             },
+            webhook: config.webhook.clone(),
         })
     }
 }
@@ -132,6 +137,13 @@ pub async fn serve(
         config.workers,
         stopped(stop_rx.clone()),
     ));
+    let notifier = state.webhook.clone().map(|hook| {
+        tokio::spawn(webhook::run_worker(
+            state.db.pool().clone(),
+            hook,
+            stop_rx.clone(),
+        ))
+    });
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -140,6 +152,9 @@ pub async fn serve(
     .await
     .map_err(|e| AppError::io(format!("serving on {addr}"), e));
     let _ = workers.await;
+    if let Some(n) = notifier {
+        let _ = n.await;
+    }
     served
 }
 

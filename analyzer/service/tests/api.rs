@@ -45,6 +45,7 @@ async fn server(max_upload: u64) -> Server {
         ffmpeg: "ffmpeg".into(),
         ladder: service::ladder::default_ladder(),
         workers: 0,
+        webhook: None,
     };
     let state = AppState::open(&config).await.unwrap();
     Server {
