@@ -76,13 +76,8 @@ pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
     .await
 }
 
-/// Run `n` workers (one job each at a time) until `shutdown` resolves.
-pub async fn run_workers(
-    state: AppState,
-    n: usize,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    let stop = stop_signal(shutdown);
+/// Run `n` workers (one job each at a time) until `stop` turns true.
+pub async fn run_workers(state: AppState, n: usize, stop: tokio::sync::watch::Receiver<bool>) {
     let mut running = Vec::new();
     for i in 0..n {
         // A unique name: a restarted server must not pose as its dead predecessor, whose
@@ -108,18 +103,6 @@ pub async fn run_workers(
     for r in running {
         let _ = r.await;
     }
-}
-
-/// A watch that turns true once `shutdown` resolves (each worker waits on a clone).
-fn stop_signal(
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> tokio::sync::watch::Receiver<bool> {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    rx
 }
 
 /// The job: build the asset's outputs, with progress in the database every half second.

@@ -129,13 +129,10 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     let workers = tokio::spawn(jobs::run_workers(
         state.clone(),
         config.workers,
-        stopped(stop_rx.clone()),
+        stop_rx.clone(),
     ));
     let notifier = state.webhook.clone().map(|hook| {
         tokio::spawn(webhook::run_worker(
@@ -148,7 +145,10 @@ pub async fn serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(stopped(stop_rx))
+    .with_graceful_shutdown(async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|s| *s).await;
+    })
     .await
     .map_err(|e| AppError::io(format!("serving on {addr}"), e));
     let _ = workers.await;

@@ -83,7 +83,8 @@ struct Job {
     seq: u64,
     frame: u64,
     arrival_us: i64,
-    data: FrameBuf,
+    /// The decoder's frame itself, shared (no copy per scored frame).
+    data: Arc<FrameBuf>,
 }
 
 /// How a rotated run's scorers hand over their scores (see `board`).
@@ -122,17 +123,17 @@ impl LiveFeeder {
         seq: u64,
         timecode: Option<Timecode>,
         arrival_us: i64,
-        data: &FrameBuf,
+        data: &Arc<FrameBuf>,
     ) {
         let Some(tc) = timecode else {
             self.unscored(seq, &self.counters.unreadable, Why::Unreadable);
             return;
         };
-        let job = |data: &FrameBuf| Job {
+        let job = |data: &Arc<FrameBuf>| Job {
             seq,
             frame: tc.frame,
             arrival_us,
-            data: data.pooled_copy(),
+            data: data.clone(),
         };
         if self.exhaustive {
             self.backlog.fetch_add(1, Ordering::SeqCst);

@@ -398,8 +398,9 @@ fn decode_stream(
                 Some(data)
             }
             (QualityHook::Live(feeder), tc) => {
-                feeder.offer(frame.seq, tc, arrival_us, &frame.data);
-                Some(Arc::new(frame.data))
+                let data = Arc::new(frame.data);
+                feeder.offer(frame.seq, tc, arrival_us, &data);
+                Some(data)
             }
             _ => Some(Arc::new(frame.data)),
         };
