@@ -2,6 +2,7 @@
 //! decoding frames and timecodes through real ffmpeg, ffprobe as JSON.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod serve;
 
 use std::io::Read;

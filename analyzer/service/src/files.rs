@@ -34,9 +34,7 @@ pub async fn serve_file(
     State(s): State<AppState>,
     Path((id, path)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let id_ok =
-        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    if !id_ok || !servable(&path) {
+    if !crate::upload::is_id(&id) || !servable(&path) {
         return Err(AppError::NotFound(format!("{id}/{path}")));
     }
     let file = s.storage.asset_dir(&id).join(&path);

@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod jobs;
 pub mod ladder;
+pub mod pages;
 pub mod pipeline;
 pub mod probe;
 pub mod routes;
@@ -91,6 +92,9 @@ impl AppState {
 /// The service's routes.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(pages::index))
+        .route("/assets/{id}", get(pages::asset))
+        .route("/static/{name}", get(pages::file))
         .route("/healthz", get(routes::healthz))
         .route(
             "/api/v1/assets",

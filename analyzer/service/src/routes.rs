@@ -136,7 +136,7 @@ pub async fn audit_log(State(s): State<AppState>) -> Result<Json<Vec<AuditEntry>
     Ok(Json(s.db.audit_log(1000).await?))
 }
 
-async fn found(s: &AppState, id: &str) -> Result<Asset, AppError> {
+pub(crate) async fn found(s: &AppState, id: &str) -> Result<Asset, AppError> {
     if !is_id(id) {
         return Err(AppError::NotFound(id.chars().take(64).collect()));
     }

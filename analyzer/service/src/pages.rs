@@ -1,0 +1,179 @@
+//! The web pages: `/` (upload form and asset list), `/assets/{id}` (player, metadata,
+//! downloads, embed snippet) and their static files (`static/`, compiled in; hls.js vendored
+//! from the npm registry by `scripts/vendor-js.sh`), each with a strict Content-Security-Policy
+//! and an ETag so the 389 kB player is fetched once.
+
+use std::sync::LazyLock;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::AppError;
+
+/// The pages' scripts come from this server only; hls.js feeds the video element from `blob:`
+/// URLs and may run its demuxer in a `blob:` worker.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; \
+     worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// One compiled-in file: its name under `/static/` (or the page it is), bytes and type.
+struct Static {
+    name: &'static str,
+    body: &'static [u8],
+    content_type: &'static str,
+}
+
+const FILES: &[Static] = &[
+    Static {
+        name: "index.html",
+        body: include_bytes!("../static/index.html"),
+        content_type: "text/html; charset=utf-8",
+    },
+    Static {
+        name: "asset.html",
+        body: include_bytes!("../static/asset.html"),
+        content_type: "text/html; charset=utf-8",
+    },
+    Static {
+        name: "app.css",
+        body: include_bytes!("../static/app.css"),
+        content_type: "text/css; charset=utf-8",
+    },
+    Static {
+        name: "index.js",
+        body: include_bytes!("../static/index.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Static {
+        name: "asset.js",
+        body: include_bytes!("../static/asset.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Static {
+        name: "hls.light.min.js",
+        body: include_bytes!("../static/hls.light.min.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+];
+
+/// Each file's ETag: a strong validator from its contents, computed once.
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|f| {
+            let d = Sha256::digest(f.body);
+            let hex: String = d[..12].iter().map(|b| format!("{b:02x}")).collect();
+            format!("\"{hex}\"")
+        })
+        .collect()
+});
+
+/// The response for compiled-in file `name` (304 when the client holds this version).
+fn send(name: &str, request: &HeaderMap) -> Option<Response> {
+    let i = FILES.iter().position(|f| f.name == name)?;
+    let (file, etag) = (&FILES[i], &ETAGS[i]);
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut r = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        file.body.into_response()
+    };
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    );
+    // Revalidated on every use: a new build's files are seen at once, unchanged ones cost a 304.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if file.content_type.starts_with("text/html") {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    Some(r)
+}
+
+/// `GET /`: the upload form and the asset list.
+pub async fn index(request: HeaderMap) -> Response {
+    send("index.html", &request).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `GET /assets/{id}`: the asset's page; 404 (as JSON's sentence) for an asset that is not there.
+pub async fn asset(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    request: HeaderMap,
+) -> Result<Response, AppError> {
+    crate::routes::found(&s, &id).await?;
+    send("asset.html", &request).ok_or_else(|| AppError::NotFound(id))
+}
+
+/// `GET /static/{name}`: the pages' scripts, style sheet and the vendored player.
+pub async fn file(Path(name): Path<String>, request: HeaderMap) -> Result<Response, AppError> {
+    match name.as_str() {
+        "index.html" | "asset.html" => None,
+        _ => send(&name, &request),
+    }
+    .ok_or_else(|| {
+        AppError::NotFound(format!(
+            "/static/{}",
+            name.chars().take(64).collect::<String>()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_names_only_files_that_are_served() {
+        for page in ["index.html", "asset.html"] {
+            let html = FILES.iter().find(|f| f.name == page).unwrap().body;
+            let html = std::str::from_utf8(html).unwrap();
+            for part in html.split("/static/").skip(1) {
+                let name = part.split('"').next().unwrap();
+                assert!(
+                    FILES.iter().any(|f| f.name == name),
+                    "{page} names /static/{name}"
+                );
+            }
+            // No inline script: the policy forbids it.
+            assert!(!html.contains("<script>"), "{page}");
+        }
+    }
+
+    #[test]
+    fn an_unchanged_file_is_a_304_and_a_changed_one_is_sent() {
+        let mut h = HeaderMap::new();
+        let first = send("app.css", &h).unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        let etag = first.headers()[header::ETAG].clone();
+        h.insert(header::IF_NONE_MATCH, etag);
+        assert_eq!(
+            send("app.css", &h).unwrap().status(),
+            StatusCode::NOT_MODIFIED
+        );
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"old\""));
+        assert_eq!(send("app.css", &h).unwrap().status(), StatusCode::OK);
+        assert!(send("../Cargo.toml", &h).is_none());
+    }
+}
