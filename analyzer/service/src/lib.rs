@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod routes;
 pub mod storage;
+pub mod tus;
 pub mod upload;
 pub mod webhook;
 
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{any, get};
 
 pub use error::AppError;
 
@@ -49,7 +50,7 @@ pub struct Config {
 }
 
 /// Shared by every request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     pub db: db::Db,
     pub storage: storage::Storage,
@@ -57,9 +58,16 @@ pub struct AppState {
     pub ffprobe: PathBuf,
     pub tools: pipeline::Tools,
     pub webhook: Option<webhook::Webhook>,
+    /// The resumable-upload (tus) protocol handler over `storage`'s `tus/` folder.
+    pub tus: tus::Tus,
 }
 
 impl AppState {
+    /// The tus uploads' folder, as a store.
+    pub fn tus_store(&self) -> tus::TusStore {
+        tus::TusStore::new(self.storage.tus_dir())
+    }
+
     /// Open the database (migrated) and the storage folder of `config`.
     pub async fn open(config: &Config) -> Result<Self, AppError> {
         let storage = storage::Storage::open(&config.storage).await?;
@@ -76,7 +84,6 @@ impl AppState {
         }
         Ok(Self {
             db: db::Db::open(&config.database).await?,
-            storage,
             max_upload: config.max_upload,
             ffprobe: config.ffprobe.clone(),
             tools: pipeline::Tools {
@@ -85,6 +92,8 @@ impl AppState {
                 ladder: config.ladder.clone(),
             },
             webhook: config.webhook.clone(),
+            tus: tus::handler(storage.tus_dir(), config.max_upload),
+            storage,
         })
     }
 }
@@ -107,6 +116,14 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/assets/{id}",
             get(routes::get_asset).delete(routes::delete_asset),
         )
+        .route(
+            "/api/v1/uploads",
+            any(tus::collection).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/uploads/{id}",
+            any(tus::member).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/v1/audit", get(routes::audit_log))
         .route("/files/{id}/{*path}", get(files::serve_file))
         .with_state(state)
@@ -120,6 +137,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let state = AppState::open(&config).await?;
+    tus::recover(&state).await;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| AppError::io(format!("listening on {}", config.listen), e))?;

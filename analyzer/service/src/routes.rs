@@ -57,11 +57,30 @@ pub async fn create_asset(
         Ok(up) => up,
         Err(e) => return Err(refused(&s, &client, e.to_string(), e).await),
     };
+    let asset = admit(&s, &client, up).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(
+            axum::http::header::LOCATION,
+            format!("/api/v1/assets/{}", asset.id),
+        )],
+        Json(asset),
+    ))
+}
+
+/// Make an asset of an upload written whole to `Storage::incoming(id)` (a form's or a tus
+/// upload's): ffprobe decides; refused, it is removed and the refusal audited; accepted, it
+/// moves to its asset's folder, gets its row and its transcode job.
+pub(crate) async fn admit(
+    s: &AppState,
+    client: &str,
+    up: upload::Upload,
+) -> Result<Asset, AppError> {
     let probe = match crate::probe::probe(&s.ffprobe, &s.storage.incoming(&up.id)).await {
         Ok(p) => p,
         Err(e) => {
             s.storage.discard(&up.id).await;
-            return Err(refused(&s, &client, format!("{}: {e}", up.original_name), e).await);
+            return Err(refused(s, client, format!("{}: {e}", up.original_name), e).await);
         }
     };
     s.storage.accept(&up.id).await?;
@@ -81,23 +100,16 @@ pub async fn create_asset(
         let _ = s.storage.remove(&asset.id).await;
         return Err(e);
     }
-    s.db.audit(&client, "upload", Some(&asset.id), &asset.original_name)
+    s.db.audit(client, "upload", Some(&asset.id), &asset.original_name)
         .await?;
     crate::jobs::enqueue(s.db.pool(), &asset.id).await?;
     tracing::info!("asset {} uploaded ({} bytes)", asset.id, asset.size_bytes);
-    Ok((
-        StatusCode::CREATED,
-        [(
-            axum::http::header::LOCATION,
-            format!("/api/v1/assets/{}", asset.id),
-        )],
-        Json(asset),
-    ))
+    Ok(asset)
 }
 
 /// Log a refused upload in the audit log and give back why it was refused: a failing audit
 /// write is logged, never put in place of the client's answer.
-async fn refused(s: &AppState, client: &str, detail: String, e: AppError) -> AppError {
+pub(crate) async fn refused(s: &AppState, client: &str, detail: String, e: AppError) -> AppError {
     if let Err(audit) = s.db.audit(client, "refused", None, &detail).await {
         tracing::error!("audit log: {audit}");
     }

@@ -14,7 +14,7 @@ pub struct Storage {
 impl Storage {
     /// Use (and create) `root`.
     pub async fn open(root: &Path) -> Result<Self, AppError> {
-        for sub in ["incoming", "assets"] {
+        for sub in ["incoming", "assets", "tus"] {
             let dir = root.join(sub);
             tokio::fs::create_dir_all(&dir)
                 .await
@@ -38,6 +38,11 @@ impl Storage {
     /// Where an upload is written while it arrives.
     pub fn incoming(&self, id: &str) -> PathBuf {
         self.root.join("incoming").join(format!("{id}.part"))
+    }
+
+    /// Where resumable (tus) uploads wait for their next bytes, across restarts.
+    pub fn tus_dir(&self) -> PathBuf {
+        self.root.join("tus")
     }
 
     pub fn asset_dir(&self, id: &str) -> PathBuf {
