@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use service::ladder::{default_ladder, ladder_args, plan, thumbnail_args, thumbnail_times};
+use service::storyboard;
 
 /// CPU seconds (user + system) of this process's waited-for children so far.
 fn children_cpu() -> f64 {
@@ -92,13 +93,49 @@ fn main() {
         .map(|s| (*s).to_owned())
         .collect::<Vec<String>>(),
     ];
-    let mut r: [Vec<(f64, f64)>; 4] = Default::default();
+    // The storyboard: keyframes only (serve) vs decoding every frame.
+    let board = storyboard::plan(f64::from(seconds), 2, w, h);
+    let keyframes = vec![storyboard::args(
+        &m,
+        &board,
+        &format!("{thumbs}/board-key.jpg"),
+    )];
+    let every = vec![
+        [
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-i",
+            &m,
+            "-an",
+            "-vf",
+            &format!(
+                "fps=1/{},scale={}:{},tile={}x{}",
+                board.interval_s, board.tile_width, board.tile_height, board.columns, board.rows
+            ),
+            "-frames:v",
+            "1",
+            "-q:v",
+            "4",
+            &format!("{thumbs}/board-all.jpg"),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect::<Vec<String>>(),
+    ];
+    // BENCH_LADDER=0 measures only the pictures (for long clips).
+    let ladder = env("BENCH_LADDER", "1") != "0";
+    let mut r: [Vec<(f64, f64)>; 6] = Default::default();
     // Alternated, so a busy moment of the machine does not favour one side.
     for _ in 0..runs {
-        r[0].push(run_all(&one));
-        r[1].push(run_all(&each));
+        if ladder {
+            r[0].push(run_all(&one));
+            r[1].push(run_all(&each));
+        }
         r[2].push(run_all(&fast));
         r[3].push(run_all(&slow));
+        r[4].push(run_all(&keyframes));
+        r[5].push(run_all(&every));
     }
     let wall = |i: usize| median(r[i].iter().map(|x| x.0).collect());
     let cpu = |i: usize| median(r[i].iter().map(|x| x.1).collect());
@@ -106,7 +143,7 @@ fn main() {
         let probe = |p: &Path| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false);
         probe(Path::new(a)) && probe(Path::new(b))
     };
-    for n in &names {
+    for n in names.iter().filter(|_| ladder) {
         assert!(same(
             &format!("{one_dir}/{n}.mp4"),
             &format!("{each_dir}/{n}.mp4")
@@ -118,18 +155,20 @@ fn main() {
     println!("| job | way | wall s | CPU s | ratio (wall) | ratio (CPU) |");
     println!("|---|---|---|---|---|---|");
     let label = names.join(" + ");
-    println!(
-        "| ladder {label} | one decode, split (serve) | {:.2} | {:.2} | 1.00 | 1.00 |",
-        wall(0),
-        cpu(0)
-    );
-    println!(
-        "| ladder {label} | one ffmpeg per rendition | {:.2} | {:.2} | {:.2} | {:.2} |",
-        wall(1),
-        cpu(1),
-        wall(1) / wall(0),
-        cpu(1) / cpu(0)
-    );
+    if ladder {
+        println!(
+            "| ladder {label} | one decode, split (serve) | {:.2} | {:.2} | 1.00 | 1.00 |",
+            wall(0),
+            cpu(0)
+        );
+        println!(
+            "| ladder {label} | one ffmpeg per rendition | {:.2} | {:.2} | {:.2} | {:.2} |",
+            wall(1),
+            cpu(1),
+            wall(1) / wall(0),
+            cpu(1) / cpu(0)
+        );
+    }
     println!(
         "| 5 thumbnails | seek before the input (serve) | {:.2} | {:.2} | 1.00 | 1.00 |",
         wall(2),
@@ -141,5 +180,21 @@ fn main() {
         cpu(3),
         wall(3) / wall(2),
         cpu(3) / cpu(2)
+    );
+    let tiles = format!(
+        "storyboard, {} tiles every {} s",
+        board.tiles, board.interval_s
+    );
+    println!(
+        "| {tiles} | keyframes only (serve) | {:.2} | {:.2} | 1.00 | 1.00 |",
+        wall(4),
+        cpu(4)
+    );
+    println!(
+        "| {tiles} | decode every frame (-vf fps) | {:.2} | {:.2} | {:.2} | {:.2} |",
+        wall(5),
+        cpu(5),
+        wall(5) / wall(4),
+        cpu(5) / cpu(4)
     );
 }

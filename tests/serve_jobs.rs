@@ -181,6 +181,16 @@ fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
             "image/jpeg",
             "immutable",
         ),
+        (
+            a["storyboard"].as_str().unwrap().to_owned(),
+            "text/vtt",
+            "immutable",
+        ),
+        (
+            format!("/files/{id}/thumbs/storyboard.jpg"),
+            "image/jpeg",
+            "immutable",
+        ),
     ] {
         let h = head(&format!("{base}{path}"));
         assert!(h.starts_with("http/1.1 200"), "{path}: {h}");
@@ -191,6 +201,25 @@ fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
         );
     }
     assert!(head(&format!("{base}/files/{id}/source")).starts_with("http/1.1 404"));
+
+    // The storyboard: a tile per keyframe interval of the 3 s master (0 and 2 s), 160x90 each,
+    // side by side in the sprite the VTT names, the last cue ending at the master's end.
+    let asset_dir = dir.path().join(format!("data/assets/{id}"));
+    let vtt = std::fs::read_to_string(asset_dir.join("thumbs/storyboard.vtt")).unwrap();
+    assert_eq!(
+        vtt,
+        "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nstoryboard.jpg#xywh=0,0,160,90\n\n\
+         00:00:02.000 --> 00:00:03.000\nstoryboard.jpg#xywh=160,0,160,90\n"
+    );
+    let sprite = ffprobe(&asset_dir.join("thumbs/storyboard.jpg"), &[]);
+    assert_eq!(
+        (
+            &sprite["streams"][0]["width"],
+            &sprite["streams"][0]["height"]
+        ),
+        (&serde_json::json!(320), &serde_json::json!(90)),
+        "{sprite}"
+    );
 
     // The reference in use: the 360p rendition scored against it over HTTP, paired by the
     // codes the master stamped (at 240p and 400 kbit/s a few codes go unread: 87 of 90 once).

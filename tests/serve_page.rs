@@ -191,6 +191,11 @@ fn the_page_uploads_follows_the_job_and_plays_the_ladder_in_chromium() {
         "{embed}"
     );
     let links = b.eval("document.querySelectorAll('#links a').length");
-    assert_eq!(links, 5, "reference, two renditions, HLS, DASH");
+    assert_eq!(links, 6, "reference, two renditions, HLS, DASH, storyboard");
+    b.wait_until(
+        "document.getElementById('storyboard')?.naturalWidth === 320",
+        Duration::from_secs(10),
+        "document.getElementById('thumbs').innerHTML",
+    );
     screenshot(&mut b, "serve-asset.png");
 }

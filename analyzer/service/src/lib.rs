@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod routes;
 pub mod storage;
+pub mod storyboard;
 pub mod tus;
 pub mod upload;
 pub mod webhook;
@@ -125,6 +126,7 @@ pub fn app(state: AppState) -> Router {
             any(tus::member).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/audit", get(routes::audit_log))
+        .route("/api/v1/openapi.json", get(pages::openapi))
         .route("/files/{id}/{*path}", get(files::serve_file))
         .with_state(state)
 }

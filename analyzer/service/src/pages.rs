@@ -53,6 +53,11 @@ const FILES: &[Static] = &[
         content_type: "text/javascript; charset=utf-8",
     },
     Static {
+        name: "openapi.json",
+        body: include_bytes!("../../../docs/openapi.json"),
+        content_type: "application/json",
+    },
+    Static {
         name: "hls.light.min.js",
         body: include_bytes!("../static/hls.light.min.js"),
         content_type: "text/javascript; charset=utf-8",
@@ -126,10 +131,15 @@ pub async fn asset(
     send("asset.html", &request).ok_or_else(|| AppError::NotFound(id))
 }
 
+/// `GET /api/v1/openapi.json`: the API's description (`docs/openapi.json`).
+pub async fn openapi(request: HeaderMap) -> Response {
+    send("openapi.json", &request).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
 /// `GET /static/{name}`: the pages' scripts, style sheet and the vendored player.
 pub async fn file(Path(name): Path<String>, request: HeaderMap) -> Result<Response, AppError> {
     match name.as_str() {
-        "index.html" | "asset.html" => None,
+        "index.html" | "asset.html" | "openapi.json" => None,
         _ => send(&name, &request),
     }
     .ok_or_else(|| {
@@ -159,6 +169,31 @@ mod tests {
             // No inline script: the policy forbids it.
             assert!(!html.contains("<script>"), "{page}");
         }
+    }
+
+    /// Every route of `app()` is in `docs/openapi.json` and nothing else is.
+    #[test]
+    fn the_openapi_file_describes_every_route() {
+        let spec: serde_json::Value = serde_json::from_slice(
+            FILES
+                .iter()
+                .find(|f| f.name == "openapi.json")
+                .unwrap()
+                .body,
+        )
+        .unwrap();
+        let mut documented: Vec<String> =
+            spec["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut routed: Vec<String> = include_str!("lib.rs")
+            .split(".route(")
+            .skip(1)
+            .filter_map(|r| r.split('"').nth(1))
+            .map(|p| p.replace("{*", "{"))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+        assert_eq!(spec["openapi"], "3.1.0");
     }
 
     #[test]

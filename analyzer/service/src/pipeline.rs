@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 use crate::ladder::{self, Format, Planned};
 use crate::probe::Probe;
+use crate::storyboard;
 
 /// What an asset's job made; URLs relative to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub struct Outputs {
     pub dash: String,
     pub poster: String,
     pub thumbnails: Vec<String>,
+    /// The scrub bar's WebVTT (tiles of `thumbs/storyboard.jpg`); absent for assets made
+    /// before storyboards were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storyboard: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,6 +209,18 @@ pub async fn build(
         thumbnails.push(url(id, &name));
     }
 
+    let board = storyboard::plan(probe.duration_s, SEGMENT_S, size.width, size.height);
+    let sprite = dir.join("thumbs/storyboard.jpg").display().to_string();
+    let argv = storyboard::args(&master_s, &board, &sprite);
+    run_ffmpeg(&tools.ffmpeg, argv, "making the storyboard", None).await?;
+    let vtt = dir.join("thumbs/storyboard.vtt");
+    tokio::fs::write(
+        &vtt,
+        storyboard::vtt(&board, probe.duration_s, "storyboard.jpg"),
+    )
+    .await
+    .map_err(|e| AppError::io(format!("writing {}", vtt.display()), e))?;
+
     let mut renditions = Vec::new();
     for (r, file) in plan.iter().zip(&files) {
         renditions.push(describe(&tools.ffprobe, id, r, Path::new(file)).await?);
@@ -216,6 +233,7 @@ pub async fn build(
         dash: url(id, "stream/manifest.mpd"),
         poster: url(id, "thumbs/poster.jpg"),
         thumbnails,
+        storyboard: Some(url(id, "thumbs/storyboard.vtt")),
     })
 }
 

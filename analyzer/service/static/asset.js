@@ -44,6 +44,10 @@ function downloads(a) {
     el("li", {}, el("a", { href: a.hls }, "HLS master playlist")),
     el("li", {}, el("a", { href: a.dash }, "DASH manifest")),
   ];
+  if (a.storyboard) {
+    items.push(el("li", {}, el("a", { href: a.storyboard }, "Storyboard (WebVTT)"),
+      " — tiles for a player's scrub bar"));
+  }
   $("links").replaceChildren(...items);
   $("downloads").hidden = false;
   // HLS first (Safari plays it natively), an MP4 for every other browser.
@@ -56,6 +60,11 @@ function downloads(a) {
   ].join("\n");
   $("embed-section").hidden = false;
   $("thumbs").replaceChildren(...a.thumbnails.map(t => el("img", { src: t, alt: "", loading: "lazy" })));
+  if (a.storyboard) {
+    $("thumbs").append(el("p", {}, el("img", {
+      src: a.storyboard.replace(/\.vtt$/, ".jpg"), alt: "storyboard", id: "storyboard", class: "sprite",
+    })));
+  }
   $("thumbs-section").hidden = a.thumbnails.length === 0;
 }
 
