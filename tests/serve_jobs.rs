@@ -323,3 +323,100 @@ fn a_job_that_cannot_succeed_ends_failed_and_the_webhook_says_so_signed_after_a_
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(got.lock().unwrap().len(), 2, "delivered once, not again");
 }
+
+/// The processes whose command line mentions `needle` (ffmpeg children of a job name the
+/// asset's folder).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.ok()?.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(needle).then_some(cmd)
+        })
+        .collect()
+}
+
+#[test]
+fn deleting_an_asset_mid_job_stops_its_ffmpeg_and_leaves_nothing() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let clip = lavfi_clip(
+        &dir.path().join("long.mp4"),
+        "testsrc2=size=640x360:rate=30",
+        "20",
+        &["-preset", "ultrafast"],
+    );
+    let s = serve(dir.path(), &[]);
+    let (code, a) = curl(&[
+        "-F",
+        &format!("file=@{}", path_str(&clip)),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_owned();
+    // Mid-job: the master is being made.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, a) = curl(&[&format!("{}/api/v1/assets/{id}", s.url)]);
+        if a["status"] == "processing" && a["progress"].as_f64().unwrap_or(0.0) > 0.02 {
+            break;
+        }
+        assert!(
+            a["status"] != "ready",
+            "the job ended before it could be deleted"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "{a}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !processes_mentioning(&id).is_empty(),
+        "the job's ffmpeg runs"
+    );
+    let (code, _) = curl(&["-X", "DELETE", &format!("{}/api/v1/assets/{id}", s.url)]);
+    assert_eq!(code, 204);
+    let deleted = std::time::Instant::now();
+    while !processes_mentioning(&id).is_empty() {
+        assert!(
+            deleted.elapsed() < Duration::from_secs(5),
+            "still running 5 s after the delete: {:?}",
+            processes_mentioning(&id)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The job cleans what it wrote after the deletion, then nothing comes back.
+    std::thread::sleep(Duration::from_millis(1500));
+    let folder = dir.path().join(format!("data/assets/{id}"));
+    assert!(!folder.exists(), "{} left behind", folder.display());
+    let (code, _) = curl(&[&format!("{}/api/v1/assets/{id}", s.url)]);
+    assert_eq!(code, 404);
+    let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["asset"] == id.as_str())
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["delete", "upload"],
+        "no failure recorded: {audit}"
+    );
+    // The worker is free for the next upload.
+    let short = lavfi_clip(
+        &dir.path().join("short.mp4"),
+        "testsrc2=size=320x180:rate=30",
+        "2",
+        &["-preset", "ultrafast"],
+    );
+    let (_, b) = curl(&[
+        "-F",
+        &format!("file=@{}", path_str(&short)),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    let b = settle(&s.url, b["id"].as_str().unwrap(), Duration::from_secs(60));
+    assert_eq!(b["status"], "ready", "{b}");
+}

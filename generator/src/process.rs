@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, ChildStdout, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -212,6 +213,23 @@ impl FfmpegProcess {
                 stage: "running ffmpeg",
                 failure: self.failure(&status.to_string()),
             })
+        }
+    }
+
+    /// `finish`, unless `cancel` turns true first: then ffmpeg is killed and the error says
+    /// `why` (checked every 100 ms).
+    pub fn finish_unless(mut self, cancel: &AtomicBool, why: &str) -> Result<(), Error> {
+        loop {
+            match self.child.as_inner_mut().try_wait() {
+                Ok(Some(_)) | Err(_) => return self.finish(),
+                Ok(None) if cancel.load(Ordering::Relaxed) => {
+                    return Err(Error::Ffmpeg {
+                        stage: "cancelled",
+                        failure: self.kill_with(why),
+                    });
+                }
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
         }
     }
 

@@ -141,13 +141,15 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_progress(&self, id: &str, progress: f64) -> Result<(), AppError> {
-        sqlx::query("UPDATE assets SET progress = ? WHERE id = ? AND status = 'processing'")
-            .bind(progress)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Whether the asset is still there (deleted, its job should stop).
+    pub async fn set_progress(&self, id: &str, progress: f64) -> Result<bool, AppError> {
+        let r =
+            sqlx::query("UPDATE assets SET progress = ? WHERE id = ? AND status = 'processing'")
+                .bind(progress)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     /// The job's results: the asset is ready.

@@ -5,7 +5,7 @@
 //! `error`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use apalis::prelude::*;
@@ -121,6 +121,7 @@ async fn transcode(
         .map(|t| u64::try_from(t.timestamp()).unwrap_or(0) * 1_000_000)
         .unwrap_or(0);
     let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
+    let cancel = Arc::new(AtomicBool::new(false));
     let dir = state.storage.asset_dir(&id);
     let build = crate::pipeline::build(
         &state.tools,
@@ -129,6 +130,7 @@ async fn transcode(
         &asset.probe,
         created_us,
         progress.clone(),
+        cancel.clone(),
     );
     tokio::pin!(build);
     let result = loop {
@@ -136,10 +138,19 @@ async fn transcode(
             r = &mut build => break r,
             () = tokio::time::sleep(Duration::from_millis(500)) => {
                 let p = f64::from_bits(progress.load(Ordering::Relaxed));
-                let _ = state.db.set_progress(&id, p).await;
+                // Deleted meanwhile (by any server of the database): stop its ffmpeg.
+                if let Ok(false) = state.db.set_progress(&id, p).await {
+                    cancel.store(true, Ordering::Relaxed);
+                }
             }
         }
     };
+    // Deleted while it ran: whatever the job wrote after the deletion goes too.
+    if state.db.asset(&id).await?.is_none() {
+        state.storage.remove(&id).await?;
+        tracing::info!("asset {id} was deleted while its job ran; the job stopped");
+        return Ok(());
+    }
     match result {
         Ok(outputs) => {
             state.db.set_ready(&id, &outputs).await?;

@@ -108,6 +108,7 @@ pub async fn build(
     probe: &Probe,
     created_us: u64,
     progress: Arc<AtomicU64>,
+    cancel: Arc<AtomicBool>,
 ) -> Result<Outputs, AppError> {
     let video = probe
         .video
@@ -148,6 +149,7 @@ pub async fn build(
     let set = |p: f64| progress.store(p.to_bits(), Ordering::Relaxed);
     let ffmpeg = tools.ffmpeg.clone();
     let p = progress.clone();
+    let stop = cancel.clone();
     blocking(move || {
         let mut on_frame = |n: u64| {
             p.store(
@@ -155,9 +157,11 @@ pub async fn build(
                 Ordering::Relaxed,
             );
         };
-        render_file(&ffmpeg, &spec, &mut on_frame, &AtomicBool::new(false))
-            .map(|_| ())
-            .map_err(|e| AppError::Job(format!("making the timecoded master: {e}")))
+        match render_file(&ffmpeg, &spec, &mut on_frame, &stop) {
+            Ok(done) if done.interrupted => Err(AppError::Job(CANCELLED.into())),
+            Ok(_) => Ok(()),
+            Err(e) => Err(AppError::Job(format!("making the timecoded master: {e}"))),
+        }
     })
     .await?;
 
@@ -179,6 +183,7 @@ pub async fn build(
             let f = 0.6 + 0.3 * f64::from(frame) / frames as f64;
             p.store(f.min(0.9).to_bits(), Ordering::Relaxed);
         })),
+        &cancel,
     )
     .await?;
     set(0.9);
@@ -189,14 +194,14 @@ pub async fn build(
         .collect();
     let stream_dir = dir.join("stream").display().to_string();
     let argv = ladder::package_args(&files, true, SEGMENT_S, &stream_dir);
-    run_ffmpeg(&tools.ffmpeg, argv, "packaging DASH and HLS", None).await?;
+    run_ffmpeg(&tools.ffmpeg, argv, "packaging DASH and HLS", None, &cancel).await?;
     set(0.95);
 
     let master_s = master.display().to_string();
     let poster = dir.join("thumbs/poster.jpg").display().to_string();
     let at = (probe.duration_s / 10.0).min(1.0);
     let argv = ladder::thumbnail_args(&master_s, at, size.width.min(1280), &poster);
-    run_ffmpeg(&tools.ffmpeg, argv, "making the poster", None).await?;
+    run_ffmpeg(&tools.ffmpeg, argv, "making the poster", None, &cancel).await?;
     let mut thumbnails = Vec::new();
     for (i, t) in ladder::thumbnail_times(probe.duration_s, THUMBNAILS)
         .into_iter()
@@ -205,14 +210,14 @@ pub async fn build(
         let name = format!("thumbs/{i:02}.jpg");
         let out = dir.join(&name).display().to_string();
         let argv = ladder::thumbnail_args(&master_s, t, THUMB_WIDTH, &out);
-        run_ffmpeg(&tools.ffmpeg, argv, "making a thumbnail", None).await?;
+        run_ffmpeg(&tools.ffmpeg, argv, "making a thumbnail", None, &cancel).await?;
         thumbnails.push(url(id, &name));
     }
 
     let board = storyboard::plan(probe.duration_s, SEGMENT_S, size.width, size.height);
     let sprite = dir.join("thumbs/storyboard.jpg").display().to_string();
     let argv = storyboard::args(&master_s, &board, &sprite);
-    run_ffmpeg(&tools.ffmpeg, argv, "making the storyboard", None).await?;
+    run_ffmpeg(&tools.ffmpeg, argv, "making the storyboard", None, &cancel).await?;
     let vtt = dir.join("thumbs/storyboard.vtt");
     tokio::fs::write(
         &vtt,
@@ -236,6 +241,9 @@ pub async fn build(
         storyboard: Some(url(id, "thumbs/storyboard.vtt")),
     })
 }
+
+/// The error of a job whose asset was deleted while it ran.
+pub const CANCELLED: &str = "cancelled: the asset was deleted";
 
 /// Where the server serves an asset's file.
 pub fn url(id: &str, path: &str) -> String {
@@ -279,8 +287,10 @@ async fn run_ffmpeg(
     argv: Vec<String>,
     stage: &'static str,
     on_frame: Option<Box<dyn Fn(u32) + Send>>,
+    cancel: &Arc<AtomicBool>,
 ) -> Result<(), AppError> {
     let ffmpeg = ffmpeg.to_owned();
+    let cancel = cancel.clone();
     blocking(move || {
         let hook: Option<generator::process::EventHook> = on_frame.map(|f| {
             Box::new(move |e: &ffmpeg_sidecar::event::FfmpegEvent| {
@@ -294,7 +304,7 @@ async fn run_ffmpeg(
             }) as generator::process::EventHook
         });
         FfmpegProcess::spawn_with_hook(&ffmpeg, &argv, hook)
-            .and_then(FfmpegProcess::finish)
+            .and_then(|p| p.finish_unless(&cancel, CANCELLED))
             .map_err(|e| AppError::Job(format!("{stage}: {}", e.context(stage))))
     })
     .await

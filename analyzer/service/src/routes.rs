@@ -137,8 +137,9 @@ pub async fn delete_asset(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let asset = found(&s, &id).await?;
-    s.storage.remove(&asset.id).await?;
+    // The row first: a job running on it sees it gone, stops, and clears what it wrote since.
     s.db.delete_asset(&asset.id).await?;
+    s.storage.remove(&asset.id).await?;
     s.db.audit(&client, "delete", Some(&asset.id), &asset.original_name)
         .await?;
     Ok(StatusCode::NO_CONTENT)
