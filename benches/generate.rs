@@ -70,6 +70,7 @@ fn piped(size: &str, frames: u64, out: &std::path::Path) -> Sample {
         preset: "veryfast".into(),
         gop_frames: 60,
         audio: false,
+        source_audio: None,
         out: out.to_str().unwrap().into(),
     };
     let cpu0 = children_cpu();

@@ -65,9 +65,9 @@ fn main() {
     let renditions = plan(&default_ladder(), w, h, None);
     let names: Vec<_> = renditions.iter().map(|r| r.name.as_str()).collect();
     let (one_dir, each_dir) = (out("one"), out("each"));
-    let one = vec![ladder_args(&m, (w, h), &renditions, 60, &one_dir)];
+    let one = vec![ladder_args(&m, (w, h), &renditions, 60, 0, &one_dir)];
     let each: Vec<_> = (0..renditions.len())
-        .map(|i| ladder_args(&m, (w, h), &renditions[i..=i], 60, &each_dir))
+        .map(|i| ladder_args(&m, (w, h), &renditions[i..=i], 60, 0, &each_dir))
         .collect();
     let times = thumbnail_times(f64::from(seconds), 5);
     let thumbs = out("thumbs");

@@ -49,6 +49,7 @@ fn render(
         preset: "veryfast".into(),
         gop_frames: 60,
         audio: false,
+        source_audio: None,
         out: out.to_str().unwrap().into(),
     };
     let mut sink = FrameSink::spawn(ffmpeg, &argv::encode_args(&spec)).unwrap();

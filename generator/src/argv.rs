@@ -140,8 +140,32 @@ pub struct EncodeSpec {
     pub gop_frames: u64,
     /// Add the AAC beep track.
     pub audio: bool,
+    /// Also carry a file's own sound, as the second audio track (after the beeps).
+    pub source_audio: Option<SourceAudio>,
     /// Output MP4 path or URL.
     pub out: String,
+}
+
+/// A file's first audio stream, carried into an encode beside the pictures taken from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAudio {
+    pub path: String,
+    /// Where the file's first picture is on its timeline (µs after the file's start): the sound
+    /// is shifted by as much, so that it plays with the pictures as in the file.
+    pub video_start_us: u64,
+}
+
+/// The file's sound as the encode's second audio track: aligned to the first picture (padded
+/// with silence or cut at the start), stereo — a 5.1 or 7.1 mix folded down with the centre at
+/// -3 dB and the LFE kept (ffmpeg's default drops it) — 48 kHz, as long as the video.
+pub fn source_audio_filter(input: usize, shift_us: u64, duration: &str) -> String {
+    format!(
+        "[{input}:a:0]asetpts=PTS-{}.{:06}/TB,\
+         aresample=async=1:first_pts=0:osr=48000:ocl=stereo:clev=0.707:lfe_mix_level=0.707,\
+         aformat=sample_rates=48000:channel_layouts=stereo,atrim=end={duration}[sound]",
+        shift_us / 1_000_000,
+        shift_us % 1_000_000
+    )
 }
 
 /// Length of the beep at each whole second of media time.
@@ -191,9 +215,22 @@ pub fn encode_args(spec: &EncodeSpec) -> Vec<String> {
         a.extend(strs(&["-f", "lavfi", "-i"]));
         a.push(beep_source(spec.rate, spec.frames));
     }
+    let sound = spec.source_audio.as_ref().map(|s| {
+        a.push("-i".into());
+        a.push(input_url(&s.path));
+        let input = if spec.audio { 2 } else { 1 };
+        source_audio_filter(input, s.video_start_us, &seconds(spec.rate, spec.frames))
+    });
+    if let Some(graph) = &sound {
+        a.push("-filter_complex".into());
+        a.push(graph.clone());
+    }
     a.extend(strs(&["-map", "0:v:0"]));
     if spec.audio {
         a.extend(strs(&["-map", "1:a:0"]));
+    }
+    if sound.is_some() {
+        a.extend(strs(&["-map", "[sound]"]));
     }
     a.extend(strs(&["-c:v", "libx264", "-preset"]));
     a.push(spec.preset.clone());
@@ -213,10 +250,23 @@ pub fn encode_args(spec: &EncodeSpec) -> Vec<String> {
     let gop = spec.gop_frames.to_string();
     a.extend(["-g".into(), gop.clone(), "-keyint_min".into(), gop]);
     a.extend(strs(&["-sc_threshold", "0"]));
-    if spec.audio {
+    if spec.audio && sound.is_none() {
         a.extend(strs(&[
             "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "1",
         ]));
+    } else if spec.audio {
+        a.extend(strs(&[
+            "-c:a:0", "aac", "-b:a:0", "96k", "-ar:a:0", "48000", "-ac:a:0", "1",
+        ]));
+    }
+    if sound.is_some() {
+        let k = if spec.audio { "1" } else { "0" };
+        a.extend([
+            format!("-c:a:{k}"),
+            "aac".into(),
+            format!("-b:a:{k}"),
+            "192k".into(),
+        ]);
     }
     a.extend(strs(&["-movflags", "+faststart", "-f", "mp4"]));
     a.push(output_url(&spec.out));
@@ -327,6 +377,7 @@ mod tests {
             preset: "veryfast".into(),
             gop_frames: 60,
             audio: true,
+            source_audio: None,
             out: "out/clip.mp4".into(),
         };
         assert_eq!(
@@ -340,6 +391,50 @@ mod tests {
     }
 
     #[test]
+    fn a_files_own_sound_is_the_second_track_aligned_and_folded_to_stereo() {
+        let spec = EncodeSpec {
+            size: S360,
+            rate: rate("25"),
+            frames: 50,
+            rate_control: RateControl::Crf(18),
+            preset: "veryfast".into(),
+            gop_frames: 50,
+            audio: true,
+            source_audio: Some(SourceAudio {
+                path: "/d/source".into(),
+                video_start_us: 1_033_367,
+            }),
+            out: "m.mp4".into(),
+        };
+        let a = encode_args(&spec).join(" ");
+        assert!(
+            a.contains(
+                ":d=2.000000 -i file:/d/source -filter_complex [2:a:0]asetpts=PTS-1.033367/TB,\
+                 aresample=async=1:first_pts=0:osr=48000:ocl=stereo:clev=0.707:lfe_mix_level=0.707,\
+                 aformat=sample_rates=48000:channel_layouts=stereo,atrim=end=2.000000[sound] -map 0:v:0 -map 1:a:0 -map [sound] -c:v libx264"
+            ),
+            "{a}"
+        );
+        assert!(
+            a.contains(
+                "-c:a:0 aac -b:a:0 96k -ar:a:0 48000 -ac:a:0 1 -c:a:1 aac -b:a:1 192k -movflags"
+            ),
+            "{a}"
+        );
+        // Without the beeps the sound is the only track.
+        let quiet = EncodeSpec {
+            audio: false,
+            ..spec
+        };
+        let a = encode_args(&quiet).join(" ");
+        assert!(
+            a.contains("[1:a:0]asetpts") && a.contains("-map 0:v:0 -map [sound] -c:v"),
+            "{a}"
+        );
+        assert!(a.contains("-c:a:0 aac -b:a:0 192k -movflags"), "{a}");
+    }
+
+    #[test]
     fn encode_argv_bitrate_without_audio() {
         let spec = EncodeSpec {
             size: S360,
@@ -349,6 +444,7 @@ mod tests {
             preset: "ultrafast".into(),
             gop_frames: 60,
             audio: false,
+            source_audio: None,
             out: "c.mp4".into(),
         };
         let a = encode_args(&spec).join(" ");

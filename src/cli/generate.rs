@@ -205,6 +205,7 @@ fn render_spec(args: &Args) -> anyhow::Result<RenderSpec> {
             preset: args.preset.clone(),
             gop_frames,
             audio: !args.no_audio,
+            source_audio: None,
             out,
         },
         hls_dir,

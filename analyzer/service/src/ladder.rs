@@ -123,7 +123,8 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 /// One decode of `master` (progressive: the master deinterlaced the source) split into every
 /// rendition: H.264 High yuv420p at a fixed GOP of `gop_frames` (no scene-cut keyframes:
-/// aligned across renditions), AAC stereo (5.1/7.1 downmixed by ffmpeg's matrix, centre and LFE kept),
+/// aligned across renditions), AAC stereo from the master's audio track `sound` (the upload's
+/// own sound, folded to stereo in the master; the beeps when the upload had none),
 /// `+faststart` MP4s at `out_dir/NAME.mp4`. Every rendition keeps the master's display aspect
 /// `aspect` (width, height) exactly — an odd-sized one through its sample aspect — so DASH
 /// puts them in one adaptation set.
@@ -132,6 +133,7 @@ pub fn ladder_args(
     aspect: (u32, u32),
     renditions: &[Planned],
     gop_frames: u64,
+    sound: usize,
     out_dir: &str,
 ) -> Vec<String> {
     let n = renditions.len();
@@ -153,9 +155,9 @@ pub fn ladder_args(
     for (i, r) in renditions.iter().enumerate() {
         args.extend(strings(&["-map"]));
         args.push(format!("[v{i}]"));
+        args.push("-map".into());
+        args.push(format!("0:a:{sound}?"));
         args.extend(strings(&[
-            "-map",
-            "0:a?",
             "-c:v",
             "libx264",
             "-profile:v",

@@ -79,19 +79,19 @@ fn a_ladder_file_is_read_and_checked() {
 #[test]
 fn one_decode_feeds_every_rendition() {
     let r = plan(&[f("360p", 360, 800), f("240p", 240, 400)], 640, 360, None);
-    let args = ladder_args("/s/ref.mp4", (640, 360), &r, 60, "/s/r").join(" ");
+    let args = ladder_args("/s/ref.mp4", (640, 360), &r, 60, 1, "/s/r").join(" ");
     assert_eq!(
         args,
         "-hide_banner -nostdin -y -i file:/s/ref.mp4 -filter_complex \
          [0:v]split=2[s0][s1];[s0]scale=640:360,setdar=640/360[v0];[s1]scale=426:240,setdar=640/360[v1] \
-         -map [v0] -map 0:a? -c:v libx264 -profile:v high -pix_fmt yuv420p -preset veryfast \
+         -map [v0] -map 0:a:1? -c:v libx264 -profile:v high -pix_fmt yuv420p -preset veryfast \
          -b:v 800k -maxrate 880k -bufsize 1600k -g 60 -keyint_min 60 -sc_threshold 0 \
          -c:a aac -ac 2 -b:a 128k -movflags +faststart file:/s/r/360p.mp4 \
-         -map [v1] -map 0:a? -c:v libx264 -profile:v high -pix_fmt yuv420p -preset veryfast \
+         -map [v1] -map 0:a:1? -c:v libx264 -profile:v high -pix_fmt yuv420p -preset veryfast \
          -b:v 400k -maxrate 440k -bufsize 800k -g 60 -keyint_min 60 -sc_threshold 0 \
          -c:a aac -ac 2 -b:a 128k -movflags +faststart file:/s/r/240p.mp4"
     );
-    let one = ladder_args("/m", (4, 3), &r[..1], 50, "/o").join(" ");
+    let one = ladder_args("/m", (4, 3), &r[..1], 50, 0, "/o").join(" ");
     assert!(
         one.contains("[0:v]split=1[s0];[s0]scale=640:360,setdar=4/3[v0]"),
         "{one}"

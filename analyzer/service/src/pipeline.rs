@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use generator::argv::{Content, EncodeSpec, RateControl};
+use generator::argv::{Content, EncodeSpec, RateControl, SourceAudio};
 use generator::process::FfmpegProcess;
 use generator::render::{RenderSpec, render_file};
 use generator::{FrameRate, PictureSize, Placement};
@@ -141,6 +141,11 @@ pub async fn build(
             preset: "veryfast".into(),
             gop_frames,
             audio: true,
+            // The upload's own sound beside the beeps (a video without sound gets none).
+            source_audio: probe.audio.as_ref().map(|_| SourceAudio {
+                path: dir.join("source").display().to_string(),
+                video_start_us: (video.start_s * 1e6).round() as u64,
+            }),
             out: master.display().to_string(),
         },
         hls_dir: None,
@@ -172,6 +177,7 @@ pub async fn build(
         (size.width, size.height),
         &plan,
         gop_frames,
+        usize::from(probe.audio.is_some()),
         &r_dir,
     );
     let p = progress.clone();

@@ -27,6 +27,10 @@ pub struct VideoInfo {
     pub fps: Option<f64>,
     /// `progressive`, `tt`, `bb`, … when ffprobe knows.
     pub field_order: Option<String>,
+    /// Where the first picture is on the file's timeline (its start is 0): what the file's
+    /// own audio is shifted by to stay in sync with the pictures.
+    #[serde(default)]
+    pub start_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +112,7 @@ struct RawFormat {
     format_name: String,
     duration: Option<String>,
     bit_rate: Option<String>,
+    start_time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,6 +127,7 @@ struct RawStream {
     channels: Option<u32>,
     channel_layout: Option<String>,
     sample_rate: Option<String>,
+    start_time: Option<String>,
     #[serde(default)]
     disposition: std::collections::HashMap<String, i64>,
 }
@@ -179,6 +185,8 @@ pub fn judge(json: &str) -> Result<Probe, AppError> {
             height: v.height.unwrap_or(0),
             fps: rate(v.avg_frame_rate.as_deref()).or_else(|| rate(v.r_frame_rate.as_deref())),
             field_order: v.field_order.clone(),
+            start_s: (seconds(v.start_time.as_deref()) - seconds(format.start_time.as_deref()))
+                .max(0.0),
         }),
         audio: audio.map(|a| AudioInfo {
             codec: a.codec_name.clone().unwrap_or_default(),
@@ -187,6 +195,13 @@ pub fn judge(json: &str) -> Result<Probe, AppError> {
             sample_rate: a.sample_rate.as_deref().and_then(|r| r.parse().ok()),
         }),
     })
+}
+
+/// ffprobe's `"0.021333"` as seconds (0 when absent or not a number).
+fn seconds(t: Option<&str>) -> f64 {
+    t.and_then(|t| t.parse::<f64>().ok())
+        .filter(|t| t.is_finite())
+        .unwrap_or(0.0)
 }
 
 /// `30000/1001` → 29.97; `0/0` → None.
@@ -214,9 +229,12 @@ mod tests {
         let p = judge(
             r#"{"streams":[
               {"codec_type":"video","codec_name":"h264","width":160,"height":120,
-               "avg_frame_rate":"30000/1001","field_order":"progressive","disposition":{"attached_pic":0}},
-              {"codec_type":"audio","codec_name":"aac","channels":6,"channel_layout":"5.1","sample_rate":"48000"}],
-             "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"2.5","bit_rate":"132832"}}"#,
+               "avg_frame_rate":"30000/1001","field_order":"progressive","disposition":{"attached_pic":0},
+               "start_time":"1.433367"},
+              {"codec_type":"audio","codec_name":"aac","channels":6,"channel_layout":"5.1","sample_rate":"48000",
+               "start_time":"1.400000"}],
+             "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"2.5","bit_rate":"132832",
+               "start_time":"1.400000"}}"#,
         )
         .unwrap();
         assert_eq!(p.duration_s, 2.5);
@@ -224,6 +242,8 @@ mod tests {
         let v = p.video.unwrap();
         assert_eq!((v.width, v.height), (160, 120));
         assert!((v.fps.unwrap() - 29.97).abs() < 0.01);
+        // The first picture 33.367 ms after the file's start (the audio's).
+        assert!((v.start_s - 0.033367).abs() < 1e-9, "{}", v.start_s);
         let a = p.audio.unwrap();
         assert_eq!((a.channels, a.channel_layout.as_deref()), (6, Some("5.1")));
     }
