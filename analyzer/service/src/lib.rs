@@ -5,6 +5,7 @@
 //! thumbnails) and the files served. Webhooks, tus, S3 and the page come with the rest of
 //! issue 14.
 
+pub mod audio_only;
 pub mod db;
 pub mod error;
 pub mod files;

@@ -23,10 +23,11 @@ use crate::storyboard;
 /// What an asset's job made; URLs relative to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outputs {
-    /// The code's stream id in this asset's frames.
-    pub stream_id: u8,
+    /// The code's stream id in this asset's frames (none for a sound without pictures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u8>,
     /// The timecoded master (source size, beep track): what `publish --source` and
-    /// `analyze --reference` take.
+    /// `analyze --reference` take. For a sound without pictures, the sound in stereo AAC.
     pub reference: String,
     pub renditions: Vec<Rendition>,
     pub hls: String,
@@ -42,13 +43,21 @@ pub struct Outputs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendition {
     pub name: String,
+    /// Absent (0) for an audio-only rendition, as are `height` and `video_codec`.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub width: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub height: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub video_codec: String,
     pub audio_codec: Option<String>,
     pub audio_channels: Option<u32>,
     pub bitrate_kbps: Option<u64>,
     pub url: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Tools and settings the job runs with.
@@ -60,7 +69,7 @@ pub struct Tools {
 }
 
 /// Seconds per GOP and per segment (every rendition's keyframes at the same times).
-const SEGMENT_S: u32 = 2;
+pub(crate) const SEGMENT_S: u32 = 2;
 /// The largest master: a taller source is scaled down to this height (the ladder's top).
 const MASTER_MAX: (u32, u32) = (1920, 1080);
 const THUMBNAILS: u32 = 5;
@@ -110,10 +119,9 @@ pub async fn build(
     progress: Arc<AtomicU64>,
     cancel: Arc<AtomicBool>,
 ) -> Result<Outputs, AppError> {
-    let video = probe
-        .video
-        .as_ref()
-        .ok_or_else(|| AppError::NotMedia("the upload has no video to stamp".into()))?;
+    let Some(video) = probe.video.as_ref() else {
+        return crate::audio_only::build(tools, id, dir, probe, progress, cancel).await;
+    };
     let rate = frame_rate(video.fps.unwrap_or(25.0))?;
     let size = master_size(video.width, video.height);
     let frames = rate
@@ -237,7 +245,7 @@ pub async fn build(
         renditions.push(describe(&tools.ffprobe, id, r, Path::new(file)).await?);
     }
     Ok(Outputs {
-        stream_id: stream_id(id),
+        stream_id: Some(stream_id(id)),
         reference: url(id, "reference.mp4"),
         renditions,
         hls: url(id, "stream/master.m3u8"),
@@ -257,7 +265,7 @@ pub fn url(id: &str, path: &str) -> String {
 }
 
 /// A rendition as ffprobe reads the file made (not as planned).
-async fn describe(
+pub(crate) async fn describe(
     ffprobe: &Path,
     id: &str,
     planned: &Planned,
@@ -288,7 +296,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Run one ffmpeg to its end on a blocking thread; `on_frame` sees its progress lines.
-async fn run_ffmpeg(
+pub(crate) async fn run_ffmpeg(
     ffmpeg: &Path,
     argv: Vec<String>,
     stage: &'static str,

@@ -40,7 +40,7 @@ function downloads(a) {
       " — for publish --source and analyze --reference"),
     ...a.renditions.map(r => el("li", {},
       el("a", { href: r.url, download: "" }, `${r.name} (MP4)`),
-      ` — ${r.width}x${r.height}, ${r.video_codec}${r.audio_codec ? ` + ${r.audio_codec}` : ""}${r.bitrate_kbps ? `, ${r.bitrate_kbps} kbit/s` : ""}`)),
+      ` — ${r.width ? `${r.width}x${r.height}, ${r.video_codec}` : "sound only"}${r.audio_codec ? ` + ${r.audio_codec}` : ""}${r.bitrate_kbps ? `, ${r.bitrate_kbps} kbit/s` : ""}`)),
     el("li", {}, el("a", { href: a.hls }, "HLS master playlist")),
     el("li", {}, el("a", { href: a.dash }, "DASH manifest")),
   ];
@@ -52,11 +52,16 @@ function downloads(a) {
   $("downloads").hidden = false;
   // HLS first (Safari plays it natively), an MP4 for every other browser.
   const mp4 = a.renditions[0];
-  $("embed").value = [
+  $("embed").value = mp4.width ? [
     `<video controls playsinline poster="${abs(a.poster)}" width="${mp4.width}" height="${mp4.height}">`,
     `  <source src="${abs(a.hls)}" type="application/vnd.apple.mpegurl">`,
     `  <source src="${abs(mp4.url)}" type="video/mp4">`,
     `</video>`,
+  ].join("\n") : [
+    `<audio controls>`,
+    `  <source src="${abs(a.hls)}" type="application/vnd.apple.mpegurl">`,
+    `  <source src="${abs(mp4.url)}" type="audio/mp4">`,
+    `</audio>`,
   ].join("\n");
   $("embed-section").hidden = false;
   $("thumbs").replaceChildren(...a.thumbnails.map(t => el("img", { src: t, alt: "", loading: "lazy" })));
@@ -88,12 +93,13 @@ function play(a) {
     hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
       picker.replaceChildren(el("option", { value: "-1" }, "Auto"),
         ...data.levels.map((l, i) => el("option", { value: String(i) },
-          `${l.height}p — ${Math.round(l.bitrate / 1000)} kbit/s`)));
+          `${l.height ? `${l.height}p` : "sound"} — ${Math.round(l.bitrate / 1000)} kbit/s`)));
       video.play().catch(e => fail(`Playback did not start: ${e.message}`));
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
       const l = hls.levels[data.level];
-      $("playing-level").textContent = l ? `playing ${l.width}x${l.height}` : "";
+      $("playing-level").textContent = !l ? "" : l.height ? `playing ${l.width}x${l.height}`
+        : `playing ${Math.round(l.bitrate / 1000)} kbit/s`;
       video.dataset.level = String(data.level);
     });
     hls.on(Hls.Events.ERROR, (_, data) => {
