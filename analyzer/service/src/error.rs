@@ -18,6 +18,9 @@ pub enum AppError {
     NotMedia(String),
     #[error("no asset {0}")]
     NotFound(String),
+    /// The request conflicts with the asset's state (not ready yet, a name taken).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -48,6 +51,7 @@ impl AppError {
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotMedia(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Io { .. } | Self::Db(_) | Self::Internal(_) | Self::Job(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

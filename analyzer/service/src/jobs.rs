@@ -19,6 +19,10 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transcode {
     pub asset: String,
+    /// Only add this rendition to the ready asset (`POST …/renditions`) instead of making it
+    /// all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendition: Option<crate::ladder::Format>,
 }
 
 /// Attempts before an asset is `failed`.
@@ -65,6 +69,7 @@ pub async fn push<T: Serialize + serde::de::DeserializeOwned + Send + Sync + Unp
 pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
     let job = Transcode {
         asset: asset.to_owned(),
+        rendition: None,
     };
     push(
         pool,
@@ -74,6 +79,20 @@ pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
         &format!("the transcode of {asset}"),
     )
     .await
+}
+
+/// Queue making `format` for the ready `asset`.
+pub async fn enqueue_rendition(
+    pool: &SqlitePool,
+    asset: &str,
+    format: crate::ladder::Format,
+) -> Result<(), AppError> {
+    let what = format!("rendition {} of {asset}", format.name);
+    let job = Transcode {
+        asset: asset.to_owned(),
+        rendition: Some(format),
+    };
+    push(pool, queue_config(), job, ATTEMPTS, &what).await
 }
 
 /// Run `n` workers (one job each at a time) until `stop` turns true.
@@ -123,15 +142,37 @@ async fn transcode(
     let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
     let cancel = Arc::new(AtomicBool::new(false));
     let dir = state.storage.asset_dir(&id);
-    let build = crate::pipeline::build(
-        &state.tools,
-        &id,
-        &dir,
-        &asset.probe,
-        created_us,
-        progress.clone(),
-        cancel.clone(),
-    );
+    let adding = job.rendition.as_ref().map(|f| f.name.clone());
+    let build = async {
+        match (job.rendition, asset.outputs.clone()) {
+            (Some(format), Some(outputs)) => {
+                crate::renditions::make(
+                    &state.tools,
+                    &id,
+                    &dir,
+                    &asset.probe,
+                    outputs,
+                    format,
+                    progress.clone(),
+                    cancel.clone(),
+                )
+                .await
+            }
+            (Some(_), None) => Err(AppError::Job("the asset has no outputs to add to".into())),
+            (None, _) => {
+                crate::pipeline::build(
+                    &state.tools,
+                    &id,
+                    &dir,
+                    &asset.probe,
+                    created_us,
+                    progress.clone(),
+                    cancel.clone(),
+                )
+                .await
+            }
+        }
+    };
     tokio::pin!(build);
     let result = loop {
         tokio::select! {
@@ -162,7 +203,13 @@ async fn transcode(
             // apalis counts attempts from 1.
             let last = attempt.current() >= ATTEMPTS;
             tracing::warn!("asset {id}: attempt {} failed: {e}", attempt.current());
-            if last {
+            let retried_rendition = adding.is_some() && !last;
+            if let Some(name) = adding.filter(|_| last) {
+                // The asset itself is fine: it stays ready, saying what could not be added.
+                let why = format!("adding rendition {name}: {e}");
+                state.db.set_status(&id, "ready", 1.0, Some(&why)).await?;
+                let _ = state.db.audit("worker", "failed", Some(&id), &why).await;
+            } else if last {
                 state
                     .db
                     .set_status(&id, "failed", 0.0, Some(&e.to_string()))
@@ -172,7 +219,7 @@ async fn transcode(
                     .audit("worker", "failed", Some(&id), &e.to_string())
                     .await;
                 notify(&state, "asset.failed", &id).await?;
-            } else {
+            } else if !retried_rendition {
                 state.db.set_status(&id, "uploaded", 0.0, None).await?;
             }
             Err(e.into())

@@ -19,6 +19,31 @@ pub struct Format {
     pub audio_kbps: u32,
 }
 
+impl Format {
+    /// Whether the format can be made: a plain name, a height of 16–4320, non-zero bitrates.
+    pub fn check(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(format!(
+                "format name {:?} must be 1-32 of A-Z a-z 0-9 - _",
+                self.name
+            ));
+        }
+        if !(16..=4320).contains(&self.height) || self.video_kbps == 0 || self.audio_kbps == 0 {
+            return Err(format!(
+                "format {} needs a height of 16-4320 and non-zero bitrates",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn default_audio_kbps() -> u32 {
     128
 }
@@ -56,23 +81,8 @@ pub fn parse_ladder(text: &str) -> Result<Vec<Format>, AppError> {
         return Err(AppError::BadRequest("ladder: no [[format]] given".into()));
     }
     for f in &file.formats {
-        let name_ok = !f.name.is_empty()
-            && f.name.len() <= 32
-            && f.name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !name_ok {
-            return Err(AppError::BadRequest(format!(
-                "ladder: format name {:?} must be 1-32 of A-Z a-z 0-9 - _",
-                f.name
-            )));
-        }
-        if !(16..=4320).contains(&f.height) || f.video_kbps == 0 || f.audio_kbps == 0 {
-            return Err(AppError::BadRequest(format!(
-                "ladder: format {} needs a height of 16-4320 and non-zero bitrates",
-                f.name
-            )));
-        }
+        f.check()
+            .map_err(|e| AppError::BadRequest(format!("ladder: {e}")))?;
     }
     Ok(file.formats)
 }

@@ -14,6 +14,7 @@ pub mod ladder;
 pub mod pages;
 pub mod pipeline;
 pub mod probe;
+pub mod renditions;
 pub mod routes;
 pub mod storage;
 pub mod storyboard;
@@ -26,7 +27,7 @@ use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 
 pub use error::AppError;
 
@@ -118,6 +119,7 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/assets/{id}",
             get(routes::get_asset).delete(routes::delete_asset),
         )
+        .route("/api/v1/assets/{id}/renditions", post(renditions::add))
         .route(
             "/api/v1/uploads",
             any(tus::collection).layer(DefaultBodyLimit::disable()),

@@ -99,6 +99,11 @@ pub fn master_size(width: u32, height: u32) -> PictureSize {
     }
 }
 
+/// Frames per GOP (and segment) at `rate`: `SEGMENT_S` seconds, rounded up.
+pub fn gop_frames(rate: FrameRate) -> u64 {
+    u64::from(rate.num() * SEGMENT_S).div_ceil(u64::from(rate.den()))
+}
+
 /// A stream id for the asset `id` (1–99, the signal's range; 0 is left to `generate`'s
 /// default), stable across re-runs.
 pub fn stream_id(id: &str) -> u8 {
@@ -127,7 +132,7 @@ pub async fn build(
     let frames = rate
         .frames_in(Duration::from_secs_f64(probe.duration_s.max(0.0)))
         .max(1);
-    let gop_frames = u64::from(rate.num() * SEGMENT_S).div_ceil(u64::from(rate.den()));
+    let gop_frames = gop_frames(rate);
     for sub in ["r", "stream", "thumbs"] {
         let d = dir.join(sub);
         let _ = tokio::fs::remove_dir_all(&d).await;

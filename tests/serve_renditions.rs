@@ -1,0 +1,136 @@
+//! `POST /api/v1/assets/{id}/renditions`: a rendition added to a ready asset later, by a job,
+//! with the ladder's rules; its keyframes aligned with the others'; DASH + HLS list it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::serve::*;
+use common::*;
+
+/// POST `body` as JSON to the asset's renditions.
+fn add(url: &str, id: &str, body: &str) -> (u16, serde_json::Value) {
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        body,
+        &format!("{url}/api/v1/assets/{id}/renditions"),
+    ])
+}
+
+#[test]
+fn a_rendition_added_later_is_aligned_and_listed_and_bad_asks_are_refused() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let clip = lavfi_clip(
+        &dir.path().join("clip.mp4"),
+        "testsrc2=size=640x360:rate=30",
+        "3",
+        &["-b:v", "1500k", "-preset", "ultrafast"],
+    );
+    let ladder = dir.path().join("ladder.toml");
+    std::fs::write(
+        &ladder,
+        "[[format]]\nname = \"180p\"\nheight = 180\nvideo_kbps = 250\n",
+    )
+    .unwrap();
+    let s = serve(dir.path(), &["--ladder", path_str(&ladder)]);
+    let (code, a) = curl(&[
+        "-F",
+        &format!("file=@{}", path_str(&clip)),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_owned();
+    // Not ready yet: refused.
+    let (code, e) = add(
+        &s.url,
+        &id,
+        r#"{"name":"240p","height":240,"video_kbps":400}"#,
+    );
+    assert_eq!(code, 409, "{e}");
+    let a = settle(&s.url, &id, Duration::from_secs(60));
+    assert_eq!(a["status"], "ready", "{a}");
+
+    for (body, want, says) in [
+        (
+            r#"{"name":"720p","height":720,"video_kbps":900}"#,
+            422,
+            "no upscaling",
+        ),
+        (
+            r#"{"name":"180p","height":120,"video_kbps":200}"#,
+            409,
+            "already has",
+        ),
+        (
+            r#"{"name":"../x","height":120,"video_kbps":200}"#,
+            400,
+            "format name",
+        ),
+        (
+            r#"{"name":"rich","height":240,"video_kbps":90000}"#,
+            422,
+            "more than the upload",
+        ),
+        (r#"{"name":"x","height":240}"#, 400, "video_kbps"),
+        ("not json", 400, ""),
+    ] {
+        let (code, e) = add(&s.url, &id, body);
+        assert_eq!(code, want, "{body}: {e}");
+        assert!(
+            e["error"].as_str().unwrap_or("").contains(says),
+            "{body}: {e}"
+        );
+    }
+    let (code, _) = add(
+        &s.url,
+        &"0".repeat(32),
+        r#"{"name":"240p","height":240,"video_kbps":400}"#,
+    );
+    assert_eq!(code, 404);
+
+    let (code, a) = add(
+        &s.url,
+        &id,
+        r#"{"name":"240p","height":240,"video_kbps":400}"#,
+    );
+    assert_eq!(code, 202, "{a}");
+    assert_eq!(a["status"], "processing", "{a}");
+    let a = settle(&s.url, &id, Duration::from_secs(60));
+    assert_eq!(a["status"], "ready", "{a}");
+    assert!(a["error"].is_null(), "{a}");
+    let r = a["renditions"].as_array().unwrap();
+    let names: Vec<&str> = r.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["240p", "180p"], "{a}");
+    assert_eq!(
+        (&r[0]["width"], &r[0]["height"]),
+        (&426.into(), &240.into())
+    );
+    let folder = dir.path().join(format!("data/assets/{id}"));
+    let (new, old) = (
+        keyframes(&folder.join("r/240p.mp4")),
+        keyframes(&folder.join("r/180p.mp4")),
+    );
+    assert!(new.len() >= 2 && new == old, "keyframes {new:?} vs {old:?}");
+    let hls = std::fs::read_to_string(folder.join("stream/master.m3u8")).unwrap();
+    assert_eq!(hls.matches("#EXT-X-STREAM-INF:").count(), 2, "{hls}");
+    assert!(hls.contains("RESOLUTION=426x240"), "{hls}");
+    let mpd = std::fs::read_to_string(folder.join("stream/manifest.mpd")).unwrap();
+    assert_eq!(mpd.matches("mimeType=\"video/mp4\"").count(), 2, "{mpd}");
+    assert!(!folder.join("stream.new").exists() && !folder.join("stream.old").exists());
+    let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "rendition" && e["detail"] == "240p"),
+        "{audit}"
+    );
+}
