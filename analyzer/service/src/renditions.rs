@@ -139,7 +139,9 @@ pub async fn make(
     )
     .await?;
     outputs.renditions.push(added);
-    outputs.renditions.sort_by(|a, b| b.height.cmp(&a.height));
+    outputs
+        .renditions
+        .sort_by_key(|r| std::cmp::Reverse(r.height));
     let files: Vec<String> = outputs
         .renditions
         .iter()
