@@ -1,5 +1,6 @@
 //! `POST /api/v1/assets/{id}/renditions`: a rendition added to a ready asset later, by a job,
-//! with the ladder's rules; its keyframes aligned with the others'; DASH + HLS list it.
+//! with the ladder's rules; its keyframes aligned with the others'; DASH + HLS list it; and
+//! the renditions served with byte ranges, as a `<video>` seeking in an MP4 asks for them.
 
 mod common;
 
@@ -19,6 +20,17 @@ fn add(url: &str, id: &str, body: &str) -> (u16, serde_json::Value) {
         body,
         &format!("{url}/api/v1/assets/{id}/renditions"),
     ])
+}
+
+/// The answer's head to a GET of `url` with `Range: bytes=range` (none when empty).
+fn head_of(url: &str, range: &str) -> String {
+    let mut c = std::process::Command::new("curl");
+    c.args(["-sS", "-o", "/dev/null", "-D", "-"]);
+    if !range.is_empty() {
+        c.args(["-H", &format!("Range: bytes={range}")]);
+    }
+    let out = c.arg(url).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).to_lowercase()
 }
 
 #[test]
@@ -124,6 +136,38 @@ fn a_rendition_added_later_is_aligned_and_listed_and_bad_asks_are_refused() {
     let mpd = std::fs::read_to_string(folder.join("stream/manifest.mpd")).unwrap();
     assert_eq!(mpd.matches("mimeType=\"video/mp4\"").count(), 2, "{mpd}");
     assert!(!folder.join("stream.new").exists() && !folder.join("stream.old").exists());
+    // Byte ranges: what a browser's `<video src=…mp4>` asks for to seek.
+    let file = std::fs::read(folder.join("r/240p.mp4")).unwrap();
+    let url = format!("{}{}", s.url, r[0]["url"].as_str().unwrap());
+    let part = dir.path().join("part");
+    let got = std::process::Command::new("curl")
+        .args(["-sS", "-D", "-", "-r", "100-1123", "-o"])
+        .arg(&part)
+        .arg(&url)
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&got.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 206"), "{head}");
+    assert_eq!(
+        header(&head, "content-range"),
+        Some(format!("bytes 100-1123/{}", file.len()).as_str())
+    );
+    assert!(std::fs::read(&part).unwrap() == file[100..1124]);
+    let tail = std::process::Command::new("curl")
+        .args(["-sS", "-r", "-10", &url])
+        .output()
+        .unwrap();
+    assert!(tail.stdout == file[file.len() - 10..]);
+    let past = head_of(&url, &format!("{}-", file.len()));
+    assert!(past.starts_with("http/1.1 416"), "{past}");
+    assert_eq!(
+        header(&past, "content-range"),
+        Some(format!("bytes */{}", file.len()).as_str())
+    );
+    let whole = head_of(&url, "");
+    assert!(whole.starts_with("http/1.1 200"), "{whole}");
+    assert_eq!(header(&whole, "accept-ranges"), Some("bytes"));
+
     let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
     assert!(
         audit
