@@ -697,36 +697,6 @@ fn a_truncated_file_says_so() {
     assert!(live["frames_received"].as_u64().unwrap() > 10, "{live}");
 }
 
-/// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted when dropped: a disk that fills
-/// up for real. None (skipped) where mounting is not allowed, but under CI=true.
-struct SmallDisk(tempfile::TempDir);
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
-}
-
-fn small_disk(kib: u32) -> Option<SmallDisk> {
-    let dir = tmp();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "mounting a tmpfs (a disk that fills up) is required under CI=true"
-        );
-        eprintln!("SKIPPED: cannot mount a tmpfs here");
-        return None;
-    }
-    Some(SmallDisk(dir))
-}
-
 #[test]
 fn a_full_disk_names_the_file_that_failed_and_leaves_no_half_row_or_empty_summary() {
     if !require("ffmpeg") {

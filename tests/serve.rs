@@ -132,3 +132,77 @@ fn a_client_that_hangs_up_mid_upload_leaves_nothing() {
         "{audit}"
     );
 }
+
+#[test]
+fn a_full_storage_fails_the_job_with_the_reason_and_refuses_uploads_with_507() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    // A disk 200 KiB larger than the upload: stored, but its master does not fit.
+    let clip = lavfi_clip(
+        &dir.path().join("big.mp4"),
+        "testsrc2=size=640x360:rate=30",
+        "3",
+        &[
+            "-b:v",
+            "6000k",
+            "-minrate",
+            "6000k",
+            "-bufsize",
+            "3000k",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let size = std::fs::metadata(&clip).unwrap().len();
+    assert!((1_800_000..2_900_000).contains(&size), "{size}");
+    let Some(disk) = small_disk((size / 1024) as u32 + 200) else {
+        return;
+    };
+    let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    let s = serve_with(&["--database", &db, "--storage", path_str(disk.0.path())]);
+    let (code, a) = curl(&[
+        "-F",
+        &format!("file=@{}", path_str(&clip)),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap();
+    let a = settle(&s.url, id, Duration::from_secs(120));
+    assert_eq!(a["status"], "failed", "{a}");
+    assert!(
+        a["error"].as_str().unwrap().contains("No space left"),
+        "the reason is ffmpeg's: {a}"
+    );
+    // What the job half-made is gone; the upload stays, whole.
+    let folder = disk.0.path().join(format!("assets/{id}"));
+    let left: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["source"], "{left:?}");
+    assert_eq!(
+        std::fs::metadata(folder.join("source")).unwrap().len(),
+        size
+    );
+    // A second upload does not fit: 507 with a sentence, nothing kept, the server still up.
+    let (code, e) = curl(&[
+        "-F",
+        &format!("file=@{}", path_str(&clip)),
+        &format!("{}/api/v1/assets", s.url),
+    ]);
+    assert_eq!(code, 507, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("storage is full"),
+        "{e}"
+    );
+    let incoming: Vec<_> = std::fs::read_dir(disk.0.path().join("incoming"))
+        .unwrap()
+        .collect();
+    assert!(incoming.is_empty(), "{incoming:?}");
+    let (_, all) = curl(&[&format!("{}/api/v1/assets", s.url)]);
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    let (code, _) = curl(&[&format!("{}/healthz", s.url)]);
+    assert_eq!(code, 200);
+}

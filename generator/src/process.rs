@@ -118,7 +118,7 @@ pub struct FfmpegProcess {
     /// Its process id, which is also its process group's (watched by `reaper`).
     pid: u32,
     command: String,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    tail: Arc<Mutex<Tail>>,
     drain: Option<JoinHandle<()>>,
     finished: bool,
 }
@@ -159,7 +159,7 @@ impl FfmpegProcess {
         })?;
         let pid = child.as_inner().id();
         crate::reaper::watch(pid);
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
+        let tail = Arc::new(Mutex::new(Tail::default()));
         let drain = child.take_stderr().map(|stderr| {
             let tail = Arc::clone(&tail);
             std::thread::Builder::new()
@@ -246,11 +246,7 @@ impl FfmpegProcess {
     }
 
     fn failure(&self, status: &str) -> FfmpegFailure {
-        let tail = self
-            .tail
-            .lock()
-            .map(|t| t.iter().cloned().collect())
-            .unwrap_or_default();
+        let tail = self.tail.lock().map(|t| t.lines()).unwrap_or_default();
         FfmpegFailure {
             command: self.command.clone(),
             status: status.to_owned(),
@@ -274,7 +270,7 @@ impl Drop for FfmpegProcess {
 /// are not progress updates.
 fn drain_stderr(
     stderr: std::process::ChildStderr,
-    tail: &Mutex<VecDeque<String>>,
+    tail: &Mutex<Tail>,
     mut hook: Option<EventHook>,
 ) {
     let mut parser = FfmpegLogParser::new(stderr);
@@ -296,21 +292,22 @@ fn drain_stderr(
         {
             continue;
         }
-        let line = match event {
+        let (line, error) = match event {
             Ok(FfmpegEvent::LogEOF) => break,
             Err(_) => continue,
             Ok(FfmpegEvent::Progress(_)) => continue,
             Ok(FfmpegEvent::Log(level, line)) => {
-                if matches!(level, LogLevel::Error | LogLevel::Fatal) {
+                let error = matches!(level, LogLevel::Error | LogLevel::Fatal);
+                if error {
                     tracing::debug!(target: "ffmpeg", "{line}");
                 } else {
                     tracing::trace!(target: "ffmpeg", "{line}");
                 }
-                line
+                (line, error)
             }
             // What ffmpeg printed, never Rust's debug form of the parsed event.
             Ok(other) => match raw_line(&other) {
-                Some(l) => l.to_owned(),
+                Some(l) => (l.to_owned(), false),
                 None => continue,
             },
         };
@@ -319,11 +316,28 @@ fn drain_stderr(
             continue;
         }
         if let Ok(mut t) = tail.lock() {
-            if t.len() == TAIL_LINES {
-                t.pop_front();
-            }
-            t.push_back(line.to_owned());
+            t.push(&line, error);
         }
+    }
+}
+
+/// The last `TAIL_LINES` lines ffmpeg printed, its error lines kept over the others: the
+/// reason ("No space left on device") is often followed by a dozen lines of encoder
+/// statistics.
+#[derive(Debug, Default)]
+struct Tail(VecDeque<(bool, String)>);
+
+impl Tail {
+    fn push(&mut self, line: &str, error: bool) {
+        if self.0.len() == TAIL_LINES {
+            let oldest_plain = self.0.iter().position(|(e, _)| !e).unwrap_or(0);
+            self.0.remove(oldest_plain);
+        }
+        self.0.push_back((error, line.to_owned()));
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.iter().map(|(_, l)| l.clone()).collect()
     }
 }
 
@@ -374,6 +388,27 @@ mod tests {
             line,
             r"/usr/bin/ffmpeg -i 'file:my clip.mp4' -vf 'pad=2:2:(ow-iw)/2' 'it'\''s'"
         );
+    }
+
+    #[test]
+    fn the_tail_keeps_the_error_lines_over_later_chatter() {
+        let mut t = Tail::default();
+        t.push("Input #0", false);
+        t.push(
+            "av_interleaved_write_frame(): No space left on device",
+            true,
+        );
+        for i in 0..30 {
+            t.push(&format!("[libx264] stats {i}"), false);
+        }
+        let lines = t.lines();
+        assert_eq!(lines.len(), TAIL_LINES);
+        assert_eq!(
+            lines[0],
+            "av_interleaved_write_frame(): No space left on device"
+        );
+        assert_eq!(lines[TAIL_LINES - 1], "[libx264] stats 29");
+        assert!(!lines.iter().any(|l| l == "Input #0"));
     }
 
     #[test]

@@ -283,3 +283,33 @@ pub fn impair(src: &Path, filter: &str, crf: &str, out: &Path) -> PathBuf {
     );
     out.to_path_buf()
 }
+
+/// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted when dropped: a disk that fills
+/// up for real. None (skipped) where mounting is not allowed, but under CI=true.
+pub struct SmallDisk(pub tempfile::TempDir);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+pub fn small_disk(kib: u32) -> Option<SmallDisk> {
+    let dir = tmp();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "mounting a tmpfs (a disk that fills up) is required under CI=true"
+        );
+        eprintln!("SKIPPED: cannot mount a tmpfs here");
+        return None;
+    }
+    Some(SmallDisk(dir))
+}

@@ -26,18 +26,17 @@ impl Drop for Serve {
 /// printed where it listens.
 pub fn serve(dir: &Path, extra: &[&str]) -> Serve {
     let db = format!("sqlite://{}", dir.join("db.sqlite").display());
-    let storage = dir.join("data");
+    let storage = dir.join("data").display().to_string();
+    let mut args = vec!["--database", &db, "--storage", &storage];
+    args.extend_from_slice(extra);
+    serve_with(&args)
+}
+
+/// Start `serve --listen 127.0.0.1:0 ARGS…`; returns once it printed where it listens.
+pub fn serve_with(args: &[&str]) -> Serve {
     let mut child = bin()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &db,
-            "--storage",
-        ])
-        .arg(&storage)
-        .args(extra)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

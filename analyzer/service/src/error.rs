@@ -27,6 +27,9 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// The storage is full (ENOSPC) while doing this: 507, the client told so (no path).
+    #[error("{0}: No space left on device")]
+    StorageFull(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("{0}")]
@@ -38,7 +41,11 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// An I/O error while doing `what`; a full disk is `StorageFull`.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            return Self::StorageFull(what.into());
+        }
         Self::Io {
             what: what.into(),
             source,
@@ -52,6 +59,7 @@ impl AppError {
             Self::NotMedia(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Io { .. } | Self::Db(_) | Self::Internal(_) | Self::Job(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -62,7 +70,10 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if let Self::StorageFull(_) = self {
+            tracing::error!("{self}");
+            "the server's storage is full: nothing was kept, try again later".to_owned()
+        } else if status.is_server_error() {
             // The details are for the log, not for the client.
             tracing::error!("{self}");
             "internal error (logged by the server)".to_owned()
@@ -83,5 +94,8 @@ mod tests {
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let r = AppError::io("writing /secret/path", std::io::Error::other("disk")).into_response();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let r = AppError::io("writing /secret/path", full).into_response();
+        assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
     }
 }

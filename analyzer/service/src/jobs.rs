@@ -210,6 +210,7 @@ async fn transcode(
                 state.db.set_status(&id, "ready", 1.0, Some(&why)).await?;
                 let _ = state.db.audit("worker", "failed", Some(&id), &why).await;
             } else if last {
+                state.storage.clear_outputs(&id).await;
                 state
                     .db
                     .set_status(&id, "failed", 0.0, Some(&e.to_string()))

@@ -72,6 +72,16 @@ impl Storage {
         let _ = tokio::fs::remove_file(self.incoming(id)).await;
     }
 
+    /// Remove what a failed job made of an asset (its upload stays): a half-written master
+    /// or ladder is nobody's, and it holds space a full disk needs back.
+    pub async fn clear_outputs(&self, id: &str) {
+        let dir = self.asset_dir(id);
+        let _ = tokio::fs::remove_file(dir.join("reference.mp4")).await;
+        for sub in ["r", "stream", "stream.new", "stream.old", "thumbs"] {
+            let _ = tokio::fs::remove_dir_all(dir.join(sub)).await;
+        }
+    }
+
     /// Remove an asset's folder and everything in it.
     pub async fn remove(&self, id: &str) -> Result<(), AppError> {
         match tokio::fs::remove_dir_all(self.asset_dir(id)).await {
