@@ -96,6 +96,11 @@ fn the_page_uploads_follows_the_job_and_plays_the_ladder_in_chromium() {
         .unwrap()
         .trim_start_matches("/assets/")
         .to_owned();
+    // Uploaded resumably: through tus, whose record only a tus upload leaves.
+    assert!(
+        dir.path().join(format!("data/tus/{id}.json")).exists(),
+        "the form uploaded with tus"
+    );
     // The list follows the job to `ready`, without a reload.
     let row = format!("document.querySelector('tr[data-id=\"{id}\"]')");
     b.wait_until(
@@ -112,6 +117,22 @@ fn the_page_uploads_follows_the_job_and_plays_the_ladder_in_chromium() {
         &format!("{row}.innerHTML"),
     );
     screenshot(&mut b, "serve-index.png");
+
+    // Not a video: the form says why, in a sentence.
+    let notes = dir.path().join("notes.mp4");
+    std::fs::write(&notes, "these are notes, not a video\n".repeat(10)).unwrap();
+    b.set_file("#file", &notes);
+    b.eval("document.querySelector('#upload button').click()");
+    b.wait_until(
+        "document.getElementById('upload-status').textContent.startsWith('Upload refused')",
+        Duration::from_secs(30),
+        "document.getElementById('upload-status').textContent",
+    );
+    let said = b.eval("document.getElementById('upload-status').textContent");
+    assert!(
+        said.as_str().unwrap().contains("not a media file"),
+        "{said}"
+    );
 
     // A hostile file name (sent with curl) is shown as text by the list.
     let evil = "<img src=x onerror=window.pwned=1>.mp4";

@@ -1,7 +1,8 @@
 //! The web pages: `/` (upload form and asset list), `/assets/{id}` (player, metadata,
 //! downloads, embed snippet) and their static files (`static/`, compiled in; hls.js vendored
 //! from the npm registry by `scripts/vendor-js.sh`), each with a strict Content-Security-Policy
-//! and an ETag so the 389 kB player is fetched once.
+//! and an ETag so the 389 kB player is fetched once. tus-js-client (vendored the same way)
+//! makes the form's uploads resumable.
 
 use std::sync::LazyLock;
 
@@ -56,6 +57,11 @@ const FILES: &[Static] = &[
         name: "openapi.json",
         body: include_bytes!("../../../docs/openapi.json"),
         content_type: "application/json",
+    },
+    Static {
+        name: "tus.min.js",
+        body: include_bytes!("../static/tus.min.js"),
+        content_type: "text/javascript; charset=utf-8",
     },
     Static {
         name: "hls.light.min.js",

@@ -1,4 +1,4 @@
-// streamscope serve: the upload form (with progress) and the asset list. Everything a client
+// streamscope serve: the upload form (resumable with tus, with progress) and the asset list. Everything a client
 // sent (file names) is shown as text, never parsed as HTML.
 "use strict";
 
@@ -59,6 +59,45 @@ async function refresh() {
   }
 }
 
+function uploaded(form, file, id) {
+  document.getElementById("upload-status").replaceChildren("Uploaded: ",
+    el("a", { href: `/assets/${encodeURIComponent(id)}`, id: "uploaded" }, file.name));
+  form.reset();
+  refresh();
+}
+
+// Resumable (tus 1.0): a cut connection is retried from where the server says it stopped, and
+// a page reloaded mid-upload resumes the same upload when the same file is chosen again.
+function uploadTus(form, file, bar, status, button) {
+  const done = () => { button.disabled = false; bar.hidden = true; };
+  const upload = new tus.Upload(file, {
+    endpoint: "/api/v1/uploads",
+    retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+    metadata: { filename: file.name, filetype: file.type },
+    removeFingerprintOnSuccess: true,
+    onProgress(sent, total) { bar.value = total ? sent / total : 0; },
+    onError(e) {
+      done();
+      let why = e.message;
+      const body = e.originalResponse && e.originalResponse.getBody();
+      try { why = JSON.parse(body).error || why; } catch (_) { if (body) why = body; }
+      status.textContent = `Upload refused: ${why}`;
+      refresh();
+    },
+    onSuccess() {
+      done();
+      uploaded(form, file, upload.url.split("/").pop());
+    },
+  });
+  upload.findPreviousUploads().then(previous => {
+    if (previous.length) {
+      status.textContent = `Resuming ${file.name}…`;
+      upload.resumeFromPreviousUpload(previous[0]);
+    }
+    upload.start();
+  });
+}
+
 function upload(ev) {
   ev.preventDefault();
   const form = ev.target;
@@ -67,6 +106,15 @@ function upload(ev) {
   const bar = document.getElementById("upload-progress");
   const status = document.getElementById("upload-status");
   const button = form.querySelector("button");
+  button.disabled = true;
+  bar.hidden = false;
+  bar.value = 0;
+  status.textContent = `Uploading ${file.name}…`;
+  if (window.tus && tus.isSupported) {
+    uploadTus(form, file, bar, status, button);
+    return;
+  }
+  // Without tus: one multipart request.
   const xhr = new XMLHttpRequest();
   xhr.open("POST", form.action);
   xhr.responseType = "json";
@@ -78,13 +126,11 @@ function upload(ev) {
     bar.hidden = true;
     const body = xhr.response || {};
     if (xhr.status === 201) {
-      status.replaceChildren("Uploaded: ",
-        el("a", { href: `/assets/${encodeURIComponent(body.id)}`, id: "uploaded" }, file.name));
-      form.reset();
+      uploaded(form, file, body.id);
     } else {
       status.textContent = `Upload refused (HTTP ${xhr.status}): ${body.error || xhr.statusText}`;
+      refresh();
     }
-    refresh();
   };
   xhr.onerror = () => {
     button.disabled = false;
@@ -93,10 +139,6 @@ function upload(ev) {
   };
   const data = new FormData();
   data.append("file", file);
-  button.disabled = true;
-  bar.hidden = false;
-  bar.value = 0;
-  status.textContent = `Uploading ${file.name}…`;
   xhr.send(data);
 }
 
