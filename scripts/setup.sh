@@ -9,8 +9,8 @@ set -euo pipefail
 # tests themselves on 127.0.0.1, never as a service); chromium (with a font) renders
 # report.html headless in the report tests; chrony serves NTP to the clock-sync tests (started
 # by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
-# shifts one analyzer's clock there.
-packages=(ffmpeg curl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime)
+# shifts one analyzer's clock there; python3 reads the service's SQLite file in a job test.
+packages=(ffmpeg curl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3)
 
 missing=()
 for p in "${packages[@]}"; do

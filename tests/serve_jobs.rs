@@ -420,3 +420,76 @@ fn deleting_an_asset_mid_job_stops_its_ffmpeg_and_leaves_nothing() {
     let b = settle(&s.url, b["id"].as_str().unwrap(), Duration::from_secs(60));
     assert_eq!(b["status"], "ready", "{b}");
 }
+
+/// Run SQL against the server's SQLite file (python's sqlite3: the test does not link sqlx);
+/// the first column of each row.
+fn sql(db: &Path, query: &str) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             rows=c.execute(sys.argv[2]).fetchall(); c.commit(); \
+             print('\\n'.join(str(r[0]) for r in rows))",
+        ])
+        .arg(db)
+        .arg(query)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn an_asset_whose_job_was_never_queued_is_transcoded_after_a_restart_and_none_twice() {
+    if !require("ffmpeg") || !require("curl") || !require("python3") {
+        return;
+    }
+    let dir = tmp();
+    let clip = lavfi_clip(
+        &dir.path().join("clip.mp4"),
+        "testsrc2=size=320x180:rate=30",
+        "2",
+        &["-preset", "ultrafast"],
+    );
+    let upload = |url: &str| {
+        let (code, a) = curl(&[
+            "-F",
+            &format!("file=@{}", path_str(&clip)),
+            &format!("{url}/api/v1/assets"),
+        ]);
+        assert_eq!(code, 201, "{a}");
+        a["id"].as_str().unwrap().to_owned()
+    };
+    // Two uploads on a server that only serves; then one job is lost, as if the server had
+    // died between storing the row and queueing the job.
+    let mut s = serve(dir.path(), &["--workers", "0"]);
+    let (lost, queued) = (upload(&s.url), upload(&s.url));
+    assert_eq!(sigterm(&mut s).code(), Some(0));
+    let db = dir.path().join("db.sqlite");
+    let jobs = |id: &str| {
+        sql(
+            &db,
+            &format!("SELECT COUNT(*) FROM Jobs WHERE idempotency_key = 'transcode:{id}'"),
+        )
+    };
+    assert_eq!(jobs(&lost), ["1"]);
+    sql(
+        &db,
+        &format!("DELETE FROM Jobs WHERE idempotency_key = 'transcode:{lost}'"),
+    );
+    assert_eq!(jobs(&lost), ["0"]);
+    // The next server queues the lost one, not the queued one a second time; both get made.
+    let s = serve(dir.path(), &[]);
+    for id in [&lost, &queued] {
+        let a = settle(&s.url, id, Duration::from_secs(60));
+        assert_eq!(a["status"], "ready", "{a}");
+        assert_eq!(jobs(id), ["1"], "one job for {id}");
+    }
+}

@@ -19,7 +19,7 @@ pub fn require(tool: &str) -> bool {
     let ok = Command::new(tool)
         .arg(match tool {
             "nginx" | "chronyd" => "-v",
-            "curl" => "--version",
+            "curl" | "python3" => "--version",
             "faketime" => "--version",
             _ => "-version",
         })

@@ -49,16 +49,23 @@ pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateErro
 }
 
 /// Queue `job` on the queue of `config`, to be tried `attempts` times; `what` names it in an
-/// error.
+/// error. With a `key`, a job already queued (or run) under that key makes this a no-op
+/// (apalis's idempotency key: a unique index on the jobs table).
 pub async fn push<T: Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static>(
     pool: &SqlitePool,
     config: QueueConfig,
     job: T,
     attempts: usize,
+    key: Option<&str>,
     what: &str,
 ) -> Result<(), AppError> {
     let mut storage = SqliteStorage::<T>::new(pool).with_config(config);
-    let task = TaskBuilder::new(job).max_attempts(attempts).build();
+    let task = TaskBuilder::new(job).max_attempts(attempts);
+    let task = match key {
+        Some(k) => task.idempotency_key(k),
+        None => task,
+    }
+    .build();
     storage
         .push_task(task)
         .await
@@ -76,9 +83,22 @@ pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
         queue_config(),
         job,
         ATTEMPTS,
+        Some(&format!("transcode:{asset}")),
         &format!("the transcode of {asset}"),
     )
     .await
+}
+
+/// On start: queue the transcode of every asset still `uploaded` — a no-op for those whose job
+/// is queued (the key), the job for one whose server stopped between storing its row and
+/// queueing its job.
+pub async fn requeue_uploaded(state: &AppState) -> Result<(), AppError> {
+    for asset in state.db.assets().await? {
+        if asset.status == "uploaded" {
+            enqueue(state.db.pool(), &asset.id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Queue making `format` for the ready `asset`.
@@ -92,7 +112,7 @@ pub async fn enqueue_rendition(
         asset: asset.to_owned(),
         rendition: Some(format),
     };
-    push(pool, queue_config(), job, ATTEMPTS, &what).await
+    push(pool, queue_config(), job, ATTEMPTS, None, &what).await
 }
 
 /// Run `n` workers (one job each at a time) until `stop` turns true.

@@ -143,6 +143,7 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let state = AppState::open(&config).await?;
     tus::recover(&state).await;
+    jobs::requeue_uploaded(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| AppError::io(format!("listening on {}", config.listen), e))?;

@@ -95,7 +95,7 @@ pub async fn enqueue(
     };
     // Two rounds of 5 tries (apalis's default is 25 rounds: hours of retries).
     let what = format!("the {event} webhook");
-    crate::jobs::push(pool, queue_config(), job, 2, &what).await
+    crate::jobs::push(pool, queue_config(), job, 2, None, &what).await
 }
 
 /// The worker that delivers (one), until `stop` turns true.
