@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::AppError;
-use crate::ladder::Planned;
+use crate::ladder::{self, Planned};
 use crate::pipeline::{Outputs, SEGMENT_S, Tools, describe, run_ffmpeg, url};
 use crate::probe::Probe;
 
@@ -96,21 +96,7 @@ pub fn package_args(files: &[String], segment_s: u32, out_dir: &str) -> Vec<Stri
         a.push("-map".into());
         a.push(format!("{i}:a"));
     }
-    a.extend(strings(&["-c", "copy", "-f", "dash", "-seg_duration"]));
-    a.push(segment_s.to_string());
-    a.extend(strings(&[
-        "-use_template",
-        "1",
-        "-use_timeline",
-        "0",
-        "-hls_playlist",
-        "1",
-        "-hls_master_name",
-        "master.m3u8",
-        "-adaptation_sets",
-        "id=0,streams=a",
-    ]));
-    a.push(format!("file:{out_dir}/manifest.mpd"));
+    ladder::dash_copy(&mut a, segment_s, "id=0,streams=a", out_dir);
     a
 }
 

@@ -221,6 +221,19 @@ pub fn package_args(
     if has_audio {
         args.extend(strings(&["-map", "0:a"]));
     }
+    let sets = if has_audio {
+        "id=0,streams=v id=1,streams=a"
+    } else {
+        "id=0,streams=v"
+    };
+    dash_copy(&mut args, segment_s, sets, out_dir);
+    args
+}
+
+/// The packaging tail shared by every presentation: the mapped streams copied into
+/// `out_dir/manifest.mpd` with `adaptation_sets`, and its HLS master (`master.m3u8`) over the
+/// same fMP4 segments of `segment_s` seconds.
+pub fn dash_copy(args: &mut Vec<String>, segment_s: u32, adaptation_sets: &str, out_dir: &str) {
     args.extend(strings(&["-c", "copy", "-f", "dash", "-seg_duration"]));
     args.push(segment_s.to_string());
     args.extend(strings(&[
@@ -233,14 +246,9 @@ pub fn package_args(
         "-hls_master_name",
         "master.m3u8",
         "-adaptation_sets",
+        adaptation_sets,
     ]));
-    args.push(if has_audio {
-        "id=0,streams=v id=1,streams=a".into()
-    } else {
-        "id=0,streams=v".into()
-    });
     args.push(format!("file:{out_dir}/manifest.mpd"));
-    args
 }
 
 /// One JPEG of `master` at `at_s` seconds, seeked before the input (fast: from the nearest
