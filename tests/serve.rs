@@ -162,11 +162,7 @@ fn a_full_storage_fails_the_job_with_the_reason_and_refuses_uploads_with_507() {
     };
     let db = format!("sqlite://{}", dir.path().join("db.sqlite").display());
     let s = serve_with(&["--database", &db, "--storage", path_str(disk.0.path())]);
-    let (code, a) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&clip)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (code, a) = upload(&s.url, &clip);
     assert_eq!(code, 201, "{a}");
     let id = a["id"].as_str().unwrap();
     let a = settle(&s.url, id, Duration::from_secs(120));
@@ -187,11 +183,7 @@ fn a_full_storage_fails_the_job_with_the_reason_and_refuses_uploads_with_507() {
         size
     );
     // A second upload does not fit: 507 with a sentence, nothing kept, the server still up.
-    let (code, e) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&clip)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (code, e) = upload(&s.url, &clip);
     assert_eq!(code, 507, "{e}");
     assert!(
         e["error"].as_str().unwrap().contains("storage is full"),

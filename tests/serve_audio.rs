@@ -66,11 +66,7 @@ fn an_uploads_own_sound_reaches_the_ladder_with_its_centre_channel_audible() {
     )
     .unwrap();
     let s = serve(dir.path(), &["--ladder", path_str(&ladder)]);
-    let (code, a) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&clip)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (code, a) = upload(&s.url, &clip);
     assert_eq!(code, 201, "{a}");
     assert_eq!(a["probe"]["audio"]["channels"], 6, "{a}");
     let id = a["id"].as_str().unwrap();
@@ -131,11 +127,7 @@ fn a_sound_without_pictures_becomes_an_aac_ladder_with_hls_dash_and_a_waveform()
             .arg(&song),
     );
     let s = serve(dir.path(), &[]);
-    let (code, a) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&song)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (code, a) = upload(&s.url, &song);
     assert_eq!(code, 201, "{a}");
     assert!(a["probe"]["video"].is_null(), "{a}");
     let id = a["id"].as_str().unwrap();

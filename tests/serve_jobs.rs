@@ -350,11 +350,7 @@ fn deleting_an_asset_mid_job_stops_its_ffmpeg_and_leaves_nothing() {
         &["-preset", "ultrafast"],
     );
     let s = serve(dir.path(), &[]);
-    let (code, a) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&clip)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (code, a) = upload(&s.url, &clip);
     assert_eq!(code, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_owned();
     // Mid-job: the master is being made.
@@ -412,11 +408,7 @@ fn deleting_an_asset_mid_job_stops_its_ffmpeg_and_leaves_nothing() {
         "2",
         &["-preset", "ultrafast"],
     );
-    let (_, b) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&short)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (_, b) = upload(&s.url, &short);
     let b = settle(&s.url, b["id"].as_str().unwrap(), Duration::from_secs(60));
     assert_eq!(b["status"], "ready", "{b}");
 }
@@ -458,19 +450,15 @@ fn an_asset_whose_job_was_never_queued_is_transcoded_after_a_restart_and_none_tw
         "2",
         &["-preset", "ultrafast"],
     );
-    let upload = |url: &str| {
-        let (code, a) = curl(&[
-            "-F",
-            &format!("file=@{}", path_str(&clip)),
-            &format!("{url}/api/v1/assets"),
-        ]);
+    let stored = |url: &str| {
+        let (code, a) = upload(url, &clip);
         assert_eq!(code, 201, "{a}");
         a["id"].as_str().unwrap().to_owned()
     };
     // Two uploads on a server that only serves; then one job is lost, as if the server had
     // died between storing the row and queueing the job.
     let mut s = serve(dir.path(), &["--workers", "0"]);
-    let (lost, queued) = (upload(&s.url), upload(&s.url));
+    let (lost, queued) = (stored(&s.url), stored(&s.url));
     assert_eq!(sigterm(&mut s).code(), Some(0));
     let db = dir.path().join("db.sqlite");
     let jobs = |id: &str| {

@@ -52,11 +52,7 @@ fn a_rendition_added_later_is_aligned_and_listed_and_bad_asks_are_refused() {
     )
     .unwrap();
     let s = serve(dir.path(), &["--ladder", path_str(&ladder)]);
-    let (code, a) = curl(&[
-        "-F",
-        &format!("file=@{}", path_str(&clip)),
-        &format!("{}/api/v1/assets", s.url),
-    ]);
+    let (code, a) = upload(&s.url, &clip);
     assert_eq!(code, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_owned();
     // Not ready yet: refused.

@@ -53,6 +53,15 @@ pub fn serve_with(args: &[&str]) -> Serve {
     Serve { child, url }
 }
 
+/// `curl -F file=@FILE URL/api/v1/assets`: the status and the answer.
+pub fn upload(url: &str, file: &Path) -> (u16, serde_json::Value) {
+    curl(&[
+        "-F",
+        &format!("file=@{}", file.display()),
+        &format!("{url}/api/v1/assets"),
+    ])
+}
+
 pub fn curl(args: &[&str]) -> (u16, serde_json::Value) {
     let out = Command::new("curl")
         .args(["-sS", "-o", "-", "-w", "\n%{http_code}"])
