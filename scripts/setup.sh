@@ -9,8 +9,9 @@ set -euo pipefail
 # tests themselves on 127.0.0.1, never as a service); chromium (with a font) renders
 # report.html headless in the report tests; chrony serves NTP to the clock-sync tests (started
 # by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
-# shifts one analyzer's clock there; python3 reads the service's SQLite file in a job test.
-packages=(ffmpeg curl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3)
+# shifts one analyzer's clock there; python3 reads the service's SQLite file in a job test, and
+# python3-venv holds moto (below).
+packages=(ffmpeg curl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,3 +38,14 @@ else
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found — install Rust with rustup" >&2; exit 1; }
+
+# moto's S3 server (PyPI, pinned) for the S3 storage tests, which start it on 127.0.0.1 and
+# stop it by PID; in its own venv, so no system Python is touched.
+venv="${STREAMSCOPE_VENV:-$HOME/.cache/streamscope/venv}"
+if [ ! -x "$venv/bin/moto_server" ]; then
+  echo "setup: installing moto[s3,server]==5.2.1 into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[s3,server]==5.2.1'
+else
+  echo "setup: moto present" >&2
+fi

@@ -164,6 +164,25 @@ fn a_rendition_added_later_is_aligned_and_listed_and_bad_asks_are_refused() {
     assert!(whole.starts_with("http/1.1 200"), "{whole}");
     assert_eq!(header(&whole, "accept-ranges"), Some("bytes"));
 
+    // The API's download: the same file, named after the upload.
+    let api = format!("{}/api/v1/assets/{id}/renditions/240p", s.url);
+    let got = std::process::Command::new("curl")
+        .args(["-sS", "-D", "-", "-o"])
+        .arg(&part)
+        .arg(&api)
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&got.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(
+        header(&head, "content-disposition"),
+        Some("attachment; filename=\"clip-240p.mp4\"")
+    );
+    assert_eq!(header(&head, "content-type"), Some("video/mp4"));
+    assert!(std::fs::read(&part).unwrap() == file);
+    let (code, _) = curl(&[&format!("{}/api/v1/assets/{id}/renditions/999p", s.url)]);
+    assert_eq!(code, 404);
+
     let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
     assert!(
         audit

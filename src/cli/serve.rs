@@ -22,9 +22,20 @@ pub struct Args {
         default_value = "sqlite://streamscope.sqlite"
     )]
     database: String,
-    /// Folder for uploads and everything made from them.
-    #[arg(long, value_name = "DIR", default_value = "streamscope-data")]
-    storage: PathBuf,
+    /// Where uploads and everything made from them are kept: a folder, or
+    /// s3://BUCKET[/PREFIX] (credentials and region from AWS_* variables or the machine's role).
+    #[arg(
+        long,
+        value_name = "DIR|s3://BUCKET/PREFIX",
+        default_value = "streamscope-data"
+    )]
+    storage: String,
+    /// An S3-compatible endpoint for --storage s3://… (e.g. http://127.0.0.1:9000).
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// With S3 storage: the local folder for uploads arriving and jobs' scratch copies.
+    #[arg(long, value_name = "DIR", default_value = "streamscope-scratch")]
+    scratch: PathBuf,
     /// Largest upload accepted (413 past it), e.g. 10GiB, 500M.
     #[arg(long, value_name = "SIZE", value_parser = values::byte_size, default_value = "10GiB")]
     max_upload: u64,
@@ -70,10 +81,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => return Ok(super::usage(&e.to_string())),
         },
     };
+    let storage = match service::storage::Location::parse(
+        &args.storage,
+        args.s3_endpoint.as_deref(),
+        Some(&args.scratch),
+    ) {
+        Ok(s) => s,
+        Err(e) => return Ok(super::usage(&e)),
+    };
     let config = service::Config {
         listen: args.listen,
         database: args.database,
-        storage: args.storage,
+        storage,
         max_upload: args.max_upload,
         ffprobe,
         ffmpeg,

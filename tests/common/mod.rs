@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod s3;
 pub mod serve;
 
 use std::io::Read;

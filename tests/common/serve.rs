@@ -34,9 +34,15 @@ pub fn serve(dir: &Path, extra: &[&str]) -> Serve {
 
 /// Start `serve --listen 127.0.0.1:0 ARGS…`; returns once it printed where it listens.
 pub fn serve_with(args: &[&str]) -> Serve {
+    serve_env(args, &[])
+}
+
+/// `serve_with` with these environment variables set.
+pub fn serve_env(args: &[&str], env: &[(&str, &str)]) -> Serve {
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -1,13 +1,11 @@
 //! Serving an asset's outputs (`/files/{id}/…`): only what the job made (the master, the
 //! renditions, the DASH/HLS presentation, thumbnails), never the upload itself or anything
-//! outside the asset's folder; each with its Content-Type and Cache-Control, streamed.
+//! outside the asset's folder; each with its Content-Type and Cache-Control, streamed (from
+//! the folder or from S3), whole or in a byte range.
 
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -68,29 +66,77 @@ pub async fn serve_file(
     Path((id, path)): Path<(String, String)>,
     request: axum::http::HeaderMap,
 ) -> Result<Response, AppError> {
+    respond(&s, id, path, &request).await
+}
+
+/// `GET /api/v1/assets/{id}/renditions/{name}`: the rendition's MP4 as a download named after
+/// the upload (`match-360p.mp4`), byte ranges as for `/files`.
+pub async fn download_rendition(
+    State(s): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    request: axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    let asset = crate::routes::found(&s, &id).await?;
+    let prefix = format!("/files/{id}/");
+    let path = asset
+        .outputs
+        .as_ref()
+        .and_then(|o| o.renditions.iter().find(|r| r.name == name))
+        .and_then(|r| r.url.strip_prefix(&prefix))
+        .ok_or_else(|| AppError::NotFound(format!("rendition {name} of {id}")))?
+        .to_owned();
+    let file = download_name(&asset.original_name, &name, &path);
+    let mut r = respond(&s, id, path, &request).await?;
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// `STEM-NAME.EXT` from the upload's (cleaned) name, in the characters every browser and
+/// shell takes: others become `_`, at most 100 of them.
+pub fn download_name(original: &str, rendition: &str, path: &str) -> String {
+    let stem = original.rsplit_once('.').map_or(original, |(s, _)| s);
+    let ext = path.rsplit_once('.').map_or("mp4", |(_, e)| e);
+    let safe: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    if safe.is_empty() {
+        format!("{rendition}.{ext}")
+    } else {
+        format!("{safe}-{rendition}.{ext}")
+    }
+}
+
+async fn respond(
+    s: &AppState,
+    id: String,
+    path: String,
+    request: &axum::http::HeaderMap,
+) -> Result<Response, AppError> {
     if !crate::upload::is_id(&id) || !servable(&path) {
         return Err(AppError::NotFound(format!("{id}/{path}")));
     }
-    let file = s.storage.asset_dir(&id).join(&path);
-    let f = match tokio::fs::File::open(&file).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(AppError::NotFound(format!("{id}/{path}")));
-        }
-        Err(e) => return Err(AppError::io(format!("opening {}", file.display()), e)),
+    let Some(object) = s.storage.object(&id, &path).await? else {
+        return Err(AppError::NotFound(format!("{id}/{path}")));
     };
-    let len = f
-        .metadata()
-        .await
-        .map_err(|e| AppError::io(format!("reading {}", file.display()), e))?
-        .len();
+    let len = object.size();
     let asked = request
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut r = match byte_range(asked.as_deref(), len) {
         None => {
-            let mut r = Body::from_stream(ReaderStream::new(f)).into_response();
+            let mut r = object.body(0, len).await?.into_response();
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             r
@@ -103,16 +149,8 @@ pub async fn serve_file(
             return Ok(r);
         }
         Some(Ok((first, last))) => {
-            let mut f = f;
-            f.seek(std::io::SeekFrom::Start(first))
-                .await
-                .map_err(|e| AppError::io(format!("reading {}", file.display()), e))?;
             let n = last - first + 1;
-            let mut r = (
-                StatusCode::PARTIAL_CONTENT,
-                Body::from_stream(ReaderStream::new(f.take(n))),
-            )
-                .into_response();
+            let mut r = (StatusCode::PARTIAL_CONTENT, object.body(first, n).await?).into_response();
             let h = r.headers_mut();
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
             if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{len}")) {
@@ -141,7 +179,28 @@ pub async fn serve_file(
 
 #[cfg(test)]
 mod tests {
-    use super::{byte_range, servable};
+    use super::{byte_range, download_name, servable};
+
+    #[test]
+    fn downloads_are_named_after_the_upload_in_safe_characters() {
+        assert_eq!(
+            download_name("match.mp4", "360p", "r/360p.mp4"),
+            "match-360p.mp4"
+        );
+        assert_eq!(
+            download_name("Final \"cut\"; v2.mov", "720p", "r/720p.mp4"),
+            "Final__cut___v2-720p.mp4"
+        );
+        assert_eq!(
+            download_name("été.mkv", "aac-64k", "r/aac-64k.m4a"),
+            "_t_-aac-64k.m4a"
+        );
+        assert_eq!(download_name(".mp4", "360p", "r/360p.mp4"), "360p.mp4");
+        assert_eq!(
+            download_name(&"x".repeat(300), "360p", "r/360p.mp4").len(),
+            100 + 9
+        );
+    }
 
     #[test]
     fn ranges_as_players_ask_for_them() {

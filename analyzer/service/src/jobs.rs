@@ -161,8 +161,16 @@ async fn transcode(
         .unwrap_or(0);
     let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
     let cancel = Arc::new(AtomicBool::new(false));
-    let dir = state.storage.asset_dir(&id);
     let adding = job.rendition.as_ref().map(|f| f.name.clone());
+    let need = match adding {
+        Some(_) => crate::storage::Need::Outputs,
+        None => crate::storage::Need::Source,
+    };
+    let work = match state.storage.checkout(&id, need).await {
+        Ok(work) => work,
+        Err(e) => return failed(&state, &id, adding, &attempt, e).await,
+    };
+    let dir = work.dir.clone();
     let build = async {
         match (job.rendition, asset.outputs.clone()) {
             (Some(format), Some(outputs)) => {
@@ -208,10 +216,18 @@ async fn transcode(
     };
     // Deleted while it ran: whatever the job wrote after the deletion goes too.
     if state.db.asset(&id).await?.is_none() {
+        state.storage.abandon(work).await;
         state.storage.remove(&id).await?;
         tracing::info!("asset {id} was deleted while its job ran; the job stopped");
         return Ok(());
     }
+    let result = match result {
+        Ok(outputs) => state.storage.commit(&id, work).await.map(|()| outputs),
+        Err(e) => {
+            state.storage.abandon(work).await;
+            Err(e)
+        }
+    };
     match result {
         Ok(outputs) => {
             state.db.set_ready(&id, &outputs).await?;
@@ -219,33 +235,44 @@ async fn transcode(
             notify(&state, "asset.ready", &id).await?;
             Ok(())
         }
-        Err(e) => {
-            // apalis counts attempts from 1.
-            let last = attempt.current() >= ATTEMPTS;
-            tracing::warn!("asset {id}: attempt {} failed: {e}", attempt.current());
-            let retried_rendition = adding.is_some() && !last;
-            if let Some(name) = adding.filter(|_| last) {
-                // The asset itself is fine: it stays ready, saying what could not be added.
-                let why = format!("adding rendition {name}: {e}");
-                state.db.set_status(&id, "ready", 1.0, Some(&why)).await?;
-                let _ = state.db.audit("worker", "failed", Some(&id), &why).await;
-            } else if last {
-                state.storage.clear_outputs(&id).await;
-                state
-                    .db
-                    .set_status(&id, "failed", 0.0, Some(&e.to_string()))
-                    .await?;
-                let _ = state
-                    .db
-                    .audit("worker", "failed", Some(&id), &e.to_string())
-                    .await;
-                notify(&state, "asset.failed", &id).await?;
-            } else if !retried_rendition {
-                state.db.set_status(&id, "uploaded", 0.0, None).await?;
-            }
-            Err(e.into())
-        }
+        Err(e) => failed(&state, &id, adding, &attempt, e).await,
     }
+}
+
+/// A job's attempt failed with `e`: retried while attempts remain (the asset back to
+/// `uploaded`, or still ready when adding a rendition); at the last, the asset `failed` (or,
+/// adding a rendition, ready and saying what could not be added), audited and notified.
+async fn failed(
+    state: &AppState,
+    id: &str,
+    adding: Option<String>,
+    attempt: &Attempt,
+    e: AppError,
+) -> Result<(), BoxDynError> {
+    // apalis counts attempts from 1.
+    let last = attempt.current() >= ATTEMPTS;
+    tracing::warn!("asset {id}: attempt {} failed: {e}", attempt.current());
+    let retried_rendition = adding.is_some() && !last;
+    if let Some(name) = adding.filter(|_| last) {
+        // The asset itself is fine: it stays ready, saying what could not be added.
+        let why = format!("adding rendition {name}: {e}");
+        state.db.set_status(id, "ready", 1.0, Some(&why)).await?;
+        let _ = state.db.audit("worker", "failed", Some(id), &why).await;
+    } else if last {
+        state.storage.clear_outputs(id).await;
+        state
+            .db
+            .set_status(id, "failed", 0.0, Some(&e.to_string()))
+            .await?;
+        let _ = state
+            .db
+            .audit("worker", "failed", Some(id), &e.to_string())
+            .await;
+        notify(state, "asset.failed", id).await?;
+    } else if !retried_rendition {
+        state.db.set_status(id, "uploaded", 0.0, None).await?;
+    }
+    Err(e.into())
 }
 
 /// Queue `event` with the asset as the API shows it now (when a webhook is set).

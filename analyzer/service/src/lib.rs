@@ -2,8 +2,7 @@
 //! drive it with `oneshot` as well as over a socket), `serve` runs it on a listener.
 //! Built so far: uploads streamed to storage, probed by ffprobe, assets in SQLite, an audit
 //! log, a persistent transcode job per upload (timecoded master, ladder, DASH + HLS,
-//! thumbnails) and the files served. Webhooks, tus, S3 and the page come with the rest of
-//! issue 14.
+//! thumbnails), the files served from a folder or S3, webhooks, tus uploads and the pages.
 
 pub mod audio_only;
 pub mod db;
@@ -37,8 +36,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://PATH`.
     pub database: String,
-    /// The storage folder (never holds the database).
-    pub storage: PathBuf,
+    /// Where assets are kept: a folder, or S3 (never holds the database).
+    pub storage: storage::Location,
     /// Largest upload accepted, bytes.
     pub max_upload: u64,
     /// The ffprobe to run.
@@ -80,9 +79,9 @@ impl AppState {
             && db.starts_with(&root)
         {
             return Err(AppError::BadRequest(format!(
-                "--database {} is inside --storage {}: the database must never be served",
+                "--database {} is inside {}: the database must never be served",
                 config.database,
-                config.storage.display()
+                storage.root().display()
             )));
         }
         Ok(Self {
@@ -120,6 +119,10 @@ pub fn app(state: AppState) -> Router {
             get(routes::get_asset).delete(routes::delete_asset),
         )
         .route("/api/v1/assets/{id}/renditions", post(renditions::add))
+        .route(
+            "/api/v1/assets/{id}/renditions/{name}",
+            get(files::download_rendition),
+        )
         .route(
             "/api/v1/uploads",
             any(tus::collection).layer(DefaultBodyLimit::disable()),

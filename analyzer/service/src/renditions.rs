@@ -157,9 +157,13 @@ pub async fn make(
     run_ffmpeg(&tools.ffmpeg, argv, "packaging DASH and HLS", None, &cancel).await?;
     let (live, old) = (dir.join("stream"), dir.join("stream.old"));
     let _ = tokio::fs::remove_dir_all(&old).await;
-    tokio::fs::rename(&live, &old)
-        .await
-        .map_err(|e| AppError::io("setting the old presentation aside", e))?;
+    // (In an S3 job's scratch there is no old presentation here: it stays in the bucket.)
+    match tokio::fs::rename(&live, &old).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(AppError::io("setting the old presentation aside", e));
+        }
+        _ => {}
+    }
     tokio::fs::rename(&fresh, &live)
         .await
         .map_err(|e| AppError::io("putting the new presentation in place", e))?;

@@ -39,7 +39,7 @@ async fn server(max_upload: u64) -> Server {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database: format!("sqlite://{}", dir.path().join("db.sqlite").display()),
-        storage: storage.clone(),
+        storage: service::storage::Location::Dir(storage.clone()),
         max_upload,
         ffprobe: "ffprobe".into(),
         ffmpeg: "ffmpeg".into(),
