@@ -255,7 +255,15 @@ fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
     // ranges) and stamps its own code over it.
     let published = dir.path().join("published");
     let p = run(bin()
-        .args(["publish", "--size", "640x360", "--duration", "2s", "--stream-id", "42"])
+        .args([
+            "publish",
+            "--size",
+            "640x360",
+            "--duration",
+            "2s",
+            "--stream-id",
+            "42",
+        ])
         .args(["--preset", "ultrafast", "--source"])
         .arg(format!("{base}{}", a["reference"].as_str().unwrap()))
         .arg("--to")
@@ -265,7 +273,11 @@ fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
         .into_iter()
         .filter_map(Result::ok)
         .collect();
-    assert!(codes.len() >= 55, "{} codes read of 2 s at 30 fps", codes.len());
+    assert!(
+        codes.len() >= 55,
+        "{} codes read of 2 s at 30 fps",
+        codes.len()
+    );
     assert!(codes.iter().all(|t| t.stream_id == 42));
     assert!(codes.windows(2).all(|w| w[1].frame == w[0].frame + 1));
     // The audit log has the upload; the asset is one, not two, after the restart.

@@ -265,6 +265,28 @@ pub fn thumbnail_args(master: &str, at_s: f64, width: u32, out: &str) -> Vec<Str
     args
 }
 
+/// Several JPEGs of `master` from one ffmpeg: each `(at_s, width, out)` is its own input
+/// seeked before it is opened (as `thumbnail_args`) mapped to its own one-frame output — one
+/// process start instead of one per picture.
+pub fn thumbnails_args(master: &str, shots: &[(f64, u32, String)]) -> Vec<String> {
+    let mut args = strings(&["-hide_banner", "-nostdin", "-y"]);
+    for (at_s, _, _) in shots {
+        args.push("-ss".into());
+        args.push(format!("{at_s:.3}"));
+        args.push("-i".into());
+        args.push(format!("file:{master}"));
+    }
+    for (i, (_, width, out)) in shots.iter().enumerate() {
+        args.push("-map".into());
+        args.push(format!("{i}:v:0"));
+        args.extend(strings(&["-frames:v", "1", "-vf"]));
+        args.push(format!("scale={width}:-2"));
+        args.extend(strings(&["-q:v", "3"]));
+        args.push(format!("file:{out}"));
+    }
+    args
+}
+
 /// Where `count` evenly spaced thumbnails of a `duration_s` clip are taken (the middle of
 /// each of `count` equal parts, so neither the black first frame nor past the end).
 pub fn thumbnail_times(duration_s: f64, count: u32) -> Vec<f64> {

@@ -119,4 +119,17 @@ fn thumbnails_seek_before_the_input_at_the_middle_of_equal_parts() {
         "-hide_banner -nostdin -y -ss 1.500 -i file:/m.mp4 -frames:v 1 -vf scale=320:-2 -q:v 3 file:/t/1.jpg"
     );
     assert_eq!(thumbnail_times(4.0, 4), vec![0.5, 1.5, 2.5, 3.5]);
+    assert_eq!(
+        thumbnails_args(
+            "/m.mp4",
+            &[
+                (1.0, 1280, "/t/poster.jpg".into()),
+                (0.5, 320, "/t/00.jpg".into())
+            ]
+        )
+        .join(" "),
+        "-hide_banner -nostdin -y -ss 1.000 -i file:/m.mp4 -ss 0.500 -i file:/m.mp4 \
+         -map 0:v:0 -frames:v 1 -vf scale=1280:-2 -q:v 3 file:/t/poster.jpg \
+         -map 1:v:0 -frames:v 1 -vf scale=320:-2 -q:v 3 file:/t/00.jpg"
+    );
 }

@@ -217,21 +217,31 @@ pub async fn build(
     set(0.95);
 
     let master_s = master.display().to_string();
-    let poster = dir.join("thumbs/poster.jpg").display().to_string();
+    // The poster and the thumbnails: one ffmpeg, each picture seeked before its input.
     let at = (probe.duration_s / 10.0).min(1.0);
-    let argv = ladder::thumbnail_args(&master_s, at, size.width.min(1280), &poster);
-    run_ffmpeg(&tools.ffmpeg, argv, "making the poster", None, &cancel).await?;
+    let mut shots = vec![(
+        at,
+        size.width.min(1280),
+        dir.join("thumbs/poster.jpg").display().to_string(),
+    )];
     let mut thumbnails = Vec::new();
     for (i, t) in ladder::thumbnail_times(probe.duration_s, THUMBNAILS)
         .into_iter()
         .enumerate()
     {
         let name = format!("thumbs/{i:02}.jpg");
-        let out = dir.join(&name).display().to_string();
-        let argv = ladder::thumbnail_args(&master_s, t, THUMB_WIDTH, &out);
-        run_ffmpeg(&tools.ffmpeg, argv, "making a thumbnail", None, &cancel).await?;
+        shots.push((t, THUMB_WIDTH, dir.join(&name).display().to_string()));
         thumbnails.push(url(id, &name));
     }
+    let argv = ladder::thumbnails_args(&master_s, &shots);
+    run_ffmpeg(
+        &tools.ffmpeg,
+        argv,
+        "making the poster and thumbnails",
+        None,
+        &cancel,
+    )
+    .await?;
 
     let board = storyboard::plan(probe.duration_s, SEGMENT_S, size.width, size.height);
     let sprite = dir.join("thumbs/storyboard.jpg").display().to_string();
@@ -245,10 +255,13 @@ pub async fn build(
     .await
     .map_err(|e| AppError::io(format!("writing {}", vtt.display()), e))?;
 
-    let mut renditions = Vec::new();
-    for (r, file) in plan.iter().zip(&files) {
-        renditions.push(describe(&tools.ffprobe, id, r, Path::new(file)).await?);
-    }
+    // Each rendition as ffprobe reads it, all at once.
+    let renditions = futures_util::future::try_join_all(
+        plan.iter()
+            .zip(&files)
+            .map(|(r, file)| describe(&tools.ffprobe, id, r, Path::new(file))),
+    )
+    .await?;
     Ok(Outputs {
         stream_id: Some(stream_id(id)),
         reference: url(id, "reference.mp4"),
