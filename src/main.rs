@@ -41,6 +41,9 @@ enum Command {
     Compare(cli::report::CompareArgs),
     /// The reference service: upload your own content over HTTP (API + storage + database).
     Serve(cli::serve::Args),
+    /// Copy a folder (clip + HLS, an asset's outputs, a run folder) to S3, every object with
+    /// its Content-Type and Cache-Control.
+    Deploy(cli::deploy::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::report(args),
         Command::Compare(args) => cli::report::compare(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Deploy(args) => cli::deploy::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod demo;
+pub mod deploy;
 pub mod generate;
 pub mod publish;
 pub mod relay;

@@ -5,6 +5,7 @@
 //! of what it needs, whose results `commit` streams back. Also each object's Content-Type and
 //! Cache-Control.
 
+pub mod deploy;
 mod location;
 pub mod s3;
 
@@ -322,7 +323,7 @@ async fn modified(path: &Path) -> Option<SystemTime> {
 }
 
 /// Every file under `dir`, by its path relative to `dir` (with `/`).
-async fn walk(dir: &Path) -> Result<HashMap<String, PathBuf>, AppError> {
+pub(crate) async fn walk(dir: &Path) -> Result<HashMap<String, PathBuf>, AppError> {
     let mut files = HashMap::new();
     let mut todo = vec![(dir.to_owned(), String::new())];
     while let Some((at, rel)) = todo.pop() {
@@ -362,20 +363,31 @@ pub fn content_type(name: &str) -> &'static str {
         Some("m4s") => "video/iso.segment",
         Some("mp4") => "video/mp4",
         Some("m4a") => "audio/mp4",
+        Some("aac") => "audio/aac",
         Some("mpd") => "application/dash+xml",
         Some("vtt") => "text/vtt",
         Some("jpg") => "image/jpeg",
         Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
         Some("json") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css",
+        Some("js") => "text/javascript",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("txt" | "log") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }
 
-/// Cache-Control: segments, renditions and pictures never change once written; playlists and
-/// manifests may, so caches keep them briefly.
+/// Cache-Control: segments, renditions and pictures made once never change; playlists and
+/// manifests may at any moment (live), so caches keep them 2 s; pages, reports, data and
+/// plots are redrawn now and then, so a minute.
 pub fn cache_control(name: &str) -> &'static str {
     match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("m3u8" | "mpd" | "json") => "public, max-age=2",
+        Some("m3u8" | "mpd") => "public, max-age=2",
+        Some("json" | "html" | "css" | "js" | "csv" | "txt" | "log" | "svg" | "png") => {
+            "public, max-age=60"
+        }
         _ => "public, max-age=31536000, immutable",
     }
 }
@@ -394,6 +406,12 @@ mod tests {
             ("dash/manifest.mpd", "application/dash+xml", false),
             ("thumbs/storyboard.vtt", "text/vtt", true),
             ("thumbs/poster.jpg", "image/jpeg", true),
+            ("report.html", "text/html; charset=utf-8", false),
+            ("frames.csv", "text/csv; charset=utf-8", false),
+            ("plots/latency.svg", "image/svg+xml", false),
+            ("summary.json", "application/json", false),
+            ("index.m3u8", "application/vnd.apple.mpegurl", false),
+            ("seg_00001.ts", "video/mp2t", true),
             ("source", "application/octet-stream", true),
         ] {
             assert_eq!(content_type(name), ct, "{name}");

@@ -27,8 +27,8 @@ const PARALLEL: usize = 8;
 #[derive(Debug, Clone)]
 pub struct Remote {
     store: Arc<dyn ObjectStore>,
-    /// `assets` under the user's prefix, without a trailing `/`.
-    assets: String,
+    /// The user's prefix, without `/` at either end (may be empty).
+    root: String,
     /// `s3://bucket/prefix`, for messages.
     url: String,
 }
@@ -68,18 +68,13 @@ impl Remote {
         }
         let store = builder
             .build()
-            .map_err(|e| AppError::BadRequest(format!("--storage {url}: {e}")))?;
-        let assets = if prefix.is_empty() {
-            "assets".to_owned()
-        } else {
-            format!("{prefix}/assets")
-        };
+            .map_err(|e| AppError::BadRequest(format!("{url}: {e}")))?;
         let remote = Self {
             store: Arc::new(store),
-            assets,
+            root: prefix.trim_matches('/').to_owned(),
             url,
         };
-        let at = Key::from(remote.assets.as_str());
+        let at = Key::from(remote.root.as_str());
         remote
             .store
             .list_with_delimiter(Some(&at))
@@ -97,19 +92,41 @@ impl Remote {
         &self.url
     }
 
+    /// The key `name` is stored under (for messages and listings).
+    pub fn key_of(&self, name: &str) -> String {
+        self.under_root(name).to_string()
+    }
+
+    /// `name` (`a/b.mp4`) under the prefix.
+    fn under_root(&self, name: &str) -> Key {
+        if self.root.is_empty() {
+            Key::from(name)
+        } else {
+            Key::from(format!("{}/{name}", self.root))
+        }
+    }
+
     fn key(&self, id: &str, rel: &str) -> Key {
-        Key::from(format!("{}/{id}/{rel}", self.assets))
+        self.under_root(&format!("assets/{id}/{rel}"))
     }
 
     /// Store the local file `from` as the asset's `rel`, streamed (multipart past 10 MB).
     pub async fn upload(&self, from: &Path, id: &str, rel: &str) -> Result<(), AppError> {
+        self.put_file(from, self.key(id, rel), rel).await
+    }
+
+    /// Store the local file `from` as `name` under the prefix, typed by `name`.
+    pub async fn put(&self, from: &Path, name: &str) -> Result<(), AppError> {
+        self.put_file(from, self.under_root(name), name).await
+    }
+
+    async fn put_file(&self, from: &Path, key: Key, rel: &str) -> Result<(), AppError> {
         let mut file = tokio::fs::File::open(from)
             .await
             .map_err(|e| AppError::io(format!("reading {}", from.display()), e))?;
         let mut attributes = Attributes::new();
         attributes.insert(Attribute::ContentType, content_type(rel).into());
         attributes.insert(Attribute::CacheControl, cache_control(rel).into());
-        let key = self.key(id, rel);
         let mut out = BufWriter::new(self.store.clone(), key.clone()).with_attributes(attributes);
         let copied = tokio::io::copy(&mut file, &mut out).await;
         let done = match copied {
@@ -162,7 +179,7 @@ impl Remote {
 
     /// The asset's objects: paths relative to its folder, with their sizes.
     pub async fn list(&self, id: &str) -> Result<Vec<(String, u64)>, AppError> {
-        let at = Key::from(format!("{}/{id}", self.assets));
+        let at = self.under_root(&format!("assets/{id}"));
         let start = format!("{at}/");
         self.store
             .list(Some(&at))
