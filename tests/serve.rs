@@ -198,3 +198,49 @@ fn a_full_storage_fails_the_job_with_the_reason_and_refuses_uploads_with_507() {
     let (code, _) = curl(&[&format!("{}/healthz", s.url)]);
     assert_eq!(code, 200);
 }
+
+#[test]
+fn a_second_server_starting_on_the_same_folder_leaves_an_upload_in_flight_alone() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let clip = generated_clip(dir.path(), "clip.mp4", &[]);
+    let size = std::fs::metadata(&clip).unwrap().len();
+    let a = serve(dir.path(), &["--workers", "0"]);
+    // Sent slowly (about 3 s), so the second server starts while it arrives.
+    let rate = (size / 3).max(1024).to_string();
+    let up = Command::new("curl")
+        .args(["-sS", "--limit-rate", &rate, "-F"])
+        .arg(format!("file=@{}", clip.display()))
+        .arg(format!("{}/api/v1/assets", a.url))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let incoming = dir.path().join("data/incoming");
+    let started = std::time::Instant::now();
+    while std::fs::read_dir(&incoming).unwrap().next().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the upload never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A leftover of a dead server, which the second one must still clear.
+    let dead = incoming.join("00000000000000000000000000000000.part");
+    std::fs::write(&dead, b"half an upload").unwrap();
+    let b = serve(dir.path(), &["--workers", "0"]);
+    assert!(!dead.exists(), "an upload nobody holds is cleared at start");
+    let out = up.wait_with_output().unwrap();
+    let asset: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(asset["size_bytes"], size, "{asset}");
+    assert_eq!(asset["status"], "uploaded", "{asset}");
+    // Both servers see it.
+    let (code, _) = curl(&[&format!(
+        "{}/api/v1/assets/{}",
+        b.url,
+        asset["id"].as_str().unwrap()
+    )]);
+    assert_eq!(code, 200);
+}

@@ -152,7 +152,11 @@ async fn finish(s: &AppState, client: &str, id: &str) -> Result<bool, AppError> 
     if info.size != Some(len) || info.storage.contains_key(ASSET) {
         return Ok(false);
     }
-    // Claimed: a second request finishing the same upload finds no file.
+    // Locked (a starting server sharing the folder leaves it be), then claimed by renaming:
+    // a second request finishing the same upload finds no file.
+    let Ok(claim) = crate::storage::Claim::take(&data) else {
+        return Ok(false);
+    };
     if tokio::fs::rename(&data, s.storage.incoming(id))
         .await
         .is_err()
@@ -176,6 +180,7 @@ async fn finish(s: &AppState, client: &str, id: &str) -> Result<bool, AppError> 
         original_name: upload::clean_name(&name),
         size_bytes: len,
         sha256,
+        claim,
     };
     match crate::routes::admit(s, client, up).await {
         Ok(_) => {

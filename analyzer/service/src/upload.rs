@@ -16,6 +16,9 @@ pub struct Upload {
     pub original_name: String,
     pub size_bytes: u64,
     pub sha256: String,
+    /// Held until the upload is an asset or refused: a server starting on the same storage
+    /// folder leaves the file alone.
+    pub claim: crate::storage::Claim,
 }
 
 /// A new asset id: 128 random bits as 32 hex digits, the only name anything is stored under.
@@ -60,6 +63,7 @@ pub async fn receive(
         let mut file = tokio::fs::File::create(&path)
             .await
             .map_err(|e| AppError::io("creating an upload file", e))?;
+        let claim = crate::storage::Claim::take(&path)?;
         let mut hash = Sha256::new();
         let mut size = 0u64;
         let written: Result<(), AppError> = async {
@@ -93,6 +97,7 @@ pub async fn receive(
             original_name,
             size_bytes: size,
             sha256,
+            claim,
         });
     }
     Err(AppError::BadRequest(

@@ -44,6 +44,7 @@ pub struct Work {
     /// With S3: files copied in, by relative path, with their modification time then (a file
     /// the job did not touch is not sent back).
     fetched: Option<HashMap<String, Option<SystemTime>>>,
+    _claim: Option<Claim>,
 }
 
 /// Something served from an asset's folder.
@@ -95,12 +96,22 @@ impl Storage {
                 .await
                 .map_err(|e| AppError::io(format!("creating {}", dir.display()), e))?;
         }
-        // Uploads and scratch copies left by a crash of an earlier server are not anyone's.
+        // Uploads and scratch copies left by a crash of an earlier server are not anyone's;
+        // those another server sharing the folder still holds (claimed) are its own.
         for sub in ["incoming", "scratch"] {
             if let Ok(mut entries) = tokio::fs::read_dir(root.join(sub)).await {
                 while let Ok(Some(e)) = entries.next_entry().await {
-                    let _ = tokio::fs::remove_file(e.path()).await;
-                    let _ = tokio::fs::remove_dir_all(e.path()).await;
+                    let path = e.path();
+                    let lock = if path.is_dir() {
+                        path.join(CLAIM)
+                    } else {
+                        path.clone()
+                    };
+                    if held(&lock) {
+                        continue;
+                    }
+                    let _ = tokio::fs::remove_file(&path).await;
+                    let _ = tokio::fs::remove_dir_all(&path).await;
                 }
             }
         }
@@ -164,6 +175,7 @@ impl Storage {
             return Ok(Work {
                 dir: self.asset_dir(id),
                 fetched: None,
+                _claim: None,
             });
         };
         let dir = self
@@ -181,6 +193,14 @@ impl Storage {
                 }
             }
         }
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| AppError::io(format!("creating {}", dir.display()), e))?;
+        let lock = dir.join(CLAIM);
+        tokio::fs::write(&lock, b"")
+            .await
+            .map_err(|e| AppError::io(format!("creating {}", lock.display()), e))?;
+        let claim = Claim::take(&lock)?;
         let mut fetched = HashMap::new();
         let work = async {
             for rel in wanted {
@@ -194,12 +214,10 @@ impl Storage {
             let _ = tokio::fs::remove_dir_all(&dir).await;
             return Err(e);
         }
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| AppError::io(format!("creating {}", dir.display()), e))?;
         Ok(Work {
             dir,
             fetched: Some(fetched),
+            _claim: Some(claim),
         })
     }
 
@@ -213,6 +231,9 @@ impl Storage {
             let files = walk(&work.dir).await?;
             let mut send = Vec::new();
             for (rel, path) in &files {
+                if rel == CLAIM {
+                    continue;
+                }
                 let now = modified(path).await;
                 let untouched = now.is_some() && fetched.get(rel) == Some(&now);
                 if rel != "source" && !untouched {
@@ -316,6 +337,40 @@ impl Storage {
             Err(e) => Err(AppError::io(format!("removing asset {id}"), e)),
         }
     }
+}
+
+/// The file in a job's scratch folder that its job holds locked while it runs.
+const CLAIM: &str = ".claim";
+
+/// An exclusive lock (`flock`) on a file, held while this lives: an upload arriving, a job's
+/// scratch. A server starting on the same folder leaves what another live one holds; the
+/// kernel drops the lock when its process dies, however it dies.
+#[derive(Debug)]
+pub struct Claim(#[allow(dead_code)] std::fs::File);
+
+impl Claim {
+    /// Claim the file `path`, which must exist.
+    pub fn take(path: &Path) -> Result<Self, AppError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| AppError::io(format!("claiming {}", path.display()), e))?;
+        file.try_lock().map_err(|e| {
+            AppError::Internal(format!(
+                "{} is held by another process: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Self(file))
+    }
+}
+
+/// Whether another live process holds `path` claimed (absent or unreadable: no).
+fn held(path: &Path) -> bool {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
 }
 
 async fn modified(path: &Path) -> Option<SystemTime> {
