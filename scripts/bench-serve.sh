@@ -31,15 +31,24 @@ serve_once() {
   local url id status t0
   url=$(sed -n 's/^serving on //p' "$d/out")
   t0=$(now)
+  date -u -d "@$t0" +%H:%M:%S.%N > "$d/t0"
   id=$(curl -sS -F "file=@$tmp/clip.mp4" "$url/api/v1/assets" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  # Polled lightly (a poll loop of curl + python every 20 ms took a third of a core from the
+  # job it measured); the end is when the server marked the asset ready, from its log.
   status=
   until [ "$status" = ready ] || [ "$status" = failed ]; do
-    sleep 0.02
-    status=$(curl -sS "$url/api/v1/assets/$id" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    sleep 0.5
+    status=$(curl -sS "$url/api/v1/assets/$id" | grep -o '"status":"[a-z]*"' | cut -d'"' -f4)
   done
-  echo "$(now) - $t0" | bc > "$d/seconds"
+  python3 - "$d/log" "$t0" > "$d/seconds" <<'PY'
+import re, sys, datetime
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+)Z .* is ready", line)
+    if m:
+        t = datetime.datetime.fromisoformat(m.group(1)[:26]).replace(tzinfo=datetime.timezone.utc)
+        print(t.timestamp() - float(sys.argv[2]))
+PY
   kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
   serve_pid=
   [ "$status" = ready ] || { echo "the job failed: $(tail -5 "$d/log")" >&2; exit 1; }
@@ -60,11 +69,16 @@ print(json.loads(out)["streams"][0]["nb_frames"])
 PY
 )
   t0=$(now)
+  local t
+  t=$(now)
   "$bin" generate --source "$d/data/assets/$id/source" --size "$size" --fps 30 \
     --duration "$((stream / 30))s" --crf 18 --preset veryfast --gop 2s \
     --out "$d/data/assets/$id/reference.mp4" 2> /dev/null
+  echo "$(now) - $t" | bc > "$d/bare_steps"
   while IFS= read -r cmd; do
+    t=$(now)
     eval "$cmd" > /dev/null 2>&1
+    echo "$(now) - $t" | bc >> "$d/bare_steps"
   done < "$d/commands"
   echo "$(now) - $t0" | bc > "$d/bare"
 }
@@ -85,4 +99,36 @@ print("|---|---|---|")
 b, s = statistics.median(bare), statistics.median(serve)
 print(f"| bare: generate (master) + the job's {cmds} other ffmpeg commands | {b:.2f} | 1.00 |")
 print(f"| serve: upload → ready | {s:.2f} | {s / b:.3f} |")
+
+# Stage by stage: serve's from its debug log (each stage ends where the next ffmpeg starts),
+# bare's timed one command at a time; medians over the runs.
+import re
+def clock(t):
+    h, m, x = t.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(x)
+names = ["upload, probe, queue pickup", "master (compositor + encode)", "ladder (one decode, all renditions)",
+         "packaging (DASH + HLS)", "poster + thumbnails", "storyboard, probes of the renditions, database"]
+serve_stages, bare_stages = [], []
+for r in range(1, runs + 1):
+    d = f"{tmp}/run{r}"
+    t0 = clock(open(f"{d}/t0").read().strip()[:15])
+    spawns, ready = [], None
+    for line in open(f"{d}/log"):
+        m = re.match(r"\S+T(\d\d:\d\d:\d\d\.\d+)Z", line)
+        if not m:
+            continue
+        if "spawning ffmpeg" in line:
+            spawns.append(clock(m.group(1)))
+        elif " is ready" in line:
+            ready = clock(m.group(1))
+    marks = [t0, spawns[0], spawns[2], spawns[3], spawns[4], spawns[5], ready]
+    serve_stages.append([b - a for a, b in zip(marks, marks[1:])])
+    bare_stages.append([0.0] + [float(x) for x in open(f"{d}/bare_steps").read().split()])
+print()
+print("| stage | serve s | bare s |")
+print("|---|---|---|")
+for i, n in enumerate(names):
+    sv = statistics.median(x[i] for x in serve_stages)
+    bv = statistics.median(x[i] for x in bare_stages) if i < len(bare_stages[0]) else 0.0
+    print(f"| {n} | {sv:.2f} | {bv:.2f} |")
 PY
