@@ -39,13 +39,22 @@ fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found — install Rust with rustup" >&2; exit 1; }
 
-# moto's S3 server (PyPI, pinned) for the S3 storage tests, which start it on 127.0.0.1 and
-# stop it by PID; in its own venv, so no system Python is touched.
+# From PyPI, pinned, in their own venv (no system Python touched): moto's S3 server for the S3
+# storage and deploy tests (started by them on 127.0.0.1, stopped by PID), and cfn-lint for the
+# CloudFormation templates.
 venv="${STREAMSCOPE_VENV:-$HOME/.cache/streamscope/venv}"
-if [ ! -x "$venv/bin/moto_server" ]; then
-  echo "setup: installing moto[s3,server]==5.2.1 into $venv" >&2
+if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
+  echo "setup: installing moto[s3,server]==5.2.1 and cfn-lint==1.51.0 into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[s3,server]==5.2.1'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'moto[s3,server]==5.2.1' 'cfn-lint==1.51.0'
 else
-  echo "setup: moto present" >&2
+  echo "setup: moto and cfn-lint present" >&2
+fi
+
+# cfn-guard (crates.io, pinned) runs the policy rules of cloudformation/rules.
+if ! command -v cfn-guard >/dev/null || ! cfn-guard --version | grep -q ' 3\.2\.1'; then
+  echo "setup: installing cfn-guard 3.2.1" >&2
+  cargo install -q --locked cfn-guard --version 3.2.1
+else
+  echo "setup: cfn-guard present" >&2
 fi

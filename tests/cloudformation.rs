@@ -1,0 +1,138 @@
+//! The CloudFormation templates checked offline, as CI checks them: `cfn-lint` finds nothing
+//! (no error, no warning), and `cfn-guard` passes every policy rule of `cloudformation/rules`
+//! on each template — and fails every one of them on a deliberately public variant, so the
+//! rules are known to bite.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A tool installed by `scripts/setup.sh` (required under CI=true).
+fn tool(found: Option<PathBuf>, name: &str) -> Option<PathBuf> {
+    if found.is_none() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "{name} is required under CI=true but is not installed (scripts/setup.sh installs it)"
+        );
+        eprintln!("SKIPPED: {name} not installed (required when CI=true)");
+    }
+    found
+}
+
+fn in_dir(dir: Option<std::ffi::OsString>, sub: &str, exe: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(dir?).join(sub).join(exe);
+    p.is_file().then_some(p)
+}
+
+fn cfn_lint() -> Option<PathBuf> {
+    let venv = std::env::var_os("STREAMSCOPE_VENV").or_else(|| {
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/streamscope/venv").into())
+    });
+    tool(in_dir(venv, "bin", "cfn-lint"), "cfn-lint")
+}
+
+fn cfn_guard() -> Option<PathBuf> {
+    let on_path = Command::new("cfn-guard")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then(|| PathBuf::from("cfn-guard"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo").into()));
+    tool(
+        on_path.or_else(|| in_dir(cargo_home, "bin", "cfn-guard")),
+        "cfn-guard",
+    )
+}
+
+fn templates() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudformation");
+    let mut t: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    t.sort();
+    assert!(!t.is_empty());
+    t
+}
+
+const RULES: [&str; 4] = [
+    "bucket_is_private_and_encrypted",
+    "cloudfront_uses_oac_and_https",
+    "bucket_policy_is_tls_only",
+    "bucket_policy_allows_only_scoped_principals",
+];
+
+/// `cfn-guard validate` of `template` against the rules: (exit code, output).
+fn guard(exe: &Path, template: &Path) -> (Option<i32>, String) {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudformation/rules");
+    let out = Command::new(exe)
+        .args(["validate", "--show-summary", "all", "-r"])
+        .arg(rules)
+        .arg("-d")
+        .arg(template)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// The status cfn-guard gave `rule` in its summary (PASS, FAIL, SKIP).
+fn status_of(text: &str, rule: &str) -> String {
+    text.lines()
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.ends_with(&format!("/{rule}")) || w == rule)
+        })
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("{rule} not in the summary:\n{text}"))
+        .to_owned()
+}
+
+#[test]
+fn cfn_lint_finds_no_error_and_no_warning() {
+    let Some(lint) = cfn_lint() else { return };
+    for t in templates() {
+        let out = Command::new(&lint).arg(&t).output().unwrap();
+        assert!(
+            out.status.success() && out.stdout.is_empty(),
+            "cfn-lint {}:\n{}{}",
+            t.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn every_policy_rule_passes_on_the_templates_and_fails_on_a_public_variant() {
+    let Some(exe) = cfn_guard() else { return };
+    for t in templates() {
+        let (code, text) = guard(&exe, &t);
+        assert_eq!(code, Some(0), "{}:\n{text}", t.display());
+        for rule in RULES {
+            assert_eq!(
+                status_of(&text, rule),
+                "PASS",
+                "{rule} on {}:\n{text}",
+                t.display()
+            );
+        }
+    }
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cfn/assets-public.yaml");
+    let (code, text) = guard(&exe, &bad);
+    assert_ne!(code, Some(0), "{text}");
+    for rule in RULES {
+        assert_eq!(
+            status_of(&text, rule),
+            "FAIL",
+            "{rule} on the public variant:\n{text}"
+        );
+    }
+}
