@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Monitoring density: how many live timecoded streams one `analyze` measures on this machine.
+# N pre-encoded streams are sent over UDP in real time by cheap senders (`ffmpeg -re -c copy`,
+# so encoding does not eat the CPU being measured) into one `analyze` for SECONDS; a run holds
+# when no stream lost a frame and no stream's latency spread (p99 - p50) grew past the N=1
+# run's by more than one frame interval. Beside it: the ceiling (ffmpeg's decode fps of the
+# same stream on all cores / 30) and the CPU per stream-hour of analyze (its ffmpeg children
+# included) over the CPU of `ffmpeg -f null` decoding the same seconds.
+#   scripts/bench-density.sh [SIZE] [SECONDS] [N...]
+set -euo pipefail
+size=${1:-1280x720}
+secs=${2:-20}
+shift $(( $# > 2 ? 2 : $# ))
+counts=("$@")
+[ ${#counts[@]} -gt 0 ] || counts=(1 2 4 6 8)
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=$PWD/target/release/streamscope
+work=$(mktemp -d /tmp/bench-density.XXXXXX)
+senders=()
+trap 'for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+# The stream: timecoded, 30 fps, GOP 1 s, 3 Mbit/s, long enough that no sender loops.
+"$bin" generate --out "$work/clip.mp4" --duration "$((secs + 8))s" --size "$size" --gop 1s \
+  --bitrate 3M >/dev/null 2>&1
+ffmpeg -v error -i "$work/clip.mp4" -map 0:v -c copy -bsf:v h264_mp4toannexb -f mpegts "$work/clip.ts"
+
+# Ceiling: ffmpeg decoding the stream as fast as it can on every core.
+# (Looped five times, so its start-up does not count.)
+/usr/bin/time -f "%e %U %S" -o "$work/dec" ffmpeg -v error -stream_loop 4 -i "$work/clip.ts" -f null -
+frames=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets \
+  -of csv=p=0 "$work/clip.ts" | grep -m1 -o "[0-9][0-9]*")
+read -r dwall du ds < "$work/dec"
+
+port=$((20000 + RANDOM % 20000))
+for n in "${counts[@]}"; do
+  out="$work/n$n"
+  args=()
+  for i in $(seq 1 "$n"); do
+    args+=(--live "s$i=udp://127.0.0.1:$((port + 2 * i))?fifo_size=100000&overrun_nonfatal=1")
+  done
+  /usr/bin/time -f "%e %U %S" -o "$work/t$n" "$bin" analyze "${args[@]}" --duration "${secs}s" \
+    --out "$out" >/dev/null 2>"$work/log$n" &
+  analyzer=$!
+  sleep 1.5
+  senders=()
+  for i in $(seq 1 "$n"); do
+    ffmpeg -v error -re -i "$work/clip.ts" -c copy -f mpegts \
+      "udp://127.0.0.1:$((port + 2 * i))?pkt_size=1316" >/dev/null 2>&1 &
+    senders+=($!)
+  done
+  wait "$analyzer" || true
+  for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  senders=()
+  port=$((port + 2 * n + 2))
+done
+
+python3 - "$work" "$size" "$secs" "$frames" "$dwall" "$du" "$ds" "${counts[@]}" <<'PY'
+import json, sys
+work, size, secs, frames, dwall, du, ds = sys.argv[1:8]
+counts = [int(x) for x in sys.argv[8:]]
+secs, frames = float(secs), int(frames) * 5
+decode_fps = frames / float(dwall)
+decode_cpu_per_stream_s = (float(du) + float(ds)) / (frames / 30)   # CPU s per stream-second
+print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
+      f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
+      f"per stream-second")
+print("| N | frames lost | worst latency p99-p50 ms | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | holds |")
+print("|---|---|---|---|---|---|")
+base = None
+best = 0
+for n in counts:
+    try:
+        s = json.load(open(f"{work}/n{n}/summary.json"))
+    except (OSError, ValueError):
+        print(f"| {n} | (no summary) | | | | no |")
+        continue
+    streams = s["streams"]
+    lost = sum(x.get("dropped", 0) for x in streams)
+    missing = sum(1 for x in streams if not x.get("frames_received"))
+    spreads = [x["latency_ms"]["p99"] - x["latency_ms"]["p50"] for x in streams if x.get("latency_ms")]
+    spread = max(spreads) if spreads else float("inf")
+    wall, u, sy = (float(v) for v in open(f"{work}/t{n}").read().split())
+    per = (u + sy) / (n * secs)
+    if base is None:
+        base = spread
+    holds = lost == 0 and missing == 0 and spread <= base + 1000 / 30
+    if holds:
+        best = max(best, n)
+    print(f"| {n} | {lost} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | {'yes' if holds else 'no'} |")
+print(f"largest N that holds: {best} (ceiling {decode_fps / 30:.1f}, {best / (decode_fps / 30):.2f} of it)")
+PY
