@@ -235,6 +235,12 @@ async fn transcode(
         }
     };
     match result {
+        Ok(_) if state.db.asset(&id).await?.is_none() => {
+            // Deleted while its files were being stored: they go too.
+            state.storage.remove(&id).await?;
+            tracing::info!("asset {id} was deleted while its job stored its files");
+            Ok(())
+        }
         Ok(outputs) => {
             state.db.set_ready(&id, &outputs).await?;
             tracing::info!("asset {id} is ready");

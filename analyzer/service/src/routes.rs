@@ -76,6 +76,10 @@ pub(crate) async fn admit(
     client: &str,
     up: upload::Upload,
 ) -> Result<Asset, AppError> {
+    // The file must be there (a server's own fault otherwise, not the client's media).
+    tokio::fs::metadata(s.storage.incoming(&up.id))
+        .await
+        .map_err(|e| AppError::io("reading an upload that arrived", e))?;
     let probe = match crate::probe::probe(&s.ffprobe, &s.storage.incoming(&up.id)).await {
         Ok(p) => p,
         Err(e) => {
