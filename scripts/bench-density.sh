@@ -6,6 +6,9 @@
 # run's by more than one frame interval. Beside it: the ceiling (ffmpeg's decode fps of the
 # same stream on all cores / 30) and the CPU per stream-hour of analyze (its ffmpeg children
 # included) over the CPU of `ffmpeg -f null` decoding the same seconds.
+# Senders start a fraction of a frame interval apart (DENSITY_PHASE=spread, the default: stream
+# i at i/N of 33 ms, as independent sources arrive) or together (DENSITY_PHASE=aligned: every
+# stream's frame lands at the same instant, the worst case for the decoders' queueing).
 #   scripts/bench-density.sh [SIZE] [SECONDS] [N...]
 set -euo pipefail
 size=${1:-1280x720}
@@ -44,7 +47,11 @@ for n in "${counts[@]}"; do
   analyzer=$!
   sleep 1.5
   senders=()
+  gap=$(python3 -c "print(f'{1 / 30 / $n:.4f}')")
   for i in $(seq 1 "$n"); do
+    if [ "${DENSITY_PHASE:-spread}" = spread ] && [ "$i" -gt 1 ]; then
+      sleep "$gap"
+    fi
     ffmpeg -v error -re -i "$work/clip.ts" -c copy -f mpegts \
       "udp://127.0.0.1:$((port + 2 * i))?pkt_size=1316" >/dev/null 2>&1 &
     senders+=($!)
@@ -63,6 +70,8 @@ counts = [int(x) for x in sys.argv[8:]]
 secs, frames = float(secs), int(frames) * 5
 decode_fps = frames / float(dwall)
 decode_cpu_per_stream_s = (float(du) + float(ds)) / (frames / 30)   # CPU s per stream-second
+import os
+print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}")
 print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
       f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
       f"per stream-second")
