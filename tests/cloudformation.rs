@@ -6,30 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A tool installed by `scripts/setup.sh` (required under CI=true).
-fn tool(found: Option<PathBuf>, name: &str) -> Option<PathBuf> {
-    if found.is_none() {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "{name} is required under CI=true but is not installed (scripts/setup.sh installs it)"
-        );
-        eprintln!("SKIPPED: {name} not installed (required when CI=true)");
-    }
-    found
-}
-
-fn in_dir(dir: Option<std::ffi::OsString>, sub: &str, exe: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(dir?).join(sub).join(exe);
-    p.is_file().then_some(p)
-}
+mod common;
 
 fn cfn_lint() -> Option<PathBuf> {
-    let venv = std::env::var_os("STREAMSCOPE_VENV").or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/streamscope/venv").into())
-    });
-    tool(in_dir(venv, "bin", "cfn-lint"), "cfn-lint")
+    common::venv_tool("cfn-lint")
 }
 
+/// cfn-guard, `cargo install`ed by `scripts/setup.sh`: on PATH or in `$CARGO_HOME/bin`.
 fn cfn_guard() -> Option<PathBuf> {
     let on_path = Command::new("cfn-guard")
         .arg("--version")
@@ -37,11 +20,12 @@ fn cfn_guard() -> Option<PathBuf> {
         .is_ok_and(|o| o.status.success())
         .then(|| PathBuf::from("cfn-guard"));
     let cargo_home = std::env::var_os("CARGO_HOME")
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo").into()));
-    tool(
-        on_path.or_else(|| in_dir(cargo_home, "bin", "cfn-guard")),
-        "cfn-guard",
-    )
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let installed = cargo_home
+        .map(|h| h.join("bin/cfn-guard"))
+        .filter(|p| p.is_file());
+    common::required(on_path.or(installed), "cfn-guard")
 }
 
 fn templates() -> Vec<PathBuf> {

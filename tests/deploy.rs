@@ -66,7 +66,7 @@ fn a_generated_clip_with_its_hls_is_deployed_typed_and_cached_per_file() {
 
     // Exactly the folder's visible files, each under its own path, byte for byte in size.
     let mut local = BTreeMap::new();
-    for e in walk(&site) {
+    for e in files_under(&site) {
         let name = e.strip_prefix(&site).unwrap().display().to_string();
         if !name.starts_with('.') {
             local.insert(
@@ -144,17 +144,4 @@ fn a_generated_clip_with_its_hls_is_deployed_typed_and_cached_per_file() {
         said.contains(&format!("cannot list s3://{BUCKET}")),
         "{said}"
     );
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }

@@ -16,21 +16,6 @@ use common::*;
 
 const BUCKET: &str = "streamscope-refs";
 
-/// Everything under a local folder, recursively (files only).
-fn files_under(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(files_under(&e.path()));
-            } else {
-                out.push(e.path().display().to_string());
-            }
-        }
-    }
-    out
-}
-
 /// The `Last-Modified` header of an object.
 fn last_modified(headers: &str) -> String {
     headers

@@ -15,6 +15,46 @@ use analyzer::{GrayFrame, QrMiss, decode_timecode};
 use generator::Timecode;
 use serde_json::Value;
 
+/// Every file under `dir`, recursively (none when `dir` is missing).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// `found`, or why the test does without `what`: missing, it fails the test under CI=true and
+/// skips it elsewhere (for tools found by path rather than run by name, as `require` does).
+pub fn required(found: Option<PathBuf>, what: &str) -> Option<PathBuf> {
+    if found.is_none() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "{what} is required under CI=true but is not installed (scripts/setup.sh installs it)"
+        );
+        eprintln!("SKIPPED: {what} not installed (required when CI=true)");
+    }
+    found
+}
+
+/// A tool `scripts/setup.sh` installed in its Python venv (`$STREAMSCOPE_VENV`, else
+/// `~/.cache/streamscope/venv`), through `required`.
+pub fn venv_tool(name: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("STREAMSCOPE_VENV")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/streamscope/venv"))
+        });
+    let exe = venv
+        .map(|v| v.join("bin").join(name))
+        .filter(|p| p.is_file());
+    required(exe, name)
+}
+
 /// True when the tool runs. Missing tools fail the test under CI=true and skip it elsewhere.
 pub fn require(tool: &str) -> bool {
     let ok = Command::new(tool)

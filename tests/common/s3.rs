@@ -7,27 +7,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// moto's `moto_server`: `$STREAMSCOPE_VENV/bin`, else `~/.cache/streamscope/venv/bin`.
+/// moto's `moto_server`, from the venv `scripts/setup.sh` makes.
 pub fn moto_server() -> Option<PathBuf> {
-    let venv = std::env::var_os("STREAMSCOPE_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/streamscope/venv"))
-        })?;
-    let exe = venv.join("bin/moto_server");
-    let found = exe.is_file();
-    if !found {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "{} is required under CI=true but is not installed (scripts/setup.sh installs it)",
-            exe.display()
-        );
-        eprintln!(
-            "SKIPPED: {} not installed (required when CI=true)",
-            exe.display()
-        );
-    }
-    found.then_some(exe)
+    super::venv_tool("moto_server")
 }
 
 /// A running moto server, killed on drop.
