@@ -5,14 +5,9 @@
 
 use std::path::Path;
 
-use futures_util::{StreamExt, TryStreamExt};
-
 use super::s3::Remote;
 use super::{cache_control, content_type, walk};
 use crate::error::AppError;
-
-/// Files stored at once.
-const PARALLEL: usize = 8;
 
 /// One file deployed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +26,7 @@ pub fn deployable(name: &str) -> bool {
         .all(|p| !p.is_empty() && !p.starts_with('.'))
 }
 
-/// Copy every file of `dir` under the remote's prefix (8 at a time), sorted by name.
+/// Copy every file of `dir` under the remote's prefix (`Remote::put_all`), sorted by name.
 pub async fn deploy(remote: &Remote, dir: &Path) -> Result<Vec<Deployed>, AppError> {
     let meta = tokio::fs::metadata(dir)
         .await
@@ -48,23 +43,23 @@ pub async fn deploy(remote: &Remote, dir: &Path) -> Result<Vec<Deployed>, AppErr
         .filter(|(name, _)| deployable(name))
         .collect();
     files.sort();
-    futures_util::stream::iter(files)
-        .map(|(name, path)| async move {
-            let bytes = tokio::fs::metadata(&path)
-                .await
-                .map_err(|e| AppError::io(format!("reading {}", path.display()), e))?
-                .len();
-            remote.put(&path, &name).await?;
-            Ok::<_, AppError>(Deployed {
-                content_type: content_type(&name),
-                cache_control: cache_control(&name),
-                name,
-                bytes,
-            })
-        })
-        .buffered(PARALLEL)
-        .try_collect()
-        .await
+    let mut deployed = Vec::new();
+    for (name, path) in &files {
+        let bytes = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| AppError::io(format!("reading {}", path.display()), e))?
+            .len();
+        deployed.push(Deployed {
+            content_type: content_type(name),
+            cache_control: cache_control(name),
+            name: name.clone(),
+            bytes,
+        });
+    }
+    remote
+        .put_all(files.into_iter().map(|(name, path)| (path, name)).collect())
+        .await?;
+    Ok(deployed)
 }
 
 #[cfg(test)]

@@ -140,14 +140,23 @@ impl Remote {
         Ok(())
     }
 
-    /// Store several files at once: `(local, rel)` pairs.
+    /// Store several of the asset's files at once: `(local, rel)` pairs.
     pub async fn upload_all(
         &self,
         id: &str,
         files: Vec<(std::path::PathBuf, String)>,
     ) -> Result<(), AppError> {
+        let named = files
+            .into_iter()
+            .map(|(from, rel)| (from, format!("assets/{id}/{rel}")))
+            .collect();
+        self.put_all(named).await
+    }
+
+    /// Store several files at once (`PARALLEL` in flight): `(local, name under the prefix)`.
+    pub async fn put_all(&self, files: Vec<(std::path::PathBuf, String)>) -> Result<(), AppError> {
         futures_util::stream::iter(files)
-            .map(|(from, rel)| async move { self.upload(&from, id, &rel).await })
+            .map(|(from, name)| async move { self.put(&from, &name).await })
             .buffer_unordered(PARALLEL)
             .try_collect::<Vec<()>>()
             .await
