@@ -1,6 +1,7 @@
 //! Finding and decoding the signal-v1 QR timecode in a gray (luma) frame with rqrr; `track`
 //! follows it from frame to frame.
 
+mod guard;
 mod track;
 #[cfg(feature = "wechat")]
 pub mod wechat;
@@ -78,6 +79,16 @@ pub(crate) fn region_of(quad: &Quad) -> Region {
 }
 
 pub(crate) fn locate(frame: GrayFrame<'_>) -> Result<(Timecode, Quad), QrMiss> {
+    // rqrr can panic on a hostile picture (an assertion in its perspective fit); that frame
+    // is then unreadable, like any other frame it cannot decode.
+    guard::guarded(|| locate_unguarded(frame)).unwrap_or_else(|why| {
+        Err(QrMiss::Undecodable(format!(
+            "the QR reader gave up on this picture ({why})"
+        )))
+    })
+}
+
+fn locate_unguarded(frame: GrayFrame<'_>) -> Result<(Timecode, Quad), QrMiss> {
     let mut img = rqrr::PreparedImage::prepare_from_greyscale(frame.width, frame.height, |x, y| {
         frame.data[y * frame.width + x]
     });
@@ -99,7 +110,6 @@ pub(crate) fn locate(frame: GrayFrame<'_>) -> Result<(Timecode, Quad), QrMiss> {
     Err(miss)
 }
 
-/// Mean absolute luma difference between two frames of equal size, sampled on a 4×4 grid.
 /// Mean luma change (levels) above which a picture counts as changed.
 pub const PICTURE_CHANGE_LEVELS: f64 = 1.0;
 
@@ -110,6 +120,7 @@ pub fn picture_changed(previous: Option<&[u8]>, luma: &[u8], width: usize) -> bo
     })
 }
 
+/// Mean absolute luma difference between two frames of equal size, sampled on a 4×4 grid.
 pub fn mean_abs_diff(a: &[u8], b: &[u8], width: usize) -> f64 {
     if a.len() != b.len() || width == 0 {
         return f64::INFINITY;
@@ -124,7 +135,6 @@ pub fn mean_abs_diff(a: &[u8], b: &[u8], width: usize) -> f64 {
     if n == 0 { 0.0 } else { sum as f64 / n as f64 }
 }
 
-#[cfg(test)]
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

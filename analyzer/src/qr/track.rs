@@ -145,7 +145,9 @@ fn sample_grid(frame: GrayFrame<'_>, quad: &Quad) -> Option<Timecode> {
     let n = sorted.len();
     let threshold = (sorted[n / 5] + sorted[n * 4 / 5]) / 2;
     let grid = rqrr::SimpleGrid::from_func(MODULES, |x, y| samples[y * MODULES + x] < threshold);
-    let (_, content) = rqrr::Grid::new(grid).decode().ok()?;
+    let (_, content) = super::guard::guarded(|| rqrr::Grid::new(grid).decode())
+        .ok()?
+        .ok()?;
     Timecode::from_payload(&content).ok()
 }
 
