@@ -10,8 +10,8 @@ set -euo pipefail
 # report.html headless in the report tests; chrony serves NTP to the clock-sync tests (started
 # by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
 # shifts one analyzer's clock there; python3 reads the service's SQLite file in a job test, and
-# python3-venv holds moto (below).
-packages=(ffmpeg curl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
+# python3-venv holds moto (below); curl, ca-certificates and openssl fetch and check Shaka Packager.
+packages=(ffmpeg curl ca-certificates openssl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -57,4 +57,26 @@ if ! command -v cfn-guard >/dev/null || ! cfn-guard --version | grep -q ' 3\.2\.
   cargo install -q --locked cfn-guard --version 3.2.1
 else
   echo "setup: cfn-guard present" >&2
+fi
+
+# Shaka Packager (npm registry, pinned, checked against the registry's integrity hash): the
+# static binary its npm package ships, for the encrypted DASH/HLS of `serve` (…/encrypt).
+packager_version=3.4.2
+packager_integrity='sha512-4CN4guIvK8hIObBw2w/0kOh1JBnzpcHYMUW1LViGmfDOyFddEQ+mYtEjyYrDMkwfusHA2aR0nEBgp9MaDZEWDA=='
+packager="${STREAMSCOPE_PACKAGER:-$HOME/.cache/streamscope/bin/packager}"
+if [ ! -x "$packager" ] || ! "$packager" --version 2>/dev/null | grep -q "v$packager_version-"; then
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "setup: no Shaka Packager build for $(uname -m)" >&2; exit 1 ;;
+  esac
+  echo "setup: installing Shaka Packager $packager_version into $packager" >&2
+  tmp=$(mktemp -d)
+  curl -sSf -o "$tmp/p.tgz" "https://registry.npmjs.org/shaka-packager/-/shaka-packager-$packager_version.tgz"
+  got="sha512-$(openssl dgst -sha512 -binary "$tmp/p.tgz" | base64 -w0)"
+  [ "$got" = "$packager_integrity" ] || { echo "setup: shaka-packager integrity $got is not the pinned one" >&2; rm -rf "$tmp"; exit 1; }
+  tar -xzf "$tmp/p.tgz" -C "$tmp" "package/bin/packager-linux-$arch"
+  mkdir -p "$(dirname "$packager")"
+  install -m 755 "$tmp/package/bin/packager-linux-$arch" "$packager"
+  rm -rf "$tmp"
 fi

@@ -2,7 +2,7 @@
 # Vendor the browser libraries the service's pages use, from the npm registry, each tarball
 # checked against the registry's own integrity hash. Run again with other versions to update;
 # commit the result.
-#   scripts/vendor-js.sh [HLS_JS_VERSION] [TUS_JS_CLIENT_VERSION]
+#   scripts/vendor-js.sh [HLS_JS_VERSION] [TUS_JS_CLIENT_VERSION] [SHAKA_PLAYER_VERSION]
 set -euo pipefail
 dest=$(dirname "$0")/../analyzer/service/static
 tmp=$(mktemp -d)
@@ -25,3 +25,5 @@ vendor() {
 
 vendor hls.js "${1:-1.7.4}" hls.light.min.js hls.light.min.js
 vendor tus-js-client "${2:-4.3.1}" tus.min.js tus.min.js
+# shaka-player plays the encrypted DASH/HLS with ClearKey (EME); hls.js keeps the clear ladder.
+vendor shaka-player "${3:-5.2.12}" shaka-player.compiled.js shaka-player.compiled.js

@@ -67,7 +67,6 @@ pub fn locate(name: &str, explicit: Option<&Path>) -> Result<PathBuf, Error> {
         })
 }
 
-/// Quote an argv for display so it can be pasted into a shell.
 /// The first line of `program -version` up to its copyright (`ffmpeg version 5.1.8-0+deb12u1`),
 /// for run metadata; `None` when it cannot be run.
 pub fn version_line(program: &Path) -> Option<String> {
@@ -83,11 +82,19 @@ pub fn version_line(program: &Path) -> Option<String> {
     (!line.is_empty()).then(|| line.to_owned())
 }
 
+/// Quote an argv for display so it can be pasted into a shell, content keys hidden: the value
+/// after `-encryption_key` / `-decryption_key` (ffmpeg) and every `key=` of a packager's key
+/// spec become `[key]`, so no log line or error message ever carries one.
 pub fn shell_line<I, S>(program: &Path, args: I) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    let args = redact_keys(&args);
     let quote = |s: &str| {
         if !s.is_empty()
             && s.chars()
@@ -99,12 +106,40 @@ where
         }
     };
     std::iter::once(quote(&program.to_string_lossy()))
-        .chain(
-            args.into_iter()
-                .map(|a| quote(&a.as_ref().to_string_lossy())),
-        )
+        .chain(args.iter().map(|a| quote(a)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The options whose value is a content key: ffmpeg's, and streamscope's own (its command
+/// line is recorded in run folders).
+const KEY_OPTIONS: [&str; 3] = ["-encryption_key", "-decryption_key", "--decryption-key"];
+
+/// `args` with every content key replaced by `[key]` (see `shell_line`).
+pub fn redact_keys(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut secret_next = false;
+    for a in args {
+        if secret_next {
+            out.push("[key]".to_owned());
+        } else if a.starts_with("--decryption-key=") {
+            out.push("--decryption-key=[key]".to_owned());
+        } else {
+            // A packager key spec: `label=…:key_id=…:key=…` (also `--keys=…`).
+            let parts: Vec<String> = a
+                .split(':')
+                .map(|part| match part.split_once("key=") {
+                    Some((before, _)) if before.is_empty() || before.ends_with('=') => {
+                        format!("{before}key=[key]")
+                    }
+                    _ => part.to_owned(),
+                })
+                .collect();
+            out.push(parts.join(":"));
+        }
+        secret_next = KEY_OPTIONS.contains(&a.as_str());
+    }
+    out
 }
 
 /// Called on the stderr thread with every event ffmpeg's log yields (stream info, log lines).
@@ -377,6 +412,55 @@ fn strip_level(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_keys_never_reach_a_command_line() {
+        let key = "00112233445566778899aabbccddeeff";
+        let line = shell_line(
+            Path::new("ffmpeg"),
+            [
+                "-decryption_key",
+                key,
+                "-i",
+                "in.mp4",
+                "-encryption_key",
+                key,
+                "-encryption_kid",
+                "0123",
+                "out.mp4",
+            ],
+        );
+        assert_eq!(
+            line,
+            "ffmpeg -decryption_key '[key]' -i in.mp4 -encryption_key '[key]' \
+             -encryption_kid 0123 out.mp4"
+        );
+        let line = shell_line(
+            Path::new("packager"),
+            [
+                "--keys",
+                &format!("label=:key_id=0123:key={key}"),
+                "http://h/p?key=1",
+            ],
+        );
+        assert_eq!(
+            line,
+            "packager --keys 'label=:key_id=0123:key=[key]' 'http://h/p?key=1'"
+        );
+        let line = shell_line(
+            Path::new("streamscope"),
+            [
+                "analyze",
+                "--decryption-key",
+                key,
+                &format!("--decryption-key={key}"),
+            ],
+        );
+        assert_eq!(
+            line,
+            "streamscope analyze --decryption-key '[key]' '--decryption-key=[key]'"
+        );
+    }
 
     #[test]
     fn shell_line_quotes_what_needs_it() {

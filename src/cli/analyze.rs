@@ -107,14 +107,22 @@ pub struct Args {
     /// however long the run (24/7 monitoring). Realtime clock; at least 5s.
     #[arg(long, value_parser = values::duration, value_name = "DURATION")]
     rotate: Option<Duration>,
+    /// CENC content key (32 hex digits) of the --live streams, for encrypted MP4 outputs
+    /// (ffmpeg's -decryption_key); the control and --reference are read in the clear. The key
+    /// is never logged or written to the run folder.
+    #[arg(long, value_name = "KEY", value_parser = clap::value_parser!(analyzer::ingest::ContentKey))]
+    decryption_key: Option<analyzer::ingest::ContentKey>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A stream that cannot be named or read as given is a usage error, found before any work.
-    let streams = match StreamSpec::parse_all(&args.live, args.control.as_deref()) {
+    let mut streams = match StreamSpec::parse_all(&args.live, args.control.as_deref()) {
         Ok(s) => s,
         Err(e) => return Ok(super::usage(&e)),
     };
+    for s in streams.iter_mut().filter(|s| s.role == report::Role::Live) {
+        s.input = s.input.clone().with_decryption_key(args.decryption_key);
+    }
     if let Some(r) = args.rotate {
         if r < MIN_ROTATE {
             return Ok(super::usage(&format!(

@@ -58,11 +58,24 @@ pub struct Args {
         requires = "webhook"
     )]
     webhook_secret: Option<String>,
+    /// Shaka Packager, for encrypted DASH/HLS (POST /api/v1/assets/ID/encrypt); default:
+    /// `packager` on PATH. Without one, the server serves everything else.
+    #[arg(long, value_name = "PATH", env = "STREAMSCOPE_PACKAGER")]
+    packager: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ffprobe = generator::process::locate("ffprobe", None)?;
     let ffmpeg = generator::process::locate("ffmpeg", None)?;
+    let packager = match &args.packager {
+        Some(p) => Some(generator::process::locate("packager", Some(p))?),
+        None => generator::process::locate("packager", None).ok(),
+    };
+    if packager.is_none() {
+        tracing::warn!(
+            "no Shaka Packager (--packager or `packager` on PATH): assets cannot be encrypted"
+        );
+    }
     let ladder = match &args.ladder {
         None => service::ladder::default_ladder(),
         Some(file) => {
@@ -99,6 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ladder,
         workers: args.workers,
         webhook,
+        packager,
     };
     let stop = super::interrupt_flag()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

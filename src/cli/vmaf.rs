@@ -25,6 +25,10 @@ pub struct Args {
     /// Output folder (default: reports/vmaf-<UTC time>/).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// CENC content key (32 hex digits) of --distorted, for an encrypted MP4 (ffmpeg's
+    /// -decryption_key). Never logged or written to the run folder.
+    #[arg(long, value_name = "KEY", value_parser = clap::value_parser!(analyzer::ingest::ContentKey))]
+    decryption_key: Option<analyzer::ingest::ContentKey>,
     #[command(flatten)]
     vmaf: VmafOptions,
 }
@@ -58,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = OfflineConfig {
         ffmpeg: args.ffmpeg.locate()?,
         reference: Input::parse(&args.reference)?,
-        distorted: Input::parse(&args.distorted)?,
+        distorted: Input::parse(&args.distorted)?.with_decryption_key(args.decryption_key),
         model: args.vmaf.vmaf_model.clone(),
         threads,
         subsample: args.vmaf.vmaf_subsample,

@@ -55,6 +55,25 @@ pub fn venv_tool(name: &str) -> Option<PathBuf> {
     required(exe, name)
 }
 
+/// Shaka Packager as `scripts/setup.sh` installs it (`$STREAMSCOPE_PACKAGER`, else
+/// `~/.cache/streamscope/bin/packager`, else `packager` on PATH), through `required`.
+pub fn packager() -> Option<PathBuf> {
+    let home =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/streamscope/bin/packager"));
+    let found = std::env::var_os("STREAMSCOPE_PACKAGER")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(home)
+        .chain(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths)
+                .map(|d| d.join("packager")),
+        )
+        .find(|p| p.is_file());
+    required(found, "Shaka Packager")
+}
+
 /// True when the tool runs. Missing tools fail the test under CI=true and skip it elsewhere.
 pub fn require(tool: &str) -> bool {
     let ok = Command::new(tool)

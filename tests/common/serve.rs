@@ -39,12 +39,25 @@ pub fn serve_with(args: &[&str]) -> Serve {
 
 /// `serve_with` with these environment variables set.
 pub fn serve_env(args: &[&str], env: &[(&str, &str)]) -> Serve {
+    spawn_serve(args, env, Stdio::inherit())
+}
+
+/// `serve` (as `serve` does it) with its log (stderr) written to `log`.
+pub fn serve_logged(dir: &Path, extra: &[&str], log: &Path) -> Serve {
+    let db = format!("sqlite://{}", dir.join("db.sqlite").display());
+    let storage = dir.join("data").display().to_string();
+    let mut args = vec!["--database", &db, "--storage", &storage];
+    args.extend_from_slice(extra);
+    spawn_serve(&args, &[], std::fs::File::create(log).unwrap().into())
+}
+
+fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();

@@ -170,6 +170,7 @@ pub async fn build(
         poster: url(id, "thumbs/poster.jpg"),
         thumbnails: Vec::new(),
         storyboard: None,
+        encrypted: None,
     })
 }
 

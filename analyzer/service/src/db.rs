@@ -154,10 +154,23 @@ impl Db {
 
     /// The job's results: the asset is ready.
     pub async fn set_ready(&self, id: &str, outputs: &Outputs) -> Result<(), AppError> {
+        self.set_outputs(id, "ready", 1.0, outputs).await
+    }
+
+    /// The asset's status and outputs at once (error cleared).
+    pub async fn set_outputs(
+        &self,
+        id: &str,
+        status: &str,
+        progress: f64,
+        outputs: &Outputs,
+    ) -> Result<(), AppError> {
         let json = serde_json::to_string(outputs).map_err(|e| AppError::Internal(e.to_string()))?;
         sqlx::query(
-            "UPDATE assets SET status = 'ready', progress = 1, error = NULL, outputs = ? WHERE id = ?",
+            "UPDATE assets SET status = ?, progress = ?, error = NULL, outputs = ? WHERE id = ?",
         )
+        .bind(status)
+        .bind(progress)
         .bind(json)
         .bind(id)
         .execute(&self.pool)

@@ -38,6 +38,9 @@ pub enum AppError {
     /// asset's `error`, never an HTTP answer.
     #[error("{0}")]
     Job(String),
+    /// A capability this server was started without.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -60,6 +63,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Io { .. } | Self::Db(_) | Self::Internal(_) | Self::Job(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

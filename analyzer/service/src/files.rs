@@ -25,7 +25,7 @@ pub fn servable(path: &str) -> bool {
     plain
         && matches!(
             parts.as_slice(),
-            ["reference.mp4"] | ["r" | "stream" | "thumbs", _]
+            ["reference.mp4"] | ["r" | "stream" | "thumbs", _] | ["enc", _, "r" | "stream", _]
         )
 }
 

@@ -6,6 +6,7 @@
 
 pub mod audio_only;
 pub mod db;
+pub mod encrypt;
 pub mod error;
 pub mod files;
 pub mod jobs;
@@ -49,6 +50,8 @@ pub struct Config {
     pub workers: usize,
     /// Where `asset.ready` / `asset.failed` go.
     pub webhook: Option<webhook::Webhook>,
+    /// Shaka Packager (`--packager`), for encrypted DASH/HLS.
+    pub packager: Option<PathBuf>,
 }
 
 /// Shared by every request.
@@ -92,6 +95,7 @@ impl AppState {
                 ffmpeg: config.ffmpeg.clone(),
                 ffprobe: config.ffprobe.clone(),
                 ladder: config.ladder.clone(),
+                packager: config.packager.clone(),
             },
             webhook: config.webhook.clone(),
             tus: tus::handler(storage.tus_dir(), config.max_upload),
@@ -119,6 +123,7 @@ pub fn app(state: AppState) -> Router {
             get(routes::get_asset).delete(routes::delete_asset),
         )
         .route("/api/v1/assets/{id}/renditions", post(renditions::add))
+        .route("/api/v1/assets/{id}/encrypt", post(encrypt::encrypt))
         .route(
             "/api/v1/assets/{id}/renditions/{name}",
             get(files::download_rendition),
@@ -147,6 +152,7 @@ pub async fn serve(
     let state = AppState::open(&config).await?;
     tus::recover(&state).await;
     jobs::requeue_uploaded(&state).await?;
+    encrypt::recover(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| AppError::io(format!("listening on {}", config.listen), e))?;

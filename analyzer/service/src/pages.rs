@@ -64,6 +64,16 @@ const FILES: &[Static] = &[
         content_type: "text/javascript; charset=utf-8",
     },
     Static {
+        name: "encrypted.js",
+        body: include_bytes!("../static/encrypted.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Static {
+        name: "shaka-player.compiled.js",
+        body: include_bytes!("../static/shaka-player.compiled.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Static {
         name: "hls.light.min.js",
         body: include_bytes!("../static/hls.light.min.js"),
         content_type: "text/javascript; charset=utf-8",

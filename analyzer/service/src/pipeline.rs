@@ -38,6 +38,9 @@ pub struct Outputs {
     /// before storyboards were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storyboard: Option<String>,
+    /// Encrypted copies (`POST …/encrypt`), when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<crate::encrypt::Encrypted>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +69,8 @@ pub struct Tools {
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
     pub ladder: Vec<Format>,
+    /// Shaka Packager, for encrypted DASH/HLS (none: `POST …/encrypt` says so).
+    pub packager: Option<PathBuf>,
 }
 
 /// Seconds per GOP and per segment (every rendition's keyframes at the same times).
@@ -271,6 +276,7 @@ pub async fn build(
         poster: url(id, "thumbs/poster.jpg"),
         thumbnails,
         storyboard: Some(url(id, "thumbs/storyboard.vtt")),
+        encrypted: None,
     })
 }
 

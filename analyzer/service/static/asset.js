@@ -144,6 +144,8 @@ async function load() {
     started = true;
     downloads(a);
     play(a);
+    const enc = a.encrypted;
+    if (enc && enc.status === "ready" && window.showEncrypted) window.showEncrypted(enc);
   } else if (a.status === "uploaded" || a.status === "processing") {
     setTimeout(load, 1000);
   }

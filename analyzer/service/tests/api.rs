@@ -46,6 +46,7 @@ async fn server(max_upload: u64) -> Server {
         ladder: service::ladder::default_ladder(),
         workers: 0,
         webhook: None,
+        packager: None,
     };
     let state = AppState::open(&config).await.unwrap();
     Server {

@@ -1,7 +1,7 @@
 //! ffmpeg command lines of the analyzer's readers (pure), and parsers for the log lines they
 //! produce (`showinfo` PTS).
 
-pub use super::input::Protocol;
+pub use super::input::{ContentKey, Protocol};
 
 /// Reader settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -15,6 +15,8 @@ pub struct ReaderOptions {
     /// HLS: read like a player N segments behind the live edge (`-live_start_index -N -re`).
     /// Without it frames are read as soon as their segment exists.
     pub hls_live_edge: Option<u32>,
+    /// CENC content key of the input (`-decryption_key`); set from the `Input` by the reader.
+    pub decryption_key: Option<ContentKey>,
 }
 
 /// Whether a reader's frames are stamped with the time ffmpeg's demuxer received their packet
@@ -118,6 +120,10 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         // The stream's own timestamps: recordings of a live stream and its control keep their
         // shared time base (ffmpeg would otherwise shift each input to start at 0).
         a.push("-copyts".into());
+    }
+    if let Some(key) = opts.decryption_key {
+        a.push("-decryption_key".into());
+        a.push(key.hex());
     }
     if fed_by_us(url, protocol) {
         // MPEG-TS datagrams received by streamscope's own socket, written to ffmpeg's stdin:
@@ -630,5 +636,24 @@ mod tests {
         assert_eq!(pts_to_us(90_000, 1, 90_000), Some(1_000_000));
         assert_eq!(pts_to_us(-3, 1, 2), Some(-1_500_000));
         assert_eq!(pts_to_us(1, 1, 0), None);
+    }
+
+    #[test]
+    fn a_content_key_goes_before_the_input_it_decrypts() {
+        let key: ContentKey = "00112233445566778899aabbccddeeff".parse().unwrap();
+        let opts = ReaderOptions {
+            decryption_key: Some(key),
+            ..ReaderOptions::default()
+        };
+        let a = reader_args("enc.mp4", Protocol::File, opts).join(" ");
+        assert!(
+            a.contains(
+                "-decryption_key 00112233445566778899aabbccddeeff \
+                 -protocol_whitelist file,crypto,data -i file:enc.mp4 "
+            ),
+            "{a}"
+        );
+        let clear = reader_args("enc.mp4", Protocol::File, ReaderOptions::default()).join(" ");
+        assert!(!clear.contains("-decryption_key"));
     }
 }

@@ -10,7 +10,7 @@ use ffmpeg_sidecar::event::FfmpegEvent;
 use generator::process::FfmpegProcess;
 use metrics::av::{BeepDetector, RATE};
 
-use super::input::{Input, Protocol};
+use super::input::{ContentKey, Input, Protocol};
 
 /// What the audio of an input gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +26,16 @@ pub enum Beeps {
 /// stdout. Timestamps as the video reader keeps them: the stream's own with `with_pts`
 /// (`-copyts`), else shifted by ffmpeg to start at 0 (the same shift for every stream of the
 /// input).
-pub fn audio_args(path: &str, with_pts: bool) -> Vec<String> {
+pub fn audio_args(path: &str, with_pts: bool, key: Option<ContentKey>) -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-nostats"]
         .map(String::from)
         .to_vec();
     if with_pts {
         a.push("-copyts".into());
+    }
+    if let Some(key) = key {
+        a.push("-decryption_key".into());
+        a.push(key.hex());
     }
     let file = if path.starts_with("file:") {
         path.to_owned()
@@ -76,10 +80,20 @@ pub fn beeps(ffmpeg: &Path, input: &Input, with_pts: bool) -> Option<Result<Beep
     if input.protocol() != Protocol::File {
         return None;
     }
-    Some(read_beeps(ffmpeg, input.url(), with_pts))
+    Some(read_beeps(
+        ffmpeg,
+        input.url(),
+        with_pts,
+        input.decryption_key(),
+    ))
 }
 
-fn read_beeps(ffmpeg: &Path, path: &str, with_pts: bool) -> Result<Beeps, crate::Error> {
+fn read_beeps(
+    ffmpeg: &Path,
+    path: &str,
+    with_pts: bool,
+    key: Option<ContentKey>,
+) -> Result<Beeps, crate::Error> {
     let first_pts = Arc::new(Mutex::new(None));
     let seen = first_pts.clone();
     let hook = Box::new(move |e: &FfmpegEvent| {
@@ -96,7 +110,7 @@ fn read_beeps(ffmpeg: &Path, path: &str, with_pts: bool) -> Result<Beeps, crate:
         false
     });
     let mut process =
-        FfmpegProcess::spawn_with_hook(ffmpeg, &audio_args(path, with_pts), Some(hook))?;
+        FfmpegProcess::spawn_with_hook(ffmpeg, &audio_args(path, with_pts, key), Some(hook))?;
     let mut stdout = process
         .take_stdout()
         .ok_or_else(|| crate::Error::Panicked {
@@ -154,13 +168,13 @@ mod tests {
     #[test]
     fn the_audio_reader_command_is_exact() {
         assert_eq!(
-            audio_args("/tmp/a b.mp4", false).join(" "),
+            audio_args("/tmp/a b.mp4", false, None).join(" "),
             "-hide_banner -nostdin -nostats -protocol_whitelist file -i file:/tmp/a b.mp4 \
              -map 0:a:0 -vn -sn -dn -af \
              aresample=48000:async=1,aformat=sample_fmts=s16:channel_layouts=mono,ashowinfo \
              -f s16le pipe:1"
         );
-        assert!(audio_args("x.ts", true).join(" ").starts_with(
+        assert!(audio_args("x.ts", true, None).join(" ").starts_with(
             "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file -i file:x.ts"
         ));
     }

@@ -60,6 +60,43 @@ impl Protocol {
 pub struct Input {
     url: String,
     protocol: Protocol,
+    /// CENC content key for ffmpeg's `-decryption_key` (encrypted MP4 inputs). Not part of
+    /// the serialized input: a run folder never holds it.
+    decryption_key: Option<ContentKey>,
+}
+
+/// A 128-bit CENC content key, given as 32 hex digits. Its `Debug` hides it, and the argv
+/// display hides it too (`generator::process::shell_line`): it reaches ffmpeg and nothing else.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ContentKey([u8; 16]);
+
+impl ContentKey {
+    /// The key as ffmpeg takes it: 32 lower-case hex digits.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::str::FromStr for ContentKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let bad = || "a content key is 32 hex digits (16 bytes)".to_owned();
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let mut key = [0u8; 16];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(ContentKey(key))
+    }
+}
+
+impl std::fmt::Debug for ContentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContentKey([key])")
+    }
 }
 
 impl Input {
@@ -72,7 +109,18 @@ impl Input {
         Ok(Input {
             url: url.to_owned(),
             protocol,
+            decryption_key: None,
         })
+    }
+
+    /// This input, decrypted with `key` when it is CENC-encrypted MP4.
+    pub fn with_decryption_key(mut self, key: Option<ContentKey>) -> Input {
+        self.decryption_key = key;
+        self
+    }
+
+    pub fn decryption_key(&self) -> Option<ContentKey> {
+        self.decryption_key
     }
 
     pub fn url(&self) -> &str {
@@ -126,6 +174,22 @@ mod tests {
         assert_eq!(Protocol::of("udp://127.0.0.1:1234"), Some(Protocol::Udp));
         assert_eq!(Protocol::of("gopher://x"), None);
         assert!(!Protocol::Http.whitelist().contains("file"));
+    }
+
+    #[test]
+    fn content_keys_parse_and_hide() {
+        let k: ContentKey = "00112233445566778899AABBCCDDEEFF".parse().unwrap();
+        assert_eq!(k.hex(), "00112233445566778899aabbccddeeff");
+        assert_eq!(format!("{k:?}"), "ContentKey([key])");
+        assert!("0011".parse::<ContentKey>().is_err());
+        assert!(
+            "zz112233445566778899aabbccddeeff"
+                .parse::<ContentKey>()
+                .is_err()
+        );
+        let i = Input::parse("a.mp4").unwrap().with_decryption_key(Some(k));
+        assert_eq!(serde_json::to_string(&i).unwrap(), "\"a.mp4\"");
+        assert!(!format!("{i:?}").contains("aabb"));
     }
 
     #[test]

@@ -9,6 +9,6 @@ pub mod reader;
 pub mod udp;
 
 pub use argv::ReaderOptions;
-pub use input::{Input, Protocol};
+pub use input::{ContentKey, Input, Protocol};
 pub use pool::{FrameBuf, FramePool};
 pub use reader::{InputInfo, RawFrame, Reader, Received, Stopper, WallClock};

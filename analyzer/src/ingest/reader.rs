@@ -272,7 +272,14 @@ impl Reader {
         let (tx, notes) = channel();
         let mut process = FfmpegProcess::spawn_with_hook(
             ffmpeg,
-            &reader_args(url, protocol, opts),
+            &reader_args(
+                url,
+                protocol,
+                ReaderOptions {
+                    decryption_key: input.decryption_key(),
+                    ..opts
+                },
+            ),
             Some(hook(tx)),
         )?;
         let stdout = process.take_stdout().ok_or_else(|| Error::Io {

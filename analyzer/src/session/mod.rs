@@ -183,6 +183,8 @@ pub fn run(
         yuv420: config.vmaf.is_some(),
         scale_to: None,
         hls_live_edge: config.hls_live_edge,
+        // Per input: the reader takes it from each `Input`.
+        decryption_key: None,
     };
     let n = config.streams.len();
     let periods = config.rotate.map(|d| metrics::Periods {
