@@ -19,11 +19,10 @@ const LADDER: &str = "[[format]]\nname = \"360p\"\nheight = 360\nvideo_kbps = 90
                       [[format]]\nname = \"240p\"\nheight = 240\nvideo_kbps = 400\n";
 
 fn encrypt(url: &str, id: &str, body: &str) -> (u16, Value) {
+    // As a person types it: curl -d sends a form type; the body is read as JSON anyway.
     curl(&[
         "-X",
         "POST",
-        "-H",
-        "Content-Type: application/json",
         "--data",
         body,
         &format!("{url}/api/v1/assets/{id}/encrypt"),
@@ -346,11 +345,39 @@ fn an_asset_encrypted_decrypts_frame_for_frame_plays_with_clearkey_and_never_lea
     }
     drop(b);
 
-    // Nowhere: the server's log (debug, with every command line), the audit log, the files.
+    // A packager that fails: the asset stays ready, `encrypted` says why, naming the command
+    // with the key hidden.
+    drop(s);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let s = serve_logged(
+        dir.path(),
+        &[
+            "-v",
+            "--ladder",
+            path_str(&ladder),
+            "--packager",
+            "/bin/false",
+        ],
+        &dir.path().join("serve2.log"),
+    );
+    let (code, r) = encrypt(&s.url, &id, &format!(r#"{{"key":"{KEY}","kid":"{KID}"}}"#));
+    assert_eq!(code, 202, "{r}");
+    let a = encrypted(&s.url, &id);
+    assert_eq!(a["status"], "ready", "{a}");
+    let why = a["encrypted"]["error"].as_str().unwrap();
+    assert!(
+        why.starts_with("packaging encrypted DASH and HLS: `/bin/false "),
+        "{why}"
+    );
+    assert!(why.contains("key=[key]") && !why.contains(KEY), "{why}");
+    let (code, _) = curl(&[&format!("{}/files/{id}/r/360p.mp4", s.url)]);
+    assert_eq!(code, 200, "the clear outputs are untouched");
+
+    // Nowhere: the servers' logs (debug, with every command line), the audit log, the files.
     let (_, audit) = curl(&[&format!("{}/api/v1/audit", s.url)]);
     assert!(audit.to_string().contains("encrypt"), "{audit}");
     drop(s);
-    let logged = std::fs::read_to_string(&log).unwrap();
+    let logged = logged + &std::fs::read_to_string(dir.path().join("serve2.log")).unwrap();
     assert!(
         logged.contains("spawning ffmpeg"),
         "the log is at debug level"

@@ -12,7 +12,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -70,6 +69,20 @@ pub struct EncryptedRendition {
     pub url: String,
 }
 
+/// The body as JSON whatever its Content-Type (`curl -d` sends a form type), empty meaning
+/// all defaults. A refusal never quotes the body, which may hold a key.
+fn parse_request(body: &[u8]) -> Result<Request, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Request::default());
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        AppError::BadRequest(
+            "the body must be JSON: {\"key\"?: 32 hex, \"kid\"?: 32 hex, \"scheme\"?: \"cenc\"|\"cbcs\"}"
+                .into(),
+        )
+    })
+}
+
 /// 16 bytes from 32 hex digits (`what` names the field in the refusal).
 fn hex16(s: &str, what: &str) -> Result<String, AppError> {
     let s = s.trim().to_ascii_lowercase();
@@ -96,16 +109,10 @@ pub async fn encrypt(
     State(s): State<AppState>,
     Client(client): Client,
     UrlPath(id): UrlPath<String>,
-    body: Result<Json<Request>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Accepted>), AppError> {
     let asset = found(&s, &id).await?;
-    // A rejection quotes the body, which may hold a key: say only what is wrong in general.
-    let Json(req) = body.map_err(|_| {
-        AppError::BadRequest(
-            "the body must be JSON: {\"key\"?: 32 hex, \"kid\"?: 32 hex, \"scheme\"?: \"cenc\"|\"cbcs\"}"
-                .into(),
-        )
-    })?;
+    let req = parse_request(&body)?;
     let Some(packager) = s.tools.packager.clone() else {
         return Err(AppError::Unavailable(
             "this server has no Shaka Packager (serve --packager PATH): it cannot encrypt".into(),
@@ -379,6 +386,11 @@ mod tests {
         assert_eq!(e, "kid must be 32 hex digits (16 bytes)");
         assert!(hex16("g0112233445566778899aabbccddeeff", "key").is_err());
         let (a, b) = (random16().unwrap(), random16().unwrap());
+        assert_eq!(parse_request(b" ").unwrap().scheme, Scheme::Cenc);
+        let r = parse_request(br#"{"scheme":"cbcs","kid":"00"}"#).unwrap();
+        assert_eq!((r.scheme, r.kid.as_deref()), (Scheme::Cbcs, Some("00")));
+        let e = parse_request(br#"{"key":"secret","colour":1}"#).unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
         assert_ne!(a, b);
         assert_eq!(hex16(&a, "key").unwrap(), a);
     }
