@@ -10,8 +10,9 @@ set -euo pipefail
 # report.html headless in the report tests; chrony serves NTP to the clock-sync tests (started
 # by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
 # shifts one analyzer's clock there; python3 reads the service's SQLite file in a job test, and
-# python3-venv holds moto (below); curl, ca-certificates and openssl fetch and check Shaka Packager.
-packages=(ffmpeg curl ca-certificates openssl pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
+# python3-venv holds moto (below); curl, ca-certificates and openssl fetch and check Shaka Packager;
+# buildah and debootstrap build the container image (scripts/container.sh).
+packages=(ffmpeg curl ca-certificates openssl buildah debootstrap pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do
