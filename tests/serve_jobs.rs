@@ -162,7 +162,11 @@ fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
             "max-age=2",
         ),
         (
-            format!("/files/{id}/stream/chunk-stream0-00001.m4s"),
+            // Segment names carry the number of renditions packaged (ladder::dash_copy).
+            format!(
+                "/files/{id}/stream/chunk-r{}-0-00001.m4s",
+                a["renditions"].as_array().unwrap().len()
+            ),
             "video/iso.segment",
             "immutable",
         ),

@@ -103,6 +103,17 @@ fn a_rendition_added_later_is_aligned_and_listed_and_bad_asks_are_refused() {
     );
     assert_eq!(code, 404);
 
+    // The segments now (served as immutable: a CDN keeps them a year).
+    let folder = dir.path().join(format!("data/assets/{id}"));
+    let segments = |folder: &std::path::Path| -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(folder.join("stream"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".m4s"))
+            .collect()
+    };
+    let before = segments(&folder);
+    assert!(!before.is_empty());
     let (code, a) = add(
         &s.url,
         &id,
@@ -120,7 +131,14 @@ fn a_rendition_added_later_is_aligned_and_listed_and_bad_asks_are_refused() {
         (&r[0]["width"], &r[0]["height"]),
         (&426.into(), &240.into())
     );
-    let folder = dir.path().join(format!("data/assets/{id}"));
+    // 240p comes first now, so the 180p's representation id changed: no segment URL of the
+    // presentation before may name other bytes now.
+    let after = segments(&folder);
+    assert!(
+        after.is_disjoint(&before),
+        "segment names reused: {:?}",
+        after.intersection(&before).collect::<Vec<_>>()
+    );
     let (new, old) = (
         keyframes(&folder.join("r/240p.mp4")),
         keyframes(&folder.join("r/180p.mp4")),

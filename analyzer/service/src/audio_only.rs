@@ -96,7 +96,7 @@ pub fn package_args(files: &[String], segment_s: u32, out_dir: &str) -> Vec<Stri
         a.push("-map".into());
         a.push(format!("{i}:a"));
     }
-    ladder::dash_copy(&mut a, segment_s, "id=0,streams=a", out_dir);
+    ladder::dash_copy(&mut a, segment_s, "id=0,streams=a", files.len(), out_dir);
     a
 }
 
@@ -207,7 +207,8 @@ mod tests {
         assert!(
             p.starts_with(
                 "-hide_banner -nostdin -y -i file:/r/a.mp4 -i file:/r/b.mp4 -map 0:a -map 1:a \
-                 -c copy -f dash -seg_duration 2"
+                 -c copy -f dash -seg_duration 2 -init_seg_name init-r2-$RepresentationID$.$ext$ \
+                 -media_seg_name chunk-r2-$RepresentationID$-$Number%05d$.$ext$"
             ),
             "{p}"
         );

@@ -227,7 +227,7 @@ mod tests {
             "reference.mp4",
             "r/360p.mp4",
             "stream/master.m3u8",
-            "stream/chunk-stream0-00001.m4s",
+            "stream/chunk-r3-0-00001.m4s",
             "thumbs/00.jpg",
         ] {
             assert!(servable(ok), "{ok}");

@@ -226,16 +226,33 @@ pub fn package_args(
     } else {
         "id=0,streams=v"
     };
-    dash_copy(&mut args, segment_s, sets, out_dir);
+    dash_copy(&mut args, segment_s, sets, rendition_files.len(), out_dir);
     args
 }
 
 /// The packaging tail shared by every presentation: the mapped streams copied into
 /// `out_dir/manifest.mpd` with `adaptation_sets`, and its HLS master (`master.m3u8`) over the
 /// same fMP4 segments of `segment_s` seconds.
-pub fn dash_copy(args: &mut Vec<String>, segment_s: u32, adaptation_sets: &str, out_dir: &str) {
+///
+/// Segments are served as immutable (a CDN keeps them for a year), and a representation's id is
+/// its index: adding a rendition later renumbers the ones after it. So the segment names carry
+/// the number of `renditions` packaged (a ladder only grows): a presentation packaged again
+/// never reuses a URL for other bytes.
+pub fn dash_copy(
+    args: &mut Vec<String>,
+    segment_s: u32,
+    adaptation_sets: &str,
+    renditions: usize,
+    out_dir: &str,
+) {
     args.extend(strings(&["-c", "copy", "-f", "dash", "-seg_duration"]));
     args.push(segment_s.to_string());
+    args.extend([
+        "-init_seg_name".to_owned(),
+        format!("init-r{renditions}-$RepresentationID$.$ext$"),
+        "-media_seg_name".to_owned(),
+        format!("chunk-r{renditions}-$RepresentationID$-$Number%05d$.$ext$"),
+    ]);
     args.extend(strings(&[
         "-use_template",
         "1",

@@ -104,7 +104,9 @@ fn packaging_copies_into_dash_and_hls_over_one_set_of_segments() {
     assert_eq!(
         package_args(&files, true, 2, "/p").join(" "),
         "-hide_banner -nostdin -y -i file:/r/a.mp4 -i file:/r/b.mp4 -map 0:v -map 1:v -map 0:a \
-         -c copy -f dash -seg_duration 2 -use_template 1 -use_timeline 0 -hls_playlist 1 \
+         -c copy -f dash -seg_duration 2 -init_seg_name init-r2-$RepresentationID$.$ext$ \
+         -media_seg_name chunk-r2-$RepresentationID$-$Number%05d$.$ext$ \
+         -use_template 1 -use_timeline 0 -hls_playlist 1 \
          -hls_master_name master.m3u8 -adaptation_sets id=0,streams=v id=1,streams=a \
          file:/p/manifest.mpd"
     );
