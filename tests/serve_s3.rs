@@ -17,6 +17,15 @@ use common::*;
 const BUCKET: &str = "streamscope-refs";
 
 /// The `Last-Modified` header of an object.
+/// The body of a GET of `url`, as text.
+fn fetch(url: &str) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-sSf", url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn last_modified(headers: &str) -> String {
     headers
         .lines()
@@ -32,6 +41,7 @@ fn assets_live_in_s3_with_their_headers_and_are_served_ranged_updated_and_delete
         return;
     }
     let Some(moto) = moto_server() else { return };
+    let Some(packager) = packager() else { return };
     let moto = Moto::start(&moto, BUCKET);
     let dir = tmp();
     let clip = lavfi_clip(
@@ -74,6 +84,8 @@ fn assets_live_in_s3_with_their_headers_and_are_served_ranged_updated_and_delete
             path_str(&scratch),
             "--ladder",
             path_str(&ladder),
+            "--packager",
+            path_str(&packager),
         ],
         &AWS_ENV,
     );
@@ -223,6 +235,62 @@ fn assets_live_in_s3_with_their_headers_and_are_served_ranged_updated_and_delete
             !r.starts_with("stream.") && r != "source.part",
             "{r}: a job's working folder reached the bucket"
         );
+    }
+    assert!(
+        files_under(&scratch).is_empty(),
+        "{:?}",
+        files_under(&scratch)
+    );
+
+    // Encrypted: the job's scratch copy has the renditions, the bucket gets enc/KID/… with
+    // their types and caching; a second encryption's objects replace the first's.
+    for scheme in ["cenc", "cbcs"] {
+        let (code, r) = curl(&[
+            "-X",
+            "POST",
+            "--data",
+            &format!(r#"{{"scheme":"{scheme}"}}"#),
+            &format!("{}/api/v1/assets/{id}/encrypt", s.url),
+        ]);
+        assert_eq!(code, 202, "{r}");
+        let kid = r["kid"].as_str().unwrap().to_owned();
+        let started = Instant::now();
+        let a = loop {
+            let (_, a) = curl(&[&format!("{}/api/v1/assets/{id}", s.url)]);
+            if a["status"] == "ready" && a["encrypted"]["status"] != "processing" {
+                break a;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{a}");
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert_eq!(a["encrypted"]["status"], "ready", "{a}");
+        let enc: Vec<String> = moto
+            .list(BUCKET, &format!("{prefix}enc/"))
+            .into_iter()
+            .map(|(k, _)| k[prefix.len()..].to_owned())
+            .collect();
+        assert!(
+            enc.iter().all(|k| k.starts_with(&format!("enc/{kid}/"))),
+            "{scheme}: {enc:?}"
+        );
+        for (key, kind) in [
+            (format!("enc/{kid}/r/180p.mp4"), "video/mp4"),
+            (format!("enc/{kid}/r/120p.mp4"), "video/mp4"),
+            (
+                format!("enc/{kid}/stream/manifest.mpd"),
+                "application/dash+xml",
+            ),
+            (format!("enc/{kid}/stream/180p-1.m4s"), "video/iso.segment"),
+        ] {
+            let h = moto.head(BUCKET, &format!("{prefix}{key}")).to_lowercase();
+            assert!(h.contains(&format!("content-type: {kind}")), "{key}: {h}");
+        }
+        let mpd = fetch(&format!(
+            "{}{}",
+            s.url,
+            a["encrypted"]["dash"].as_str().unwrap()
+        ));
+        assert!(mpd.contains(&format!(r#"value="{scheme}""#)), "{mpd}");
     }
     assert!(
         files_under(&scratch).is_empty(),
