@@ -59,6 +59,15 @@ fn fetch_text(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Wait for the asset page to show its Encrypted section.
+fn shows_encrypted(b: &mut Browser) {
+    b.wait_until(
+        "document.getElementById('encrypted') && !document.getElementById('encrypted').hidden",
+        Duration::from_secs(30),
+        "document.getElementById('status').textContent",
+    );
+}
+
 /// Play the asset page's encrypted `format` with `key`; the final state and status text.
 fn play(b: &mut Browser, format: &str, key: &str) -> (String, String) {
     b.eval(&format!(
@@ -87,37 +96,19 @@ fn an_asset_encrypted_decrypts_frame_for_frame_plays_with_clearkey_and_never_lea
     }
     let Some(packager) = packager() else { return };
     let dir = tmp();
-    let clip = lavfi_clip(
-        &dir.path().join("talk.mp4"),
-        "testsrc2=size=640x360:rate=30",
-        "3",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:sample_rate=48000",
-            "-t",
-            "3",
-            "-c:a",
-            "aac",
-            "-preset",
-            "ultrafast",
-        ],
-    );
+    let clip = talk_clip(dir.path(), &[]);
     let ladder = dir.path().join("ladder.toml");
     std::fs::write(&ladder, LADDER).unwrap();
+    // At debug level: every command line is logged, so a key in one would show.
+    let start = |packager: &str, log: &Path| {
+        serve_logged(
+            dir.path(),
+            &["-v", "--ladder", path_str(&ladder), "--packager", packager],
+            log,
+        )
+    };
     let log = dir.path().join("serve.log");
-    let s = serve_logged(
-        dir.path(),
-        &[
-            "-v",
-            "--ladder",
-            path_str(&ladder),
-            "--packager",
-            path_str(&packager),
-        ],
-        &log,
-    );
+    let s = start(path_str(&packager), &log);
     let (code, a) = upload(&s.url, &clip);
     assert_eq!(code, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_owned();
@@ -290,11 +281,7 @@ fn an_asset_encrypted_decrypts_frame_for_frame_plays_with_clearkey_and_never_lea
 
     // The page plays them with the key, and says why not with another.
     let mut b = Browser::open(&format!("{}/assets/{id}", s.url));
-    b.wait_until(
-        "document.getElementById('encrypted') && !document.getElementById('encrypted').hidden",
-        Duration::from_secs(30),
-        "document.getElementById('status').textContent",
-    );
+    shows_encrypted(&mut b);
     for format in ["dash", "hls"] {
         let (state, text) = play(&mut b, format, KEY);
         assert_eq!(state, "playing", "{format}: {text}");
@@ -334,11 +321,7 @@ fn an_asset_encrypted_decrypts_frame_for_frame_plays_with_clearkey_and_never_lea
     let (gone, _) = curl(&[&format!("{enc_dir}/360p.m3u8")]);
     assert_eq!(gone, 404, "the first encryption's files are gone");
     b.navigate(&format!("{}/assets/{id}", s.url));
-    b.wait_until(
-        "document.getElementById('encrypted') && !document.getElementById('encrypted').hidden",
-        Duration::from_secs(30),
-        "document.getElementById('status').textContent",
-    );
+    shows_encrypted(&mut b);
     for format in ["dash", "hls"] {
         let (state, text) = play(&mut b, format, &made);
         assert_eq!(state, "playing", "cbcs {format}: {text}");
@@ -349,17 +332,7 @@ fn an_asset_encrypted_decrypts_frame_for_frame_plays_with_clearkey_and_never_lea
     // with the key hidden.
     drop(s);
     let logged = std::fs::read_to_string(&log).unwrap();
-    let s = serve_logged(
-        dir.path(),
-        &[
-            "-v",
-            "--ladder",
-            path_str(&ladder),
-            "--packager",
-            "/bin/false",
-        ],
-        &dir.path().join("serve2.log"),
-    );
+    let s = start("/bin/false", &dir.path().join("serve2.log"));
     let (code, r) = encrypt(&s.url, &id, &format!(r#"{{"key":"{KEY}","kid":"{KID}"}}"#));
     assert_eq!(code, 202, "{r}");
     let a = encrypted(&s.url, &id);

@@ -13,31 +13,7 @@ use common::*;
 
 /// A 3 s 640x360 30 fps clip with a mono tone and no timecode: a user's own content.
 fn user_clip(dir: &Path) -> std::path::PathBuf {
-    lavfi_clip(
-        &dir.join("talk.mp4"),
-        "testsrc2=size=640x360:rate=30",
-        "3",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:sample_rate=48000",
-            "-t",
-            "3",
-        ]
-        .into_iter()
-        .chain([
-            "-b:v",
-            "1500k",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-            "-ac",
-            "1",
-        ])
-        .collect::<Vec<_>>(),
-    )
+    talk_clip(dir, &["-b:v", "1500k", "-ac", "1"])
 }
 
 const TEST_LADDER: &str = "[[format]]\nname = \"360p\"\nheight = 360\nvideo_kbps = 800\n\n\

@@ -39,23 +39,7 @@ fn the_page_uploads_follows_the_job_and_plays_the_ladder_in_chromium() {
         return;
     }
     let dir = tmp();
-    let clip = lavfi_clip(
-        &dir.path().join("talk.mp4"),
-        "testsrc2=size=640x360:rate=30",
-        "3",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:sample_rate=48000",
-            "-t",
-            "3",
-            "-c:a",
-            "aac",
-            "-preset",
-            "ultrafast",
-        ],
-    );
+    let clip = talk_clip(dir.path(), &[]);
     let ladder = dir.path().join("ladder.toml");
     std::fs::write(&ladder, LADDER).unwrap();
     let s = serve(dir.path(), &["--ladder", path_str(&ladder)]);

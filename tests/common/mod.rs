@@ -64,13 +64,8 @@ pub fn packager() -> Option<PathBuf> {
         .map(PathBuf::from)
         .into_iter()
         .chain(home)
-        .chain(
-            std::env::var_os("PATH")
-                .iter()
-                .flat_map(std::env::split_paths)
-                .map(|d| d.join("packager")),
-        )
-        .find(|p| p.is_file());
+        .find(|p| p.is_file())
+        .or_else(|| generator::process::locate("packager", None).ok());
     required(found, "Shaka Packager")
 }
 

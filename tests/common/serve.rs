@@ -72,6 +72,30 @@ fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
     Serve { child, url }
 }
 
+/// A user's upload: `dir/talk.mp4`, 3 s of 640x360 testsrc2 at 30 fps with a 440 Hz tone, AAC,
+/// x264 ultrafast; `extra` output options after those.
+pub fn talk_clip(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:sample_rate=48000",
+        "-t",
+        "3",
+        "-c:a",
+        "aac",
+        "-preset",
+        "ultrafast",
+    ];
+    args.extend_from_slice(extra);
+    super::lavfi_clip(
+        &dir.join("talk.mp4"),
+        "testsrc2=size=640x360:rate=30",
+        "3",
+        &args,
+    )
+}
+
 /// `curl -F file=@FILE URL/api/v1/assets`: the status and the answer.
 pub fn upload(url: &str, file: &Path) -> (u16, serde_json::Value) {
     curl(&[
