@@ -63,6 +63,22 @@ pub struct Encrypted {
     pub seconds: Option<f64>,
 }
 
+impl Encrypted {
+    /// Asked for, not made yet.
+    fn processing(scheme: Scheme, kid: &str) -> Self {
+        Encrypted {
+            status: "processing".into(),
+            scheme,
+            kid: kid.to_owned(),
+            renditions: Vec::new(),
+            dash: None,
+            hls: None,
+            error: None,
+            seconds: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncryptedRendition {
     pub name: String,
@@ -142,16 +158,7 @@ pub async fn encrypt(
         &format!("scheme {}, kid {kid}", req.scheme.as_str()),
     )
     .await?;
-    outputs.encrypted = Some(Encrypted {
-        status: "processing".into(),
-        scheme: req.scheme,
-        kid: kid.clone(),
-        renditions: Vec::new(),
-        dash: None,
-        hls: None,
-        error: None,
-        seconds: None,
-    });
+    outputs.encrypted = Some(Encrypted::processing(req.scheme, &kid));
     s.db.set_outputs(&id, "processing", 0.0, &outputs).await?;
     let job = Job {
         id: id.clone(),
@@ -210,16 +217,9 @@ impl Job {
             }
         };
         let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-        let enc = outputs.encrypted.get_or_insert_with(|| Encrypted {
-            status: String::new(),
-            scheme: self.scheme,
-            kid: self.kid.clone(),
-            renditions: Vec::new(),
-            dash: None,
-            hls: None,
-            error: None,
-            seconds: None,
-        });
+        let enc = outputs
+            .encrypted
+            .get_or_insert_with(|| Encrypted::processing(self.scheme, &self.kid));
         match made {
             Ok(done) => {
                 *enc = done;
