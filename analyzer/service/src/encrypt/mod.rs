@@ -327,13 +327,22 @@ impl Job {
 /// of its log. Killed if the job is dropped.
 async fn run_packager(packager: &Path, argv: &[String]) -> Result<(), AppError> {
     let shown = generator::process::shell_line(packager, argv);
-    let out = tokio::process::Command::new(packager)
+    let child = tokio::process::Command::new(packager)
         .args(argv)
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        // In its own group, watched like every ffmpeg: it dies with the server however the
+        // server ends (generator::reaper), and with the job when the job is dropped.
+        .process_group(0)
         .kill_on_drop(true)
-        .output()
-        .await
+        .spawn()
         .map_err(|e| AppError::Job(format!("cannot run {shown}: {e}")))?;
+    let _watched = child.id().map(Watched::new);
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| AppError::Job(format!("waiting for {shown}: {e}")))?;
     if out.status.success() {
         return Ok(());
     }
@@ -345,6 +354,22 @@ async fn run_packager(packager: &Path, argv: &[String]) -> Result<(), AppError> 
         out.status,
         tail.join(" | ")
     )))
+}
+
+/// A process group the reaper kills if the server dies, released when this is dropped.
+struct Watched(u32);
+
+impl Watched {
+    fn new(pgid: u32) -> Self {
+        generator::reaper::watch(pgid);
+        Watched(pgid)
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        generator::reaper::release(self.0);
+    }
 }
 
 /// At start: an encryption a stopped server left `processing` cannot go on (its key was
