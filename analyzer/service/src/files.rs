@@ -1,6 +1,6 @@
 //! Serving an asset's outputs (`/files/{id}/…`): only what the job made (the master, the
-//! renditions, the DASH/HLS presentation, thumbnails), never the upload itself or anything
-//! outside the asset's folder; each with its Content-Type and Cache-Control, streamed (from
+//! renditions, the DASH/HLS presentation, thumbnails; a measurement's run folder), never the
+//! upload itself or anything outside the asset's folder; each with its Content-Type and Cache-Control, streamed (from
 //! the folder or from S3), whole or in a byte range.
 
 use axum::extract::{Path, State};
@@ -25,7 +25,11 @@ pub fn servable(path: &str) -> bool {
     plain
         && matches!(
             parts.as_slice(),
-            ["reference.mp4"] | ["r" | "stream" | "thumbs", _] | ["enc", _, "r" | "stream", _]
+            ["reference.mp4"]
+                | ["r" | "stream" | "thumbs", _]
+                | ["enc", _, "r" | "stream", _]
+                | ["run", _]
+                | ["run", _, _]
         )
 }
 
@@ -60,6 +64,10 @@ pub fn byte_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), (
     };
     Some(Ok(range))
 }
+
+/// Reports and plots: their own styles and pictures, nothing else (they need no script).
+pub const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 pub async fn serve_file(
     State(s): State<AppState>,
@@ -169,6 +177,13 @@ async fn respond(
         header::CACHE_CONTROL,
         HeaderValue::from_static(cache_control(&path)),
     );
+    // A run's report holds names and URLs a client chose: no script of any kind runs in it.
+    if path.ends_with(".html") || path.ends_with(".svg") {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(REPORT_CSP),
+        );
+    }
     // Players on other origins (a CDN test page) may fetch segments.
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -229,6 +244,8 @@ mod tests {
             "stream/master.m3u8",
             "stream/chunk-r3-0-00001.m4s",
             "thumbs/00.jpg",
+            "run/report.html",
+            "run/plots/latency.svg",
         ] {
             assert!(servable(ok), "{ok}");
         }
@@ -243,6 +260,9 @@ mod tests {
             "/etc/passwd",
             "stream/a%2f..",
             "r//a",
+            "run/../source",
+            "run/a/b/c.csv",
+            "run/.claim",
         ] {
             assert!(!servable(bad), "{bad}");
         }

@@ -296,5 +296,5 @@ async fn notify(state: &AppState, event: &str, id: &str) -> Result<(), AppError>
         return Ok(());
     };
     let json = serde_json::to_value(&asset).map_err(|e| AppError::Internal(e.to_string()))?;
-    crate::webhook::enqueue(state.db.pool(), event, &json).await
+    crate::webhook::enqueue(state.db.pool(), event, "asset", &json).await
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod jobs;
 pub mod ladder;
+pub mod measure;
 pub mod pages;
 pub mod pipeline;
 pub mod probe;
@@ -52,6 +53,10 @@ pub struct Config {
     pub webhook: Option<webhook::Webhook>,
     /// Shaka Packager (`--packager`), for encrypted DASH/HLS.
     pub packager: Option<PathBuf>,
+    /// The analyzer for measurement jobs (none: measurements wait for a worker that has one).
+    pub measurer: Option<measure::Handle>,
+    /// This server's location label: its workers also run the measurements pinned to it.
+    pub location: Option<String>,
 }
 
 /// Shared by every request.
@@ -65,6 +70,8 @@ pub struct AppState {
     pub webhook: Option<webhook::Webhook>,
     /// The resumable-upload (tus) protocol handler over `storage`'s `tus/` folder.
     pub tus: tus::Tus,
+    /// What runs measurement jobs here, if anything.
+    pub measurer: Option<measure::Handle>,
 }
 
 impl AppState {
@@ -99,6 +106,7 @@ impl AppState {
             },
             webhook: config.webhook.clone(),
             tus: tus::handler(storage.tus_dir(), config.max_upload),
+            measurer: config.measurer.clone(),
             storage,
         })
     }
@@ -136,6 +144,17 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/uploads/{id}",
             any(tus::member).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/api/v1/measurements",
+            get(measure::routes::list).post(measure::routes::create),
+        )
+        .route("/api/v1/measurements/compare", get(measure::compare::json))
+        .route(
+            "/api/v1/measurements/{id}",
+            get(measure::routes::show).delete(measure::routes::delete),
+        )
+        .route("/measurements", get(pages::measurements))
+        .route("/measurements/compare", get(measure::compare::page))
         .route("/api/v1/audit", get(routes::audit_log))
         .route("/api/v1/openapi.json", get(pages::openapi))
         .route("/files/{id}/{*path}", get(files::serve_file))
@@ -171,6 +190,15 @@ pub async fn serve(
         config.workers,
         stop_rx.clone(),
     ));
+    let measurers = state.measurer.clone().map(|m| {
+        tokio::spawn(measure::job::run_workers(
+            state.clone(),
+            m.0,
+            config.workers,
+            config.location.clone(),
+            stop_rx.clone(),
+        ))
+    });
     let notifier = state.webhook.clone().map(|hook| {
         tokio::spawn(webhook::run_worker(
             state.db.pool().clone(),
@@ -189,6 +217,9 @@ pub async fn serve(
     .await
     .map_err(|e| AppError::io(format!("serving on {addr}"), e));
     let _ = workers.await;
+    if let Some(m) = measurers {
+        let _ = m.await;
+    }
     if let Some(n) = notifier {
         let _ = n.await;
     }

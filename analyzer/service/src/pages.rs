@@ -1,6 +1,7 @@
 //! The web pages: `/` (upload form and asset list), `/assets/{id}` (player, metadata,
-//! downloads, embed snippet) and their static files (`static/`, compiled in; hls.js vendored
-//! from the npm registry by `scripts/vendor-js.sh`), each with a strict Content-Security-Policy
+//! downloads, embed snippet), `/measurements` (runs, reports, comparison) and their static
+//! files (`static/`, compiled in; hls.js vendored from the npm registry by
+//! `scripts/vendor-js.sh`), each with a strict Content-Security-Policy
 //! and an ETag so the 389 kB player is fetched once. tus-js-client (vendored the same way)
 //! makes the form's uploads resumable.
 
@@ -37,6 +38,16 @@ const FILES: &[Static] = &[
         name: "asset.html",
         body: include_bytes!("../static/asset.html"),
         content_type: "text/html; charset=utf-8",
+    },
+    Static {
+        name: "measurements.html",
+        body: include_bytes!("../static/measurements.html"),
+        content_type: "text/html; charset=utf-8",
+    },
+    Static {
+        name: "measurements.js",
+        body: include_bytes!("../static/measurements.js"),
+        content_type: "text/javascript; charset=utf-8",
     },
     Static {
         name: "app.css",
@@ -147,6 +158,11 @@ pub async fn asset(
     send("asset.html", &request).ok_or_else(|| AppError::NotFound(id))
 }
 
+/// `GET /measurements`: the measurement runs, their reports, a comparison of those ticked.
+pub async fn measurements(request: HeaderMap) -> Response {
+    send("measurements.html", &request).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
 /// `GET /api/v1/openapi.json`: the API's description (`docs/openapi.json`).
 pub async fn openapi(request: HeaderMap) -> Response {
     send("openapi.json", &request).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
@@ -155,7 +171,7 @@ pub async fn openapi(request: HeaderMap) -> Response {
 /// `GET /static/{name}`: the pages' scripts, style sheet and the vendored player.
 pub async fn file(Path(name): Path<String>, request: HeaderMap) -> Result<Response, AppError> {
     match name.as_str() {
-        "index.html" | "asset.html" | "openapi.json" => None,
+        "index.html" | "asset.html" | "measurements.html" | "openapi.json" => None,
         _ => send(&name, &request),
     }
     .ok_or_else(|| {
@@ -172,7 +188,7 @@ mod tests {
 
     #[test]
     fn every_page_names_only_files_that_are_served() {
-        for page in ["index.html", "asset.html"] {
+        for page in ["index.html", "asset.html", "measurements.html"] {
             let html = FILES.iter().find(|f| f.name == page).unwrap().body;
             let html = std::str::from_utf8(html).unwrap();
             for part in html.split("/static/").skip(1) {

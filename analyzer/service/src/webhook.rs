@@ -76,18 +76,20 @@ fn queue_config() -> QueueConfig {
         .batch_size(1)
 }
 
-/// Queue `event` about `asset` (its API JSON).
+/// Queue `event` about an asset or a measurement: `subject` names the field (`asset`,
+/// `measurement`) holding `value`, its API JSON.
 pub async fn enqueue(
     pool: &SqlitePool,
     event: &str,
-    asset: &serde_json::Value,
+    subject: &str,
+    value: &serde_json::Value,
 ) -> Result<(), AppError> {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "event": event,
         "at": crate::now_rfc3339(),
-        "asset": asset,
-    })
-    .to_string();
+    });
+    body[subject] = value.clone();
+    let body = body.to_string();
     let job = Notify {
         delivery: uuid::Uuid::new_v4().simple().to_string(),
         event: event.to_owned(),

@@ -47,6 +47,8 @@ async fn server(max_upload: u64) -> Server {
         workers: 0,
         webhook: None,
         packager: None,
+        measurer: None,
+        location: None,
     };
     let state = AppState::open(&config).await.unwrap();
     Server {

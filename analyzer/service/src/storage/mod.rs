@@ -35,6 +35,12 @@ pub enum Need {
     Source,
     /// The master and the renditions (adding a rendition).
     Outputs,
+    /// The timecoded master only (a measurement's VMAF reference).
+    Master,
+    /// Nothing: a folder to write into (a measurement's run).
+    Nothing,
+    /// A measurement's run data (`run/*.json`, `run/*.csv`), to compare runs.
+    Run,
 }
 
 /// A job's working folder.
@@ -192,6 +198,16 @@ impl Storage {
                     }
                 }
             }
+            Need::Master => wanted.push("reference.mp4".to_owned()),
+            Need::Run => {
+                for (rel, _) in remote.list(id).await? {
+                    let data = rel.ends_with(".json") || rel.ends_with(".csv");
+                    if data && rel.strip_prefix("run/").is_some_and(|f| !f.contains('/')) {
+                        wanted.push(rel);
+                    }
+                }
+            }
+            Need::Nothing => {}
         }
         tokio::fs::create_dir_all(&dir)
             .await
