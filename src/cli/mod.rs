@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod demo;
 pub mod deploy;
 pub mod generate;
+pub mod measurer;
 pub mod publish;
 pub mod relay;
 pub mod report;

@@ -39,7 +39,8 @@ pub struct Args {
     /// Largest upload accepted (413 past it), e.g. 10GiB, 500M.
     #[arg(long, value_name = "SIZE", value_parser = values::byte_size, default_value = "10GiB")]
     max_upload: u64,
-    /// In-process job workers (transcodes run one at a time each); 0 only serves.
+    /// In-process job workers: N transcodes and N measurements at a time (and N more
+    /// measurements pinned to --location); 0 only serves.
     #[arg(long, value_name = "N", default_value_t = 1)]
     workers: usize,
     /// Rendition ladder, TOML: [[format]] tables with name, height, video_kbps, audio_kbps
@@ -62,11 +63,16 @@ pub struct Args {
     /// `packager` on PATH. Without one, the server serves everything else.
     #[arg(long, value_name = "PATH", env = "STREAMSCOPE_PACKAGER")]
     packager: Option<PathBuf>,
+    /// This server's location label (e.g. eu-west-1): besides the measurements any worker
+    /// may run, its workers run those that ask for this location.
+    #[arg(long, value_name = "LABEL")]
+    location: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ffprobe = generator::process::locate("ffprobe", None)?;
     let ffmpeg = generator::process::locate("ffmpeg", None)?;
+    let ffmpeg_for_jobs = ffmpeg.clone();
     let packager = match &args.packager {
         Some(p) => Some(generator::process::locate("packager", Some(p))?),
         None => generator::process::locate("packager", None).ok(),
@@ -94,6 +100,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Err(e) => return Ok(super::usage(&e.to_string())),
         },
     };
+    if let Some(l) = &args.location
+        && !service::measure::request::location_label(l)
+    {
+        return Ok(super::usage(&format!(
+            "--location {l:?}: 1–64 letters, digits, '-' or '_' (e.g. eu-west-1)"
+        )));
+    }
     let storage = match service::storage::Location::parse(
         &args.storage,
         args.s3_endpoint.as_deref(),
@@ -113,6 +126,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         workers: args.workers,
         webhook,
         packager,
+        measurer: Some(service::measure::Handle(std::sync::Arc::new(
+            super::measurer::Analyzer {
+                ffmpeg: ffmpeg_for_jobs,
+            },
+        ))),
+        location: args.location,
     };
     let stop = super::interrupt_flag()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
