@@ -41,6 +41,9 @@ enum Command {
     Compare(cli::report::CompareArgs),
     /// The reference service: upload your own content over HTTP (API + storage + database).
     Serve(cli::serve::Args),
+    /// Run the service's jobs (transcodes, measurements) from the shared database, without
+    /// HTTP: more machines, or measurements from another region (--location).
+    Worker(cli::serve::WorkerArgs),
     /// Copy a folder (clip + HLS, an asset's outputs, a run folder) to S3, every object with
     /// its Content-Type and Cache-Control.
     Deploy(cli::deploy::Args),
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::report(args),
         Command::Compare(args) => cli::report::compare(args),
         Command::Serve(args) => cli::serve::run(args),
+        Command::Worker(args) => cli::serve::worker(args),
         Command::Deploy(args) => cli::deploy::run(args),
     };
     match result {

@@ -490,3 +490,44 @@ fn an_asset_whose_job_was_never_queued_is_transcoded_after_a_restart_and_none_tw
         assert_eq!(jobs(id), ["1"], "one job for {id}");
     }
 }
+
+#[test]
+fn a_separate_worker_transcodes_for_a_server_that_only_serves() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let clip = user_clip(dir.path());
+    let ladder = dir.path().join("ladder.toml");
+    std::fs::write(
+        &ladder,
+        "[[format]]\nname = \"180p\"\nheight = 180\nvideo_kbps = 250\n",
+    )
+    .unwrap();
+    let s = serve(dir.path(), &["--workers", "0"]);
+    let (code, a) = upload(&s.url, &clip);
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_owned();
+    // Nothing happens without a worker…
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, a) = curl(&[&format!("{}/api/v1/assets/{id}", s.url)]);
+    assert_eq!(a["status"], "uploaded", "{a}");
+    // …and a worker on the same database and storage makes the ladder the server serves.
+    let mut w = worker(
+        dir.path(),
+        &["--jobs", "transcode", "--ladder", path_str(&ladder)],
+    );
+    let a = settle(&s.url, &id, Duration::from_secs(120));
+    assert_eq!(a["status"], "ready", "{a}");
+    let names: Vec<&str> = a["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["180p"], "{a}");
+    let h = head(&format!("{}{}", s.url, a["hls"].as_str().unwrap()));
+    assert!(h.starts_with("http/1.1 200"), "{h}");
+    // SIGTERM: the idle worker stops at once, cleanly.
+    assert!(sigterm(&mut w).success());
+}

@@ -1,7 +1,8 @@
 //! Measurement jobs end to end: `POST /api/v1/measurements` on live MPEG-TS over UDP (ffmpeg
 //! sending timecoded clips in real time), measured by `serve`'s workers through the analyzer;
-//! the run folder stored and served, the verdict on the webhook, a location-pinned measurement run
-//! only by a server with that label, a comparison of the two, bad requests refused, deletion.
+//! the run folder stored and served, the verdict on the webhook, a location-pinned measurement
+//! run only by a `streamscope worker` with that label, a comparison of the two, bad requests
+//! refused, deletion.
 
 mod common;
 
@@ -227,11 +228,21 @@ fn measurements_run_on_workers_store_their_runs_and_compare() {
     // The pinned one waited for a worker with its label…
     let (_, m2) = curl(&[&format!("{}/api/v1/measurements/{second}", s.url)]);
     assert_eq!(m2["status"], "queued", "{m2}");
-    // …which a second server on the same database and storage has.
-    let s2 = serve(dir.path(), &["--location", "eu-west-1", "--webhook", &hook]);
-    running(&s2.url, &second);
+    // …which a worker on the same database and storage has (measurements only).
+    let mut w = worker(
+        dir.path(),
+        &[
+            "--location",
+            "eu-west-1",
+            "--jobs",
+            "measure",
+            "--webhook",
+            &hook,
+        ],
+    );
+    running(&s.url, &second);
     let mut sender = send_udp(&clip, pinned_port);
-    let m2 = finished(&s2.url, &second, Duration::from_secs(60));
+    let m2 = finished(&s.url, &second, Duration::from_secs(60));
     let _ = sender.kill();
     let _ = sender.wait();
     assert_eq!(m2["status"], "done", "{m2}");
@@ -243,6 +254,8 @@ fn measurements_run_on_workers_store_their_runs_and_compare() {
             .starts_with("measure@eu-west-1-"),
         "{m2}"
     );
+    // SIGTERM: the idle worker stops cleanly.
+    assert!(sigterm(&mut w).success());
     let hooks = wait_for(&got, 3);
     assert!(
         hooks[2].1.contains("\"measurement.passed\""),

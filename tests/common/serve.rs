@@ -72,6 +72,28 @@ fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
     Serve { child, url }
 }
 
+/// `streamscope worker` on the database and storage of `serve(dir, …)`; returns once it said
+/// it started (`url` is empty: a worker serves nothing).
+pub fn worker(dir: &Path, extra: &[&str]) -> Serve {
+    let db = format!("sqlite://{}", dir.join("db.sqlite").display());
+    let storage = dir.join("data").display().to_string();
+    let mut child = bin()
+        .args(["worker", "--database", &db, "--storage", &storage])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("worker: "), "worker said {line:?}");
+    Serve {
+        child,
+        url: String::new(),
+    }
+}
+
 /// A user's upload: `dir/talk.mp4`, 3 s of 640x360 testsrc2 at 30 fps with a 440 Hz tone, AAC,
 /// x264 ultrafast; `extra` output options after those.
 pub fn talk_clip(dir: &Path, extra: &[&str]) -> std::path::PathBuf {

@@ -161,8 +161,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serve `app` on `config.listen` until `shutdown` resolves; returns the bound address through
-/// `bound` first (port 0 picks a free one).
+/// Serve `app` on `config.listen` until `shutdown` resolves, with `config.workers` of each
+/// job kind in-process; returns the bound address through `bound` first (port 0 picks a free
+/// one).
 pub async fn serve(
     config: Config,
     bound: impl FnOnce(SocketAddr),
@@ -179,33 +180,13 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| AppError::io("reading the bound address", e))?;
     bound(addr);
-    // One shutdown for the server and the workers.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let workers = tokio::spawn(jobs::run_workers(
+    let stop_rx = stop_on(shutdown);
+    let background = tokio::spawn(run_jobs(
         state.clone(),
-        config.workers,
+        config.clone(),
+        Jobs::ALL,
         stop_rx.clone(),
     ));
-    let measurers = state.measurer.clone().map(|m| {
-        tokio::spawn(measure::job::run_workers(
-            state.clone(),
-            m.0,
-            config.workers,
-            config.location.clone(),
-            stop_rx.clone(),
-        ))
-    });
-    let notifier = state.webhook.clone().map(|hook| {
-        tokio::spawn(webhook::run_worker(
-            state.db.pool().clone(),
-            hook,
-            stop_rx.clone(),
-        ))
-    });
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -216,14 +197,90 @@ pub async fn serve(
     })
     .await
     .map_err(|e| AppError::io(format!("serving on {addr}"), e));
-    let _ = workers.await;
-    if let Some(m) = measurers {
-        let _ = m.await;
-    }
-    if let Some(n) = notifier {
-        let _ = n.await;
-    }
+    let _ = background.await;
     served
+}
+
+/// Which job kinds a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jobs {
+    pub transcode: bool,
+    pub measure: bool,
+}
+
+impl Jobs {
+    pub const ALL: Jobs = Jobs {
+        transcode: true,
+        measure: true,
+    };
+}
+
+/// `streamscope worker`: no HTTP, only `config.workers` workers of each kind in `jobs` on the
+/// shared database and storage (and the webhook deliveries, with a webhook) until `shutdown`.
+/// Each stops at the shutdown: a transcode finishes, a measurement stops and keeps its rows.
+pub async fn work(
+    config: Config,
+    jobs: Jobs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let state = AppState::open(&config).await?;
+    if jobs.measure && state.measurer.is_none() {
+        return Err(AppError::BadRequest(
+            "this worker has no analyzer to run measurements with".into(),
+        ));
+    }
+    run_jobs(state, config, jobs, stop_on(shutdown)).await;
+    Ok(())
+}
+
+/// A watch that turns true once `shutdown` resolves: one stop for the server and its workers.
+fn stop_on(
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::sync::watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
+}
+
+/// Run the job workers of `jobs` and the webhook deliveries until `stop`.
+async fn run_jobs(
+    state: AppState,
+    config: Config,
+    jobs: Jobs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut running = Vec::new();
+    if jobs.transcode {
+        running.push(tokio::spawn(jobs::run_workers(
+            state.clone(),
+            config.workers,
+            stop.clone(),
+        )));
+    }
+    if jobs.measure
+        && let Some(m) = state.measurer.clone()
+    {
+        running.push(tokio::spawn(measure::job::run_workers(
+            state.clone(),
+            m.0,
+            config.workers,
+            config.location.clone(),
+            stop.clone(),
+        )));
+    }
+    if let Some(hook) = state.webhook.clone() {
+        running.push(tokio::spawn(webhook::run_worker(
+            state.db.pool().clone(),
+            hook,
+            stop.clone(),
+        )));
+    }
+    for r in running {
+        let _ = r.await;
+    }
 }
 
 /// Now, UTC, RFC 3339 with milliseconds.
