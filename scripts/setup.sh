@@ -11,8 +11,10 @@ set -euo pipefail
 # by them as `chronyd -x` on 127.0.0.1: it never touches this machine's clock) and faketime
 # shifts one analyzer's clock there; python3 reads the service's SQLite file in a job test, and
 # python3-venv holds moto (below); curl, ca-certificates and openssl fetch and check Shaka Packager;
-# buildah and debootstrap build the container image (scripts/container.sh).
-packages=(ffmpeg curl ca-certificates openssl buildah debootstrap pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
+# buildah and debootstrap build the container image (scripts/container.sh); postgresql-15 is the
+# shared database of the scale-out test (initdb in a temp folder and started by the test as the
+# `postgres` user; the package's own cluster is never started).
+packages=(ffmpeg postgresql-15 curl ca-certificates openssl buildah debootstrap pkg-config clang libclang-dev libopencv-dev libopencv-contrib-dev meson ninja-build nasm nginx libnginx-mod-rtmp chromium fonts-dejavu-core chrony faketime python3 python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_sqlite::{Config as QueueConfig, SqlitePool, SqliteStorage};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::AppError;
+use crate::queue::{Queue, Spec};
 
 /// Turn an uploaded asset into its reference ladder.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,67 +28,30 @@ pub struct Transcode {
 /// Attempts before an asset is `failed`.
 pub const ATTEMPTS: usize = 2;
 
-/// How often a worker says it is alive; a worker silent for 3 beats has died and its job is
-/// taken by another.
-const HEARTBEAT: Duration = Duration::from_secs(2);
-/// How often an idle worker looks for a new job.
+/// How often an idle worker looks for a new job (SQLite; PostgreSQL is told at once).
 const POLL: Duration = Duration::from_millis(100);
 
-fn queue_config() -> QueueConfig {
-    QueueConfig::default()
-        .queue("transcode")
-        .heartbeat_interval(HEARTBEAT)
-        .missed_heartbeats(3)
-        // One job at a time per worker: none is held locked while another runs.
-        .batch_size(1)
-}
-
-/// Create or update apalis's tables (beside ours, each migrator ignoring the other's).
-pub async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut m = SqliteStorage::<()>::migrations();
-    m.set_ignore_missing(true);
-    m.run(pool).await
-}
-
-/// Queue `job` on the queue of `config`, to be tried `attempts` times; `what` names it in an
-/// error. With a `key`, a job already queued (or run) under that key makes this a no-op
-/// (apalis's idempotency key: a unique index on the jobs table).
-pub async fn push<T: Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static>(
-    pool: &SqlitePool,
-    config: QueueConfig,
-    job: T,
-    attempts: usize,
-    key: Option<&str>,
-    what: &str,
-) -> Result<(), AppError> {
-    let mut storage = SqliteStorage::<T>::new(pool).with_config(config);
-    let task = TaskBuilder::new(job).max_attempts(attempts);
-    let task = match key {
-        Some(k) => task.idempotency_key(k),
-        None => task,
-    }
-    .build();
-    storage
-        .push_task(task)
-        .await
-        .map_err(|e| AppError::Internal(format!("queueing {what}: {e}")))
+/// The transcode queue: workers beat every 2 s, a worker silent for 3 beats has died and its
+/// job is taken by another.
+fn spec() -> Spec {
+    Spec::new("transcode")
 }
 
 /// Queue the transcode of `asset`.
-pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
+pub async fn enqueue(queue: &Queue, asset: &str) -> Result<(), AppError> {
     let job = Transcode {
         asset: asset.to_owned(),
         rendition: None,
     };
-    push(
-        pool,
-        queue_config(),
-        job,
-        ATTEMPTS,
-        Some(&format!("transcode:{asset}")),
-        &format!("the transcode of {asset}"),
-    )
-    .await
+    queue
+        .push(
+            &spec(),
+            job,
+            ATTEMPTS,
+            Some(&format!("transcode:{asset}")),
+            &format!("the transcode of {asset}"),
+        )
+        .await
 }
 
 /// On start: queue the transcode of every asset still `uploaded` — a no-op for those whose job
@@ -97,7 +60,7 @@ pub async fn enqueue(pool: &SqlitePool, asset: &str) -> Result<(), AppError> {
 pub async fn requeue_uploaded(state: &AppState) -> Result<(), AppError> {
     for asset in state.db.assets().await? {
         if asset.status == "uploaded" {
-            enqueue(state.db.pool(), &asset.id).await?;
+            enqueue(state.db.queue(), &asset.id).await?;
         }
     }
     Ok(())
@@ -105,7 +68,7 @@ pub async fn requeue_uploaded(state: &AppState) -> Result<(), AppError> {
 
 /// Queue making `format` for the ready `asset`.
 pub async fn enqueue_rendition(
-    pool: &SqlitePool,
+    queue: &Queue,
     asset: &str,
     format: crate::ladder::Format,
 ) -> Result<(), AppError> {
@@ -114,7 +77,7 @@ pub async fn enqueue_rendition(
         asset: asset.to_owned(),
         rendition: Some(format),
     };
-    push(pool, queue_config(), job, ATTEMPTS, None, &what).await
+    queue.push(&spec(), job, ATTEMPTS, None, &what).await
 }
 
 /// Run `n` workers (one job each at a time) until `stop` turns true.
@@ -126,23 +89,10 @@ pub async fn run_workers(state: AppState, n: usize, stop: tokio::sync::watch::Re
         let name = format!("serve-{}-{i}-{}", std::process::id(), uuid::Uuid::new_v4());
         // Polled every 100 ms (one indexed query): apalis-sqlite alone looks for new jobs
         // only on its heartbeat, which left an upload waiting 1.6-1.9 s for its transcode.
-        let backend = SqliteStorage::<Transcode>::new(state.db.pool())
-            .with_config(queue_config())
-            .poll_with_interval(POLL);
-        let worker = WorkerBuilder::new(name)
-            .backend(backend)
-            .concurrency(1)
-            .data(state.clone())
-            .build(transcode);
-        let mut stop = stop.clone();
+        let (state, stop) = (state.clone(), stop.clone());
         running.push(tokio::spawn(async move {
-            let signal = async move {
-                let _ = stop.wait_for(|s| *s).await;
-                Ok::<(), std::io::Error>(())
-            };
-            if let Err(e) = worker.run_until(signal).await {
-                tracing::error!("job worker stopped: {e}");
-            }
+            let queue = state.db.queue().clone();
+            crate::run_worker!(queue, spec(), Transcode, name, state, transcode, POLL, stop);
         }));
     }
     for r in running {
@@ -296,5 +246,5 @@ async fn notify(state: &AppState, event: &str, id: &str) -> Result<(), AppError>
         return Ok(());
     };
     let json = serde_json::to_value(&asset).map_err(|e| AppError::Internal(e.to_string()))?;
-    crate::webhook::enqueue(state.db.pool(), event, "asset", &json).await
+    crate::webhook::enqueue(state.db.queue(), event, "asset", &json).await
 }

@@ -15,6 +15,7 @@ pub mod measure;
 pub mod pages;
 pub mod pipeline;
 pub mod probe;
+pub mod queue;
 pub mod renditions;
 pub mod routes;
 pub mod storage;
@@ -273,7 +274,7 @@ async fn run_jobs(
     }
     if let Some(hook) = state.webhook.clone() {
         running.push(tokio::spawn(webhook::run_worker(
-            state.db.pool().clone(),
+            state.db.queue().clone(),
             hook,
             stop.clone(),
         )));

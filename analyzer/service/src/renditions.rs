@@ -79,7 +79,7 @@ pub async fn add(
     s.db.audit(&client, "rendition", Some(&id), &format.name)
         .await?;
     s.db.set_status(&id, "processing", 0.0, None).await?;
-    crate::jobs::enqueue_rendition(s.db.pool(), &id, format).await?;
+    crate::jobs::enqueue_rendition(s.db.queue(), &id, format).await?;
     Ok((StatusCode::ACCEPTED, Json(found(&s, &id).await?)))
 }
 

@@ -106,7 +106,7 @@ pub(crate) async fn admit(
     }
     s.db.audit(client, "upload", Some(&asset.id), &asset.original_name)
         .await?;
-    crate::jobs::enqueue(s.db.pool(), &asset.id).await?;
+    crate::jobs::enqueue(s.db.queue(), &asset.id).await?;
     tracing::info!("asset {} uploaded ({} bytes)", asset.id, asset.size_bytes);
     Ok(asset)
 }

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_sqlite::{Config as QueueConfig, SqlitePool, SqliteStorage};
 use axum::body::Bytes;
 use hmac::{KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
@@ -68,18 +67,14 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-fn queue_config() -> QueueConfig {
-    QueueConfig::default()
-        .queue("webhook")
-        .heartbeat_interval(Duration::from_secs(2))
-        .missed_heartbeats(3)
-        .batch_size(1)
+fn spec() -> crate::queue::Spec {
+    crate::queue::Spec::new("webhook")
 }
 
 /// Queue `event` about an asset or a measurement: `subject` names the field (`asset`,
 /// `measurement`) holding `value`, its API JSON.
 pub async fn enqueue(
-    pool: &SqlitePool,
+    queue: &crate::queue::Queue,
     event: &str,
     subject: &str,
     value: &serde_json::Value,
@@ -97,28 +92,26 @@ pub async fn enqueue(
     };
     // Two rounds of 5 tries (apalis's default is 25 rounds: hours of retries).
     let what = format!("the {event} webhook");
-    crate::jobs::push(pool, queue_config(), job, 2, None, &what).await
+    queue.push(&spec(), job, 2, None, &what).await
 }
 
 /// The worker that delivers (one), until `stop` turns true.
 pub async fn run_worker(
-    pool: SqlitePool,
+    queue: crate::queue::Queue,
     hook: Webhook,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let name = format!("webhook-{}-{}", std::process::id(), uuid::Uuid::new_v4());
-    let worker = WorkerBuilder::new(name)
-        .backend(SqliteStorage::<Notify>::new(&pool).with_config(queue_config()))
-        .concurrency(1)
-        .data(hook)
-        .build(deliver);
-    let signal = async move {
-        let _ = stop.wait_for(|s| *s).await;
-        Ok::<(), std::io::Error>(())
-    };
-    if let Err(e) = worker.run_until(signal).await {
-        tracing::error!("webhook worker stopped: {e}");
-    }
+    crate::run_worker!(
+        queue,
+        spec(),
+        Notify,
+        name,
+        hook,
+        deliver,
+        Duration::from_millis(500),
+        stop
+    );
 }
 
 async fn deliver(job: Notify, hook: Data<Webhook>) -> Result<(), BoxDynError> {

@@ -25,7 +25,7 @@ impl Db {
     pub async fn insert_measurement(&self, m: &Measurement) -> Result<(), AppError> {
         sqlx::query(
             "INSERT INTO measurements (id, status, location, request, created_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&m.id)
         .bind(&m.status)
@@ -38,7 +38,7 @@ impl Db {
     }
 
     pub async fn measurement(&self, id: &str) -> Result<Option<Measurement>, AppError> {
-        let row = sqlx::query("SELECT * FROM measurements WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM measurements WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -47,7 +47,7 @@ impl Db {
 
     /// The newest `limit` measurements, newest first.
     pub async fn measurements(&self, limit: u32) -> Result<Vec<Measurement>, AppError> {
-        let rows = sqlx::query("SELECT * FROM measurements ORDER BY created_at DESC, id LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM measurements ORDER BY created_at DESC, id LIMIT $1")
             .bind(i64::from(limit))
             .fetch_all(self.pool())
             .await?;
@@ -58,8 +58,8 @@ impl Db {
     /// gave up on); false when it has finished or was deleted.
     pub async fn start_measurement(&self, id: &str, worker: &str) -> Result<bool, AppError> {
         let r = sqlx::query(
-            "UPDATE measurements SET status = 'running', worker = ?, started_at = ?
-             WHERE id = ? AND status IN ('queued', 'running')",
+            "UPDATE measurements SET status = 'running', worker = $1, started_at = $2
+             WHERE id = $3 AND status IN ('queued', 'running')",
         )
         .bind(worker)
         .bind(crate::now_rfc3339())
@@ -72,7 +72,7 @@ impl Db {
     /// Whether `worker` still runs it (not deleted, not taken over).
     pub async fn runs_measurement(&self, id: &str, worker: &str) -> Result<bool, AppError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM measurements WHERE id = ? AND worker = ? AND status = 'running'",
+            "SELECT COUNT(*) FROM measurements WHERE id = $1 AND worker = $2 AND status = 'running'",
         )
         .bind(id)
         .bind(worker)
@@ -90,8 +90,8 @@ impl Db {
         f: &Finish<'_>,
     ) -> Result<bool, AppError> {
         let r = sqlx::query(
-            "UPDATE measurements SET status = ?, verdict = ?, summary = ?, failures = ?,
-             error = ?, finished_at = ? WHERE id = ? AND worker = ? AND status = 'running'",
+            "UPDATE measurements SET status = $1, verdict = $2, summary = $3, failures = $4,
+             error = $5, finished_at = $6 WHERE id = $7 AND worker = $8 AND status = 'running'",
         )
         .bind(f.status)
         .bind(f.verdict)
@@ -107,7 +107,7 @@ impl Db {
     }
 
     pub async fn delete_measurement(&self, id: &str) -> Result<bool, AppError> {
-        let r = sqlx::query("DELETE FROM measurements WHERE id = ?")
+        let r = sqlx::query("DELETE FROM measurements WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -115,7 +115,7 @@ impl Db {
     }
 }
 
-fn measurement_of(r: &sqlx::sqlite::SqliteRow) -> Result<Measurement, AppError> {
+fn measurement_of(r: &sqlx::any::AnyRow) -> Result<Measurement, AppError> {
     let bad = |what: &str, e: serde_json::Error| {
         AppError::Internal(format!("measurement {what} in the database: {e}"))
     };

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_sqlite::{Config as QueueConfig, SqlitePool, SqliteStorage};
 use serde::{Deserialize, Serialize};
 
 use super::db::Finish;
@@ -35,25 +34,25 @@ pub fn queue_name(location: Option<&str>) -> String {
     }
 }
 
-fn queue_config(location: Option<&str>) -> QueueConfig {
-    QueueConfig::default()
-        .queue(queue_name(location))
-        .heartbeat_interval(Duration::from_secs(2))
-        .missed_heartbeats(3)
-        .batch_size(1)
+fn spec(location: Option<&str>) -> crate::queue::Spec {
+    crate::queue::Spec::new(queue_name(location))
 }
 
 /// Queue measurement `id` (once: a second push of the same id is a no-op).
-pub async fn enqueue(pool: &SqlitePool, id: &str, location: Option<&str>) -> Result<(), AppError> {
-    crate::jobs::push(
-        pool,
-        queue_config(location),
-        Measure { id: id.to_owned() },
-        ATTEMPTS,
-        Some(&format!("measure:{id}")),
-        &format!("measurement {id}"),
-    )
-    .await
+pub async fn enqueue(
+    queue: &crate::queue::Queue,
+    id: &str,
+    location: Option<&str>,
+) -> Result<(), AppError> {
+    queue
+        .push(
+            &spec(location),
+            Measure { id: id.to_owned() },
+            ATTEMPTS,
+            Some(&format!("measure:{id}")),
+            &format!("measurement {id}"),
+        )
+        .await
 }
 
 /// What each measurement worker holds.
@@ -80,36 +79,35 @@ pub async fn run_workers(
         queues.push(location);
     }
     let mut running = Vec::new();
-    for queue in queues {
+    for pinned in queues {
         for i in 0..n {
             let name = format!(
                 "{}-{i}-{}",
-                queue_name(queue.as_deref()),
+                queue_name(pinned.as_deref()),
                 uuid::Uuid::new_v4().simple()
             );
-            let backend = SqliteStorage::<Measure>::new(state.db.pool())
-                .with_config(queue_config(queue.as_deref()))
-                .poll_with_interval(Duration::from_millis(250));
             let ctx = Ctx {
                 state: state.clone(),
                 measurer: measurer.clone(),
                 worker: name.clone(),
                 stop: stop.clone(),
             };
-            let worker = WorkerBuilder::new(name)
-                .backend(backend)
-                .concurrency(1)
-                .data(ctx)
-                .build(measure);
-            let mut stop = stop.clone();
+            let (queue, spec, stop) = (
+                state.db.queue().clone(),
+                spec(pinned.as_deref()),
+                stop.clone(),
+            );
             running.push(tokio::spawn(async move {
-                let signal = async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                    Ok::<(), std::io::Error>(())
-                };
-                if let Err(e) = worker.run_until(signal).await {
-                    tracing::error!("measurement worker stopped: {e}");
-                }
+                crate::run_worker!(
+                    queue,
+                    spec,
+                    Measure,
+                    name,
+                    ctx,
+                    measure,
+                    Duration::from_millis(250),
+                    stop
+                );
             }));
         }
     }
@@ -263,5 +261,5 @@ async fn notify(s: &AppState, id: &str, passed: bool) -> Result<(), AppError> {
     } else {
         "measurement.failed"
     };
-    crate::webhook::enqueue(s.db.pool(), event, "measurement", &json).await
+    crate::webhook::enqueue(s.db.queue(), event, "measurement", &json).await
 }

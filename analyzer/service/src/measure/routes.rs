@@ -48,7 +48,7 @@ pub async fn create(
         report: None,
     };
     s.db.insert_measurement(&m).await?;
-    super::job::enqueue(s.db.pool(), &m.id, m.location.as_deref()).await?;
+    super::job::enqueue(s.db.queue(), &m.id, m.location.as_deref()).await?;
     let streams: Vec<&str> = m.request.live.iter().map(|l| l.name.as_str()).collect();
     let detail = format!(
         "measure {} at {}",

@@ -247,7 +247,9 @@ impl Storage {
             let files = walk(&work.dir).await?;
             let mut send = Vec::new();
             for (rel, path) in &files {
-                if rel == CLAIM {
+                // The job's claim, a run folder's writer lock: hidden files are nobody's output
+                // (and never served).
+                if rel.split('/').any(|part| part.starts_with('.')) {
                     continue;
                 }
                 let now = modified(path).await;
