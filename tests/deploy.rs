@@ -111,6 +111,37 @@ fn a_generated_clip_with_its_hls_is_deployed_typed_and_cached_per_file() {
         "segments are not entry points: {stderr}"
     );
 
+    // The assets stack's outputs (as `aws cloudformation describe-stacks` prints them) name
+    // the bucket and the CloudFront domain.
+    let outputs = dir.path().join("outputs.json");
+    std::fs::write(
+        &outputs,
+        format!(
+            r#"{{"Stacks":[{{"StackName":"streamscope-assets","Outputs":[
+                {{"OutputKey":"BucketName","OutputValue":"{BUCKET}"}},
+                {{"OutputKey":"DistributionDomainName","OutputValue":"d111.cloudfront.net"}}]}}]}}"#
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["deploy", path_str(&site), "--prefix", "from-stack"])
+        .args(["--stack-outputs", path_str(&outputs)])
+        .args(["--s3-endpoint", &moto.endpoint])
+        .envs(AWS_ENV)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("https://d111.cloudfront.net/from-stack/hls/index.m3u8"),
+        "{said}"
+    );
+    let h = moto.head(BUCKET, "from-stack/hls/index.m3u8");
+    assert!(
+        h.contains("content-type: application/vnd.apple.mpegurl"),
+        "{h}"
+    );
+
     // A folder that is not there, and an endpoint nobody answers: one sentence, exit 2.
     let out = bin()
         .args([

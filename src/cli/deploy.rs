@@ -13,8 +13,8 @@ pub struct Args {
     #[arg(value_name = "DIR")]
     dir: PathBuf,
     /// The bucket (credentials and region from AWS_* variables or the machine's role).
-    #[arg(long, value_name = "B")]
-    bucket: String,
+    #[arg(long, value_name = "B", required_unless_present = "stack_outputs")]
+    bucket: Option<String>,
     /// Where under the bucket (e.g. refs/2026-12-01); the folder's files keep their paths.
     #[arg(long, value_name = "P", default_value = "")]
     prefix: String,
@@ -23,12 +23,77 @@ pub struct Args {
     s3_endpoint: Option<String>,
     /// The CDN's address for the prefix (e.g. https://d111.cloudfront.net): each playable
     /// entry point is printed under it.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "stack_outputs")]
     cdn: Option<String>,
+    /// The assets stack's outputs as `aws cloudformation describe-stacks --stack-name NAME`
+    /// prints them (JSON; `-` reads stdin): the bucket from `BucketName`, the CloudFront URL
+    /// from `DistributionDomainName` and --prefix.
+    #[arg(long, value_name = "FILE", conflicts_with = "bucket")]
+    stack_outputs: Option<PathBuf>,
+}
+
+/// The bucket and the distribution's domain in `describe-stacks` output.
+fn stack_outputs(json: &str) -> Result<(String, String), String> {
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| format!("not describe-stacks JSON: {e}"))?;
+    let stacks = v["Stacks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let [stack] = stacks else {
+        return Err(format!(
+            "{} stacks in it: describe one (--stack-name NAME)",
+            stacks.len()
+        ));
+    };
+    let output = |key: &str| {
+        stack["Outputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["OutputKey"] == key)
+            .and_then(|o| o["OutputValue"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                format!(
+                    "stack {} has no output {key} (is it the assets stack, cloudformation/assets.yaml?)",
+                    stack["StackName"].as_str().unwrap_or("?")
+                )
+            })
+    };
+    Ok((output("BucketName")?, output("DistributionDomainName")?))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let storage = format!("s3://{}/{}", args.bucket, args.prefix.trim_matches('/'));
+    let (bucket, cdn) = match (&args.bucket, &args.stack_outputs) {
+        (Some(b), _) => (b.clone(), args.cdn.clone()),
+        (None, Some(file)) => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+            } else {
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read --stack-outputs {}", file.display()))?
+            };
+            match stack_outputs(&text) {
+                Ok((bucket, domain)) => {
+                    let prefix = args.prefix.trim_matches('/');
+                    let cdn = match prefix {
+                        "" => format!("https://{domain}"),
+                        p => format!("https://{domain}/{p}"),
+                    };
+                    (bucket, Some(cdn))
+                }
+                Err(e) => {
+                    return Ok(super::usage(&format!(
+                        "--stack-outputs {}: {e}",
+                        file.display()
+                    )));
+                }
+            }
+        }
+        (None, None) => return Ok(super::usage(&"give --bucket B or --stack-outputs FILE")),
+    };
+    let storage = format!("s3://{bucket}/{}", args.prefix.trim_matches('/'));
     let (bucket, prefix) =
         match service::storage::Location::parse(&storage, args.s3_endpoint.as_deref(), None) {
             Ok(service::storage::Location::S3 { bucket, prefix, .. }) => (bucket, prefix),
@@ -75,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bytes as f64 / 1e6,
         remote.url()
     );
-    if let Some(cdn) = &args.cdn {
+    if let Some(cdn) = &cdn {
         let cdn = cdn.trim_end_matches('/');
         for f in files.iter().filter(|f| entry_point(&f.name)) {
             eprintln!("  {cdn}/{}", f.name);
@@ -92,4 +157,38 @@ fn entry_point(name: &str) -> bool {
         "master.m3u8" | "index.m3u8" | "report.html" | "index.html"
     ) || file.ends_with(".mpd")
         || (file.ends_with(".mp4") && !name.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stack_outputs;
+
+    #[test]
+    fn the_bucket_and_the_cdn_come_from_the_stacks_outputs() {
+        let json = r#"{"Stacks": [{"StackName": "streamscope-assets", "Outputs": [
+            {"OutputKey": "BucketArn", "OutputValue": "arn:aws:s3:::refs-1"},
+            {"OutputKey": "BucketName", "OutputValue": "refs-1"},
+            {"OutputKey": "DistributionDomainName", "OutputValue": "d111.cloudfront.net"}]}]}"#;
+        assert_eq!(
+            stack_outputs(json),
+            Ok(("refs-1".into(), "d111.cloudfront.net".into()))
+        );
+        let other = r#"{"Stacks": [{"StackName": "streamscope", "Outputs": [
+            {"OutputKey": "ServiceUrl", "OutputValue": "https://x"}]}]}"#;
+        assert!(
+            stack_outputs(other)
+                .unwrap_err()
+                .contains("no output BucketName")
+        );
+        assert!(
+            stack_outputs(r#"{"Stacks": []}"#)
+                .unwrap_err()
+                .contains("0 stacks")
+        );
+        assert!(
+            stack_outputs("<html>")
+                .unwrap_err()
+                .contains("not describe-stacks JSON")
+        );
+    }
 }
