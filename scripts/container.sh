@@ -74,6 +74,11 @@ version=$(run /usr/local/bin/streamscope --version)
 echo "container: $version" >&2
 run ffmpeg -hide_banner -version | head -n1 >&2
 run /usr/local/bin/packager --version >&2
+# The ECS templates start `serve` and `worker`: both are there.
+for cmd in serve worker; do
+  run /usr/local/bin/streamscope "$cmd" --help | grep -q -- '--database' ||
+    { echo "container: streamscope $cmd has no --database" >&2; exit 1; }
+done
 run sh -c 'cd /tmp && /usr/local/bin/streamscope generate --out clip.mp4 --duration 1s --size 320x180 --preset ultrafast'
 frames=$(run ffprobe -v error -count_frames -select_streams v:0 \
   -show_entries stream=nb_read_frames -of csv=p=0 /tmp/clip.mp4)
