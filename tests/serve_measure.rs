@@ -453,3 +453,65 @@ fn a_killed_servers_measurement_is_run_again_by_another_once() {
         hooks[0].1
     );
 }
+
+#[test]
+fn a_measurement_scores_quality_against_a_reference_asset() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let dir = tmp();
+    let ladder = dir.path().join("ladder.toml");
+    std::fs::write(
+        &ladder,
+        "[[format]]\nname = \"180p\"\nheight = 180\nvideo_kbps = 250\n",
+    )
+    .unwrap();
+    let s = serve(dir.path(), &["--ladder", path_str(&ladder)]);
+    // The user's content becomes a timecoded master and a 180p rendition…
+    let (code, a) = upload(&s.url, &talk_clip(dir.path(), &["-ac", "1"]));
+    assert_eq!(code, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_owned();
+    let a = settle(&s.url, &id, Duration::from_secs(120));
+    assert_eq!(a["status"], "ready", "{a}");
+    let rendition = dir.path().join("180p.mp4");
+    let got = Command::new("curl")
+        .args(["-sSf", "-o"])
+        .arg(&rendition)
+        .arg(format!("{}/files/{id}/r/180p.mp4", s.url))
+        .status()
+        .unwrap();
+    assert!(got.success());
+    // …which a provider sends live; the measurement scores it against the master.
+    let port = free_port(true);
+    let body = format!(
+        r#"{{"live":[{{"name":"cdn","url":"{}"}}],"duration":"6s","reference_asset":"{id}"}}"#,
+        udp(port)
+    );
+    let (code, q) = post(&s.url, &body);
+    assert_eq!(code, 202, "{q}");
+    let mid = q["id"].as_str().unwrap().to_owned();
+    running(&s.url, &mid);
+    let mut sender = send_udp(&rendition, port);
+    let m = finished(&s.url, &mid, Duration::from_secs(90));
+    let _ = sender.wait();
+    assert_eq!(m["status"], "done", "{m}");
+    let cdn = live_stream(&m, "cdn");
+    let vmaf = cdn["vmaf"]["mean"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no VMAF: {cdn}"));
+    // 180p at 250 kbit/s upscaled against a 360p master: scored, and far from perfect.
+    assert!(vmaf > 5.0 && vmaf < 95.0, "{cdn}");
+    assert!(
+        m["summary"]["command"]
+            .as_str()
+            .unwrap()
+            .contains("--reference "),
+        "{m}"
+    );
+    // Not ready (or not there): refused before queueing.
+    let (code, e) = post(
+        &s.url,
+        &body.replace(&id, "0123456789abcdef0123456789abcdef"),
+    );
+    assert_eq!(code, 404, "{e}");
+}
