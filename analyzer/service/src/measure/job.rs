@@ -241,6 +241,17 @@ async fn run(ctx: &Ctx, id: &str, m: &Measurement) -> Result<Outcome, String> {
     if let Some(r) = reference {
         s.storage.abandon(r).await;
     }
+    // Deleted, or taken over by another worker after a lost lease: its folder is not ours to
+    // write (the caller says so).
+    if !s
+        .db
+        .runs_measurement(id, &ctx.worker)
+        .await
+        .unwrap_or(false)
+    {
+        s.storage.abandon(work).await;
+        return result;
+    }
     let stored = s.storage.commit(id, work).await;
     let outcome = result?;
     stored.map_err(|e| format!("storing the run folder: {e}"))?;

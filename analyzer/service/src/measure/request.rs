@@ -164,7 +164,32 @@ pub fn network_url(url: &str) -> Result<(), String> {
     if host.is_empty() || host.starts_with(':') {
         return Err(format!("{url} names no host"));
     }
+    if link_local(host) {
+        return Err(format!(
+            "{host} is a link-local address (a cloud's metadata and credentials live there), not a stream"
+        ));
+    }
     Ok(())
+}
+
+/// Whether `host` (`h`, `h:port`, `[v6]:port`) is a link-local address: 169.254.0.0/16
+/// (EC2's and ECS's metadata and credentials endpoints), fe80::/10, AWS's fd00:ec2::254.
+fn link_local(host: &str) -> bool {
+    let bare = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => a.is_link_local(),
+        Ok(std::net::IpAddr::V6(a)) => {
+            (a.segments()[0] & 0xffc0) == 0xfe80
+                || a == "fd00:ec2::254"
+                    .parse::<std::net::Ipv6Addr>()
+                    .expect("an address")
+                || a.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        }
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +228,11 @@ mod tests {
             "http:///x",
             "https://host/a b",
             "gopher://h/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://169.254.170.2:80/v2/credentials/x",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://[fe80::1]:8080/x",
+            "http://[::ffff:169.254.169.254]/",
         ] {
             assert!(network_url(url).is_err(), "{url}");
         }
