@@ -212,3 +212,52 @@ fn one_server_and_two_workers_share_postgres_and_s3() {
         );
     }
 }
+
+#[test]
+fn postgres_over_tls_only_and_a_database_that_is_not_there() {
+    if !require("ffmpeg") || !require("curl") {
+        return;
+    }
+    let Some(pg_bin) = required(bindir(), "PostgreSQL (postgresql-15)") else {
+        return;
+    };
+    let pg = Postgres::start_tls(&pg_bin);
+    let dir = tmp();
+    let storage = dir.path().join("data").display().to_string();
+    // The server refuses connections without TLS: one sentence, exit 2, no password shown.
+    let plain = pg.url.replace("streamscope@", "streamscope:hunter2@") + "?sslmode=disable";
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &plain])
+        .args(["--storage", &storage])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cannot connect"), "{said}");
+    assert!(
+        said.contains("streamscope:***@") && !said.contains("hunter2"),
+        "{said}"
+    );
+    // Over TLS (rustls; `require` encrypts without checking the self-signed certificate):
+    // migrated, serving, an asset listed from PostgreSQL.
+    let tls = format!("{}?sslmode=require", pg.url);
+    let s = serve_with(&["--database", &tls, "--storage", &storage, "--workers", "0"]);
+    let (code, list) = curl(&[&format!("{}/api/v1/assets", s.url)]);
+    assert_eq!((code, list), (200, serde_json::json!([])));
+    let (code, _) = curl(&[&format!("{}/healthz", s.url)]);
+    assert_eq!(code, 200);
+    // Nobody there: said at start.
+    let nobody = format!(
+        "postgres://streamscope@127.0.0.1:{}/postgres",
+        free_port(false)
+    );
+    let out = bin()
+        .args(["worker", "--database", &nobody, "--storage", &storage])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot connect"),
+        "{out:?}"
+    );
+}

@@ -1,5 +1,5 @@
 //! A real PostgreSQL for the tests (Debian's `postgresql-15`): `initdb` in a temp folder and
-//! `postgres` on 127.0.0.1 and a free port, run as the `postgres` user when the tests run as
+//! `postgres` on 127.0.0.1 and a free port (optionally TLS only, with openssl's certificate), run as the `postgres` user when the tests run as
 //! root (PostgreSQL refuses root), stopped by PID on drop.
 
 use std::path::{Path, PathBuf};
@@ -79,6 +79,16 @@ fn as_postgres(program: &Path) -> Command {
 impl Postgres {
     /// initdb a fresh cluster and start it on a free port.
     pub fn start(bin: &Path) -> Postgres {
+        Self::start_with(bin, false)
+    }
+
+    /// As `start`, but TLS only: a self-signed certificate (openssl) and a `pg_hba.conf` that
+    /// refuses every connection not over TLS.
+    pub fn start_tls(bin: &Path) -> Postgres {
+        Self::start_with(bin, true)
+    }
+
+    fn start_with(bin: &Path, tls: bool) -> Postgres {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
@@ -109,6 +119,46 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut settings = vec!["-c", "fsync=off", "-c", "max_connections=200"];
+        if tls {
+            let ok = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+                .arg(data.join("server.key"))
+                .arg("-out")
+                .arg(data.join("server.crt"))
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "openssl made no certificate");
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .unwrap();
+            if is_root() {
+                let ok = Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(data.join("server.key"))
+                    .arg(data.join("server.crt"))
+                    .arg(data.join("pg_hba.conf"))
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok);
+            }
+            let ok = Command::new("chmod")
+                .arg("600")
+                .arg(data.join("server.key"))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            settings.extend(["-c", "ssl=on"]);
+        }
         let port = super::free_port(false);
         let log = std::fs::File::create(dir.path().join("postgres.log")).unwrap();
         let child = as_postgres(&bin.join("postgres"))
@@ -116,7 +166,7 @@ impl Postgres {
             .arg(&data)
             .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
             .arg(dir.path())
-            .args(["-c", "fsync=off", "-c", "max_connections=200"])
+            .args(&settings)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
