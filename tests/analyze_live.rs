@@ -340,30 +340,6 @@ fn scrape(port: u16) -> std::collections::HashMap<String, f64> {
         .collect()
 }
 
-/// Send `clip` once over UDP in real time (for at most `secs` seconds when given).
-fn send_udp(clip: &std::path::Path, port: u16, secs: Option<&str>) -> std::process::Child {
-    let mut c = Command::new("ffmpeg");
-    c.args(["-v", "error", "-nostdin", "-re", "-i"]).arg(clip);
-    if let Some(t) = secs {
-        c.args(["-t", t]);
-    }
-    c.args([
-        "-c",
-        "copy",
-        "-f",
-        "mpegts",
-        "-muxdelay",
-        "0",
-        "-muxpreload",
-        "0",
-    ])
-    .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap()
-}
-
 #[test]
 fn a_stream_that_dies_is_judged_to_the_end_of_the_run() {
     if !require("ffmpeg") {

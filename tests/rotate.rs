@@ -4,32 +4,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
-
-fn send_udp(clip: &std::path::Path, port: u16) -> std::process::Child {
-    Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-re", "-i"])
-        .arg(clip)
-        .args([
-            "-c",
-            "copy",
-            "-f",
-            "mpegts",
-            "-muxdelay",
-            "0",
-            "-muxpreload",
-            "0",
-        ])
-        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 /// Every `frames.csv` row of a rotated run folder: (period dir, stream, frame, vmaf present).
 fn rows(out: &std::path::Path, dirs: &[String]) -> Vec<(String, String, Option<u64>, bool)> {
@@ -98,7 +77,10 @@ fn a_rotated_run_counts_every_frame_once_across_its_periods() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let mut senders = [send_udp(&clip, cport), send_udp(&live_clip, lport)];
+    let mut senders = [
+        send_udp(&clip, cport, None),
+        send_udp(&live_clip, lport, None),
+    ];
     let r = wait_with_timeout(analyzer, Duration::from_secs(90));
     for s in &mut senders {
         let _ = s.wait();

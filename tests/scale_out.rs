@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::postgres::{Postgres, bindir};
@@ -20,23 +18,8 @@ const BUCKET: &str = "refs";
 
 /// A `streamscope worker` with its log in `log`, killed on drop (as `Serve`).
 fn worker(args: &[String], log: &Path) -> Serve {
-    let mut child: Child = bin()
-        .arg("worker")
-        .args(args)
-        .envs(AWS_ENV)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("worker: "), "worker said {line:?}");
-    Serve {
-        child,
-        url: String::new(),
-    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    worker_with(&args, &AWS_ENV, std::fs::File::create(log).unwrap().into())
 }
 
 fn ready_in(log: &Path) -> usize {
@@ -111,18 +94,7 @@ fn one_server_and_two_workers_share_postgres_and_s3() {
     let (code, a) = upload(&s.url, &clip);
     assert_eq!(code, 201, "{a}");
     let killed_asset = a["id"].as_str().unwrap().to_owned();
-    let started = Instant::now();
-    loop {
-        let (_, a) = curl(&[&format!("{}/api/v1/assets/{killed_asset}", s.url)]);
-        if a["status"] == "processing" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never processing: {a}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_status(&s.url, &killed_asset, "processing", Duration::from_secs(30));
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     let us_log = dir.path().join("us.log");

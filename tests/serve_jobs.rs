@@ -40,18 +40,7 @@ fn an_upload_becomes_a_timecoded_ladder_that_survives_a_killed_server() {
     assert_eq!(code, 201, "{a}");
     let id = a["id"].as_str().unwrap().to_owned();
     // Killed (SIGKILL: no goodbye) while the job runs; started again, the job completes.
-    let started = std::time::Instant::now();
-    loop {
-        let (_, a) = curl(&[&format!("{}/api/v1/assets/{id}", s.url)]);
-        if a["status"] == "processing" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never processing: {a}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_status(&s.url, &id, "processing", Duration::from_secs(30));
     s.child.kill().unwrap();
     s.child.wait().unwrap();
     let (hook, got) = receiver(0);

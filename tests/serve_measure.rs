@@ -6,35 +6,12 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::browser::Browser;
 use common::serve::*;
 use common::*;
-
-/// Send `clip` once over UDP (MPEG-TS) in real time, as a provider's live output would.
-fn send_udp(clip: &Path, port: u16) -> Child {
-    Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-re", "-i"])
-        .arg(clip)
-        .args([
-            "-c",
-            "copy",
-            "-f",
-            "mpegts",
-            "-muxdelay",
-            "0",
-            "-muxpreload",
-            "0",
-        ])
-        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 /// Where the analyzer listens for a stream sent to `port`.
 fn udp(port: u16) -> String {
@@ -73,6 +50,14 @@ fn finished(url: &str, id: &str, limit: Duration) -> serde_json::Value {
 
 fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
     curl(&["-d", body, &format!("{url}/api/v1/measurements")])
+}
+
+/// POST `body`, which must be queued (202); the measurement's id.
+fn queue(url: &str, body: &str) -> String {
+    let (code, q) = post(url, body);
+    assert_eq!(code, 202, "{q}");
+    assert_eq!(q["status"], "queued", "{q}");
+    q["id"].as_str().unwrap().to_owned()
 }
 
 fn live_stream<'a>(m: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -133,35 +118,28 @@ fn measurements_run_on_workers_store_their_runs_and_compare() {
         udp(ports[1]),
         udp(ports[2])
     );
-    let (code, queued) = post(&s.url, &body);
-    assert_eq!(code, 202, "{queued}");
-    assert_eq!(queued["status"], "queued");
-    let first = queued["id"].as_str().unwrap().to_owned();
+    let first = queue(&s.url, &body);
     // One whose stream never comes.
-    let (code, q) = post(
+    let gone = queue(
         &s.url,
         &format!(
             r#"{{"live":[{{"name":"gone","url":"{}"}}],"duration":5}}"#,
             udp(free_port(true))
         ),
     );
-    assert_eq!(code, 202, "{q}");
-    let gone = q["id"].as_str().unwrap().to_owned();
     // One pinned to a location no running server has.
     let pinned_port = free_port(true);
     let pinned = format!(
         r#"{{"live":[{{"name":"good","url":"{}"}}],"duration":"6s","location":"eu-west-1"}}"#,
         udp(pinned_port)
     );
-    let (code, queued) = post(&s.url, &pinned);
-    assert_eq!(code, 202, "{queued}");
-    let second = queued["id"].as_str().unwrap().to_owned();
+    let second = queue(&s.url, &pinned);
 
     running(&s.url, &first);
     let senders = [
-        send_udp(&clip, ports[0]),
-        send_udp(&lossy, ports[1]),
-        send_udp(&clip, ports[2]),
+        send_udp(&clip, ports[0], None),
+        send_udp(&lossy, ports[1], None),
+        send_udp(&clip, ports[2], None),
     ];
     let m = finished(&s.url, &first, Duration::from_secs(60));
     for mut c in senders {
@@ -241,7 +219,7 @@ fn measurements_run_on_workers_store_their_runs_and_compare() {
         ],
     );
     running(&s.url, &second);
-    let mut sender = send_udp(&clip, pinned_port);
+    let mut sender = send_udp(&clip, pinned_port, None);
     let m2 = finished(&s.url, &second, Duration::from_secs(60));
     let _ = sender.kill();
     let _ = sender.wait();
@@ -368,17 +346,15 @@ fn a_stopped_server_keeps_what_its_measurement_measured() {
     let clip = generated_clip(dir.path(), "clip.mp4", &[]);
     let mut s = serve(dir.path(), &[]);
     let port = free_port(true);
-    let (code, q) = post(
+    let id = queue(
         &s.url,
         &format!(
             r#"{{"live":[{{"name":"cdn","url":"{}"}}],"duration":"1m"}}"#,
             udp(port)
         ),
     );
-    assert_eq!(code, 202, "{q}");
-    let id = q["id"].as_str().unwrap().to_owned();
     running(&s.url, &id);
-    let mut sender = send_udp(&clip, port);
+    let mut sender = send_udp(&clip, port, None);
     let _ = sender.wait();
     // SIGTERM 55 s before the measurement's end: the server stops within its 10 s…
     assert!(sigterm(&mut s).success());
@@ -405,15 +381,13 @@ fn a_killed_servers_measurement_is_run_again_by_another_once() {
     let (hook, got) = receiver(0);
     let mut s = serve(dir.path(), &["--webhook", &hook]);
     let port = free_port(true);
-    let (code, q) = post(
+    let id = queue(
         &s.url,
         &format!(
             r#"{{"live":[{{"name":"cdn","url":"{}"}}],"duration":"5s"}}"#,
             udp(port)
         ),
     );
-    assert_eq!(code, 202, "{q}");
-    let id = q["id"].as_str().unwrap().to_owned();
     running(&s.url, &id);
     let (_, m) = curl(&[&format!("{}/api/v1/measurements/{id}", s.url)]);
     let dead = m["worker"].as_str().unwrap().to_owned();
@@ -434,7 +408,7 @@ fn a_killed_servers_measurement_is_run_again_by_another_once() {
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1500));
-    let mut sender = send_udp(&clip, port);
+    let mut sender = send_udp(&clip, port, None);
     let m = finished(&s.url, &id, Duration::from_secs(60));
     let _ = sender.wait();
     assert_eq!(m["status"], "done", "{m}");
@@ -487,11 +461,9 @@ fn a_measurement_scores_quality_against_a_reference_asset() {
         r#"{{"live":[{{"name":"cdn","url":"{}"}}],"duration":"6s","reference_asset":"{id}"}}"#,
         udp(port)
     );
-    let (code, q) = post(&s.url, &body);
-    assert_eq!(code, 202, "{q}");
-    let mid = q["id"].as_str().unwrap().to_owned();
+    let mid = queue(&s.url, &body);
     running(&s.url, &mid);
-    let mut sender = send_udp(&rendition, port);
+    let mut sender = send_udp(&rendition, port, None);
     let m = finished(&s.url, &mid, Duration::from_secs(90));
     let _ = sender.wait();
     assert_eq!(m["status"], "done", "{m}");

@@ -178,27 +178,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         publisher_sync: args.publisher_sync.clone(),
     };
     let recorded = measure(&config, &opts, &handles)?;
-    // A stream that failed, or quality asked for and not scored, fails the run: a quality
-    // error never passes silently.
-    let summary = &recorded.summary;
-    let failed: Vec<String> = summary
-        .streams
-        .iter()
-        .flat_map(|s| {
-            let quality = s.vmaf_error.as_ref().map(|e| format!("quality: {e}"));
-            s.error
-                .iter()
-                .cloned()
-                .chain(quality)
-                .map(|e| format!("{}: {e}", s.name))
-        })
-        .chain(
-            summary
-                .vmaf_disabled
-                .iter()
-                .map(|why| format!("quality was not scored: {why}")),
-        )
-        .collect();
+    // A stream that failed, or quality asked for and not scored, fails the run.
+    let failed = recorded.summary.errors();
     for e in &failed {
         eprintln!("error: {e}");
     }

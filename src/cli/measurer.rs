@@ -76,22 +76,8 @@ impl Measurer for Analyzer {
             .map_err(|e| format!("recording the run: {e}"))?;
         let summary = recorded.summary;
         let errors = summary
-            .streams
-            .iter()
-            .flat_map(|s| {
-                let quality = s.vmaf_error.as_ref().map(|e| format!("quality: {e}"));
-                s.error
-                    .iter()
-                    .cloned()
-                    .chain(quality)
-                    .map(|e| format!("{}: {e}", s.name))
-            })
-            .chain(
-                summary
-                    .vmaf_disabled
-                    .iter()
-                    .map(|why| format!("quality was not scored: {why}")),
-            )
+            .errors()
+            .into_iter()
             .chain(
                 recorded
                     .report

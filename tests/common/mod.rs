@@ -369,3 +369,27 @@ pub fn small_disk(kib: u32) -> Option<SmallDisk> {
     }
     Some(SmallDisk(dir))
 }
+
+/// Send `clip` once over UDP in real time (for at most `secs` seconds when given).
+pub fn send_udp(clip: &Path, port: u16, secs: Option<&str>) -> std::process::Child {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-v", "error", "-nostdin", "-re", "-i"]).arg(clip);
+    if let Some(t) = secs {
+        c.args(["-t", t]);
+    }
+    c.args([
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        "-muxdelay",
+        "0",
+        "-muxpreload",
+        "0",
+    ])
+    .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316"))
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
+}

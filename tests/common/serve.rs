@@ -77,10 +77,20 @@ fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
 pub fn worker(dir: &Path, extra: &[&str]) -> Serve {
     let db = format!("sqlite://{}", dir.join("db.sqlite").display());
     let storage = dir.join("data").display().to_string();
+    let mut args = vec!["--database", &db, "--storage", &storage];
+    args.extend_from_slice(extra);
+    worker_with(&args, &[], Stdio::inherit())
+}
+
+/// `streamscope worker ARGS…` with these environment variables and its log to `stderr`;
+/// returns once it said it started.
+pub fn worker_with(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
     let mut child = bin()
-        .args(["worker", "--database", &db, "--storage", &storage])
-        .args(extra)
+        .arg("worker")
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -91,6 +101,19 @@ pub fn worker(dir: &Path, extra: &[&str]) -> Serve {
     Serve {
         child,
         url: String::new(),
+    }
+}
+
+/// Poll the asset until its status is `status`; panics after `limit`.
+pub fn wait_status(url: &str, id: &str, status: &str, limit: Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        let (_, a) = curl(&[&format!("{url}/api/v1/assets/{id}")]);
+        if a["status"] == status {
+            return;
+        }
+        assert!(started.elapsed() < limit, "never {status}: {a}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -260,6 +260,28 @@ impl StreamSummary {
 }
 
 impl Summary {
+    /// Why the run failed whatever its thresholds: each stream that could not be measured (or
+    /// scored, when quality was asked for), and quality not scored at all — one sentence each,
+    /// `NAME: …`. A quality error never passes silently.
+    pub fn errors(&self) -> Vec<String> {
+        self.streams
+            .iter()
+            .flat_map(|s| {
+                let quality = s.vmaf_error.as_ref().map(|e| format!("quality: {e}"));
+                s.error
+                    .iter()
+                    .cloned()
+                    .chain(quality)
+                    .map(|e| format!("{}: {e}", s.name))
+            })
+            .chain(
+                self.vmaf_disabled
+                    .iter()
+                    .map(|why| format!("quality was not scored: {why}")),
+            )
+            .collect()
+    }
+
     /// The summary of stream `name`.
     pub fn stream(&self, name: &str) -> Option<&StreamSummary> {
         self.streams.iter().find(|s| s.name == name)
