@@ -51,10 +51,11 @@ pub fn serve_logged(dir: &Path, extra: &[&str], log: &Path) -> Serve {
     spawn_serve(&args, &[], std::fs::File::create(log).unwrap().into())
 }
 
-fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
+/// `streamscope COMMAND ARGS…` with `env` and its log to `stderr`, and the first line it
+/// prints (when it is ready).
+fn spawn_ready(command: &[&str], env: &[(&str, &str)], stderr: Stdio) -> (Child, String) {
     let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
+        .args(command)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -64,6 +65,13 @@ fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    (child, line)
+}
+
+fn spawn_serve(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
+    let mut command = vec!["serve", "--listen", "127.0.0.1:0"];
+    command.extend_from_slice(args);
+    let (child, line) = spawn_ready(&command, env, stderr);
     let url = line
         .trim()
         .strip_prefix("serving on ")
@@ -85,18 +93,9 @@ pub fn worker(dir: &Path, extra: &[&str]) -> Serve {
 /// `streamscope worker ARGS…` with these environment variables and its log to `stderr`;
 /// returns once it said it started.
 pub fn worker_with(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Serve {
-    let mut child = bin()
-        .arg("worker")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut command = vec!["worker"];
+    command.extend_from_slice(args);
+    let (child, line) = spawn_ready(&command, env, stderr);
     assert!(line.starts_with("worker: "), "worker said {line:?}");
     Serve {
         child,
