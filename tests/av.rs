@@ -205,3 +205,121 @@ fn a_stream_without_audio_says_so_and_is_not_an_error() {
     assert_eq!(st["av"], Value::Null);
     assert_eq!(st["error"], Value::Null);
 }
+
+/// `analyze` a live `udp://` input while `send` delivers to its port; the stream's summary and
+/// its av.csv offsets (ms).
+fn av_over_udp(dir: &Path, name: &str, send: impl FnOnce(u16)) -> (Value, Vec<f64>) {
+    let port = free_port(true);
+    let out = dir.join(format!("udp-{name}"));
+    let analyzer = bin()
+        .args(["analyze", "--live"])
+        .arg(format!("udp://127.0.0.1:{port}"))
+        .args(["--duration", "8s", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    send(port);
+    let r = wait_with_timeout(analyzer, std::time::Duration::from_secs(40));
+    assert!(r.status.success(), "{name}: {}", r.stderr);
+    let st = stream(&summary_json(&out), "live1").clone();
+    let csv = std::fs::read_to_string(out.join("av.csv")).unwrap();
+    let offsets = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.rsplit(',').next()?.parse().ok())
+        .collect();
+    (st, offsets)
+}
+
+#[test]
+fn a_live_udp_stream_has_its_av_offset_measured_from_the_same_reader() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let clip = clip_with_audio(dir.path());
+    let late = shifted(&clip, 0.040, 0.0, &dir.path().join("late.mp4"));
+    let early = shifted(&clip, 0.0, 0.030, &dir.path().join("early.mp4"));
+    // Each sent as MPEG-TS over UDP in real time (stream copy), read live: the frames are
+    // stamped on arrival, the beeps and the frames' PTS come from the reader's tap.
+    let runs: Vec<_> = [
+        ("sync", &clip, 0.0),
+        ("late", &late, 40.0),
+        ("early", &early, -30.0),
+    ]
+    .into_iter()
+    .map(|(name, file, expect)| {
+        let (d, f) = (dir.path().to_path_buf(), file.clone());
+        std::thread::spawn(move || {
+            let (st, offsets) = av_over_udp(&d, name, |port| {
+                assert!(send_udp(&f, port, None).wait().unwrap().success());
+            });
+            (name, expect, st, offsets)
+        })
+    })
+    .collect();
+    for h in runs {
+        let (name, expect, st, offsets) = h.join().unwrap();
+        assert_eq!(st["av_error"], Value::Null, "{name}: {st}");
+        assert_eq!(st["av"]["beeps_missed"], 0, "{name}: {st}");
+        assert!(offsets.len() >= 4, "{name}: {offsets:?}");
+        for o in &offsets {
+            assert!((o - expect).abs() < 2.0, "{name}: {offsets:?}");
+        }
+        eprintln!("{name} over UDP: {offsets:?} ms");
+    }
+    // The same bytes as a TS file read by the file path: the same offsets (the audio and the
+    // video of a TS start 21.33 ms apart; both readers must agree on where).
+    let ts = dir.path().join("sync.ts");
+    run_ok(
+        ffmpeg_cmd()
+            .arg("-i")
+            .arg(&clip)
+            .args(["-c", "copy"])
+            .arg(&ts),
+    );
+    let (st, rows) = av_of(dir.path(), &ts, &[]);
+    assert!(ms(&st, "abs_p95_ms") < 2.0, "TS file: {st}");
+    assert!(
+        rows.iter().all(|r| r.1.is_some_and(|o: f64| o.abs() < 2.0)),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn live_udp_audio_is_heard_or_said_missing() {
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    // publish --audio → UDP (MPEG-TS) → analyze: in sync.
+    let (st, offsets) = av_over_udp(dir.path(), "publish", |port| {
+        streamscope_ok(&[
+            "publish",
+            "--audio",
+            "--size",
+            "320x180",
+            "--gop",
+            "1s",
+            "--duration",
+            "5s",
+            "--to",
+            &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+        ]);
+    });
+    assert!(st["av"]["beeps_expected"].as_u64().unwrap() >= 4, "{st}");
+    assert_eq!(st["av"]["beeps_missed"], 0, "{st}");
+    assert!(offsets.iter().all(|o| o.abs() < 5.0), "{offsets:?}");
+    eprintln!("publish → UDP → A/V offsets {offsets:?} ms");
+    // A stream without audio: said, and not an error.
+    let silent = generated_clip(dir.path(), "silent.mp4", &[]);
+    let (st, offsets) = av_over_udp(dir.path(), "silent", |port| {
+        assert!(send_udp(&silent, port, None).wait().unwrap().success());
+    });
+    assert_eq!(st["av_error"], "no audio", "{st}");
+    assert_eq!(st["error"], Value::Null, "{st}");
+    assert!(offsets.is_empty());
+}

@@ -259,6 +259,34 @@ pub fn summarize(points: &[AvPoint]) -> Option<AvSummary> {
     })
 }
 
+/// Packets compared when aligning two listings of one packet sequence, and how far apart their
+/// starts may be.
+const ALIGN_SPAN: usize = 300;
+const ALIGN_SHIFT: isize = 100;
+
+/// Align two listings of the same packet sequence that may start at different packets (two
+/// demuxers of the same bytes, one of which dropped or kept a few more at the start): the
+/// shift `s` with `a[i]` = `b[i + s]` under which most sizes agree (at least 3 and 3 in 4 of
+/// the first `ALIGN_SPAN` compared), the smallest |s| among equals. None when no shift does.
+pub fn align_sizes(a: &[u64], b: &[u64]) -> Option<isize> {
+    let score = |s: isize| {
+        let pairs = (0..a.len())
+            .filter_map(|i| Some((a[i], *b.get(usize::try_from(i as isize + s).ok()?)?)))
+            .take(ALIGN_SPAN);
+        pairs.fold((0usize, 0usize), |(m, n), (x, y)| {
+            (m + usize::from(x == y), n + 1)
+        })
+    };
+    let mut shifts: Vec<isize> = (-ALIGN_SHIFT..=ALIGN_SHIFT).collect();
+    shifts.sort_by_key(|s| s.abs());
+    shifts
+        .into_iter()
+        .map(|s| (s, score(s)))
+        .filter(|&(_, (m, n))| m >= 3 && m * 4 >= n * 3)
+        .max_by_key(|&(s, (m, _))| (m, std::cmp::Reverse(s.abs())))
+        .map(|(s, _)| s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +380,23 @@ mod tests {
         let s = summarize(&pair(&onsets, &frames, 30.0, None)).unwrap();
         assert!((s.drift_ms_per_min.unwrap() + 60.0).abs() < 1e-6, "{s:?}");
         assert!((s.max_ms + 9.0).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn packet_listings_are_aligned_by_their_sizes() {
+        let seq: Vec<u64> = (0..50u64).map(|i| 1000 + i * 37 % 101).collect();
+        assert_eq!(align_sizes(&seq, &seq), Some(0));
+        // The second listing starts 3 packets earlier, or 2 later.
+        let earlier: Vec<u64> = [7, 8, 9].into_iter().chain(seq.clone()).collect();
+        assert_eq!(align_sizes(&seq, &earlier), Some(3));
+        assert_eq!(align_sizes(&seq, &seq[2..]), Some(-2));
+        // One size in four may differ; more may not.
+        let mut damaged = seq.clone();
+        for i in (0..50).step_by(5) {
+            damaged[i] += 1;
+        }
+        assert_eq!(align_sizes(&seq, &damaged), Some(0));
+        assert_eq!(align_sizes(&seq, &[1, 2, 3]), None);
+        assert_eq!(align_sizes(&[5, 5], &[5, 5]), None, "too few to tell");
     }
 }

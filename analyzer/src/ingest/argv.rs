@@ -17,6 +17,9 @@ pub struct ReaderOptions {
     pub hls_live_edge: Option<u32>,
     /// CENC content key of the input (`-decryption_key`); set from the `Input` by the reader.
     pub decryption_key: Option<ContentKey>,
+    /// Read the audio beside the frames for the A/V offset (`ingest::tap`), where the reader
+    /// stamps arrivals and receives the bytes itself (`udp://`).
+    pub av_tap: bool,
 }
 
 /// Whether a reader's frames are stamped with the time ffmpeg's demuxer received their packet
@@ -209,7 +212,7 @@ pub enum PacketLine {
     /// `#tb 0: 1/90000`: the time base of the timestamps below.
     TimeBase { num: i64, den: i64 },
     /// `0, dts, pts, duration, size, 0xcrc`.
-    Packet { dts: i64, size: u64 },
+    Packet { dts: i64, pts: i64, size: u64 },
 }
 
 pub fn parse_packet_line(line: &str) -> Option<PacketLine> {
@@ -222,7 +225,7 @@ pub fn parse_packet_line(line: &str) -> Option<PacketLine> {
         });
     }
     let mut f = line.split(',').map(str::trim);
-    let (index, dts, _pts, _duration, size, crc) = (
+    let (index, dts, pts, _duration, size, crc) = (
         f.next()?,
         f.next()?,
         f.next()?,
@@ -236,6 +239,7 @@ pub fn parse_packet_line(line: &str) -> Option<PacketLine> {
     }
     Some(PacketLine::Packet {
         dts: dts.parse().ok()?,
+        pts: pts.parse().ok()?,
         size: size.parse().ok()?,
     })
 }
@@ -508,13 +512,15 @@ mod tests {
             parse_packet_line("0,          0,          0,      512,    23279, 0x16088c80"),
             Some(PacketLine::Packet {
                 dts: 0,
+                pts: 0,
                 size: 23279
             })
         );
         assert_eq!(
-            parse_packet_line("0,        512,        512,      512,     7678, 0x270ba562, F=0x0"),
+            parse_packet_line("0,        512,       1024,      512,     7678, 0x270ba562, F=0x0"),
             Some(PacketLine::Packet {
                 dts: 512,
+                pts: 1024,
                 size: 7678
             })
         );

@@ -1,6 +1,7 @@
 //! The audio of a file input, read for its beeps: one ffmpeg decodes the first audio stream to
 //! 48 kHz mono s16 on stdout (its first PTS from `ashowinfo`), the beep detector finds each
-//! onset, and the onsets come back as PTS in µs on the same time base as the video reader's.
+//! onset, and the onsets come back as the stream's own PTS in µs, with the first video
+//! packet's PTS on the same timeline, so the caller puts them on the video reader's.
 
 use std::io::Read;
 use std::path::Path;
@@ -10,29 +11,34 @@ use ffmpeg_sidecar::event::FfmpegEvent;
 use generator::process::FfmpegProcess;
 use metrics::av::{BeepDetector, RATE};
 
+use super::argv::{PacketLine, parse_packet_line, pts_to_us};
 use super::input::{ContentKey, Input, Protocol};
 
 /// What the audio of an input gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Beeps {
-    /// Beep onsets and the audio's first sample, PTS µs (fractional).
-    Onsets { onsets: Vec<f64>, start_us: f64 },
+    /// Beep onsets and the audio's first sample, PTS µs (fractional, the stream's own), and
+    /// the PTS of the first video packet a stream copy keeps (the video reader lists the same
+    /// packet first, on its own timeline).
+    Onsets {
+        onsets: Vec<f64>,
+        start_us: f64,
+        first_video_us: Option<i64>,
+    },
     /// The input has no audio stream.
     NoAudio,
 }
 
 /// ffmpeg argv: the first audio stream of a file, resampled to 48 kHz mono (gaps filled, so
 /// sample i is at first PTS + i / 48 000 s), each frame's PTS logged by `ashowinfo`, s16le on
-/// stdout. Timestamps as the video reader keeps them: the stream's own with `with_pts`
-/// (`-copyts`), else shifted by ffmpeg to start at 0 (the same shift for every stream of the
-/// input).
-pub fn audio_args(path: &str, with_pts: bool, key: Option<ContentKey>) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-nostats"]
+/// stdout; the first video stream's packets listed on stderr (`framecrc`, as the video reader
+/// lists them). The stream's own timestamps (`-copyts`): without it ffmpeg shifts each process's
+/// timeline by the start of the streams it maps (measured: a TS whose audio starts 21.33 ms
+/// before its video read 21.33 ms late when audio and video came from separate processes).
+pub fn audio_args(path: &str, key: Option<ContentKey>) -> Vec<String> {
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-copyts"]
         .map(String::from)
         .to_vec();
-    if with_pts {
-        a.push("-copyts".into());
-    }
     if let Some(key) = key {
         a.push("-decryption_key".into());
         a.push(key.hex());
@@ -54,10 +60,17 @@ pub fn audio_args(path: &str, with_pts: bool, key: Option<ContentKey>) -> Vec<St
             "-sn",
             "-dn",
             "-af",
-            "aresample=48000:async=1,aformat=sample_fmts=s16:channel_layouts=mono,ashowinfo",
+            BEEP_FILTERS,
             "-f",
             "s16le",
             "pipe:1",
+            "-map",
+            "0:v:0?",
+            "-c",
+            "copy",
+            "-f",
+            "framecrc",
+            "pipe:2",
         ]
         .map(String::from),
     );
@@ -74,59 +87,90 @@ pub fn parse_first_pts_us(line: &str) -> Option<i64> {
     secs.is_finite().then(|| (secs * 1e6).round() as i64)
 }
 
-/// The beeps of a file input (None for inputs that are not files: their audio would have to
-/// come from the live reader, which stamps arrivals, not the stream's timestamps).
-pub fn beeps(ffmpeg: &Path, input: &Input, with_pts: bool) -> Option<Result<Beeps, crate::Error>> {
+/// The beeps of a file input (None for inputs that are not files: a live input's audio comes
+/// from its reader's tap, `tap.rs`).
+pub fn beeps(ffmpeg: &Path, input: &Input) -> Option<Result<Beeps, crate::Error>> {
     if input.protocol() != Protocol::File {
         return None;
     }
-    Some(read_beeps(
-        ffmpeg,
-        input.url(),
-        with_pts,
-        input.decryption_key(),
-    ))
+    Some(read_beeps(ffmpeg, input.url(), input.decryption_key()))
 }
 
-fn read_beeps(
-    ffmpeg: &Path,
-    path: &str,
-    with_pts: bool,
-    key: Option<ContentKey>,
-) -> Result<Beeps, crate::Error> {
-    let first_pts = Arc::new(Mutex::new(None));
-    let seen = first_pts.clone();
+#[derive(Default)]
+struct Seen {
+    first_audio_us: Option<i64>,
+    time_base: Option<(i64, i64)>,
+    first_video_us: Option<i64>,
+}
+
+fn read_beeps(ffmpeg: &Path, path: &str, key: Option<ContentKey>) -> Result<Beeps, crate::Error> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let log = seen.clone();
     let hook = Box::new(move |e: &FfmpegEvent| {
-        if let FfmpegEvent::Log(_, line) = e
-            && line.contains("ashowinfo")
-        {
-            if let (Some(us), Ok(mut f)) = (parse_first_pts_us(line), seen.lock())
-                && f.is_none()
-            {
-                *f = Some(us);
+        let FfmpegEvent::Log(_, line) = e else {
+            return false;
+        };
+        let Ok(mut seen) = log.lock() else {
+            return false;
+        };
+        if line.contains("ashowinfo") {
+            if seen.first_audio_us.is_none() {
+                seen.first_audio_us = parse_first_pts_us(line);
             }
             return true;
         }
-        false
+        match parse_packet_line(line) {
+            Some(PacketLine::TimeBase { num, den }) => seen.time_base = Some((num, den)),
+            Some(PacketLine::Packet { pts, .. }) => {
+                if seen.first_video_us.is_none() {
+                    seen.first_video_us = seen.time_base.and_then(|(n, d)| pts_to_us(pts, n, d));
+                }
+            }
+            None => return line.starts_with('#'),
+        }
+        true
     });
-    let mut process =
-        FfmpegProcess::spawn_with_hook(ffmpeg, &audio_args(path, with_pts, key), Some(hook))?;
+    let mut process = FfmpegProcess::spawn_with_hook(ffmpeg, &audio_args(path, key), Some(hook))?;
     let mut stdout = process
         .take_stdout()
         .ok_or_else(|| crate::Error::Panicked {
             thread: "audio reader (no stdout)".into(),
         })?;
+    let onsets = read_onsets(&mut stdout, path)?;
+    match process.finish() {
+        Ok(()) => {}
+        Err(generator::Error::Ffmpeg { failure, .. }) if no_audio(&failure) => {
+            return Ok(Beeps::NoAudio);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let seen = std::mem::take(&mut *seen.lock().map_err(|_| crate::Error::Panicked {
+        thread: "audio reader (log)".into(),
+    })?);
+    let origin = seen.first_audio_us.unwrap_or(0) as f64;
+    Ok(Beeps::Onsets {
+        onsets: onsets
+            .into_iter()
+            .map(|i| origin + i * 1e6 / f64::from(RATE))
+            .collect(),
+        start_us: origin,
+        first_video_us: seen.first_video_us,
+    })
+}
+
+/// Beep onsets (sample index, fractional) of 48 kHz mono s16le PCM read to its end.
+pub fn read_onsets(pcm: &mut impl Read, what: &str) -> Result<Vec<f64>, crate::Error> {
     let mut detector = BeepDetector::default();
     let mut onsets = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut carry: Option<u8> = None;
     loop {
-        let n = stdout.read(&mut buf).map_err(|e| crate::Error::Io {
-            what: format!("reading the audio of {path}"),
+        let n = pcm.read(&mut buf).map_err(|e| crate::Error::Io {
+            what: format!("reading the audio of {what}"),
             source: e,
         })?;
         if n == 0 {
-            break;
+            return Ok(onsets);
         }
         let mut bytes: Vec<u8> = carry.take().into_iter().collect();
         bytes.extend_from_slice(&buf[..n]);
@@ -139,26 +183,19 @@ fn read_beeps(
             .collect();
         onsets.extend(detector.push(&samples));
     }
-    match process.finish() {
-        Ok(()) => {}
-        Err(generator::Error::Ffmpeg { failure, .. })
-            if failure
-                .stderr_tail
-                .iter()
-                .any(|l| l.contains("matches no streams")) =>
-        {
-            return Ok(Beeps::NoAudio);
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let origin = first_pts.lock().ok().and_then(|f| *f).unwrap_or(0) as f64;
-    Ok(Beeps::Onsets {
-        onsets: onsets
-            .into_iter()
-            .map(|i| origin + i * 1e6 / f64::from(RATE))
-            .collect(),
-        start_us: origin,
-    })
+}
+
+/// The filters that make any audio 48 kHz mono s16 with gaps filled (sample i is at the first
+/// PTS + i / 48 000 s), each frame's PTS logged by `ashowinfo`.
+pub const BEEP_FILTERS: &str =
+    "aresample=48000:async=1,aformat=sample_fmts=s16:channel_layouts=mono,ashowinfo";
+
+/// Whether ffmpeg's stderr tail says the input had no audio to map.
+pub fn no_audio(failure: &generator::process::FfmpegFailure) -> bool {
+    failure
+        .stderr_tail
+        .iter()
+        .any(|l| l.contains("matches no streams"))
 }
 
 #[cfg(test)]
@@ -168,15 +205,12 @@ mod tests {
     #[test]
     fn the_audio_reader_command_is_exact() {
         assert_eq!(
-            audio_args("/tmp/a b.mp4", false, None).join(" "),
-            "-hide_banner -nostdin -nostats -protocol_whitelist file -i file:/tmp/a b.mp4 \
+            audio_args("/tmp/a b.mp4", None).join(" "),
+            "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file -i file:/tmp/a b.mp4 \
              -map 0:a:0 -vn -sn -dn -af \
              aresample=48000:async=1,aformat=sample_fmts=s16:channel_layouts=mono,ashowinfo \
-             -f s16le pipe:1"
+             -f s16le pipe:1 -map 0:v:0? -c copy -f framecrc pipe:2"
         );
-        assert!(audio_args("x.ts", true, None).join(" ").starts_with(
-            "-hide_banner -nostdin -nostats -copyts -protocol_whitelist file -i file:x.ts"
-        ));
     }
 
     #[test]

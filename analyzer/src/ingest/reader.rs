@@ -22,6 +22,7 @@ use super::argv::{
 };
 use super::input::Input;
 use super::pool::{FrameBuf, FramePool};
+use super::tap::{LiveAv, Tap, TapState};
 use crate::Error;
 
 /// What a reader learnt about its input besides the frames.
@@ -31,6 +32,11 @@ pub struct Received {
     pub per_second: std::collections::BTreeMap<i64, u64>,
     /// ffmpeg found the input cut short ("partial file": a truncated MP4).
     pub truncated: bool,
+    /// Each reader's A/V material (live `udp://` inputs with `ReaderOptions::av_tap`).
+    pub av: Vec<LiveAv>,
+    /// Inputs not stamped at the demuxer: the PTS (µs, on the frames' timeline) of the first
+    /// video packet the reader listed, where a file's audio reader finds its own timeline.
+    pub first_packet_us: Option<i64>,
 }
 
 impl Received {
@@ -40,6 +46,8 @@ impl Received {
             *self.per_second.entry(second).or_default() += bytes;
         }
         self.truncated |= other.truncated;
+        self.av.extend(other.av);
+        self.first_packet_us = self.first_packet_us.or(other.first_packet_us);
     }
 }
 
@@ -216,6 +224,11 @@ pub struct Reader {
     /// The latest arrival handed out: frames leave in display order, and none can be shown
     /// before the one ahead of it (a reordered frame's packet may come first).
     last_arrival_us: i64,
+    /// The first video packet's PTS on the frames' timeline (see `Received`); kept across
+    /// `take_received`.
+    first_packet: Option<i64>,
+    /// The A/V tap and the stamps to align with it (see `tap.rs`).
+    tap: Option<TapState>,
     /// Frames whose demuxer stamp was missing (their showinfo line did not come in time).
     unstamped: u64,
     seq: u64,
@@ -286,8 +299,23 @@ impl Reader {
             what: format!("taking stdout of {}", process.command()),
             source: std::io::Error::other("no stdout pipe"),
         })?;
+        // The A/V tap: where this reader receives the bytes and stamps arrivals.
+        let demux_stamps = stamps_at_demux(url, protocol, opts);
+        let (tap, tap_stdin) = if opts.av_tap && demux_stamps && socket.is_some() {
+            match Tap::spawn(ffmpeg, url) {
+                Ok((tap, stdin)) => (Some(TapState::new(Ok(tap))), Some(stdin)),
+                Err(e) => {
+                    tracing::warn!("{url}: no A/V offset: {e}");
+                    (Some(TapState::new(Err(e.to_string()))), None)
+                }
+            }
+        } else {
+            (None, None)
+        };
         let feed = match (socket, process.take_stdin()) {
-            (Some(socket), Some(stdin)) => Some(super::udp::feed(socket, stdin, url).stop),
+            (Some(socket), Some(stdin)) => {
+                Some(super::udp::feed(socket, stdin, tap_stdin, url).stop)
+            }
             _ => None,
         };
         let mut reader = Reader {
@@ -317,7 +345,9 @@ impl Reader {
             note_wait: Duration::from_millis(if opts.with_pts { 5000 } else { 500 }),
             yuv420: opts.yuv420,
             clock,
-            demux_stamps: stamps_at_demux(url, protocol, opts),
+            demux_stamps,
+            first_packet: None,
+            tap,
             last_arrival_us: i64::MIN,
             unstamped: 0,
             seq: 0,
@@ -373,11 +403,14 @@ impl Reader {
                 self.packet_time_base = Some((num, den));
             }
             // Only packets stamped when they were received make a received bitrate.
-            Note::Packet(PacketLine::Packet { dts, size }) if self.demux_stamps => {
+            Note::Packet(PacketLine::Packet { dts, size, .. }) if self.demux_stamps => {
                 if let Some(us) = self
                     .packet_time_base
                     .and_then(|(num, den)| pts_to_us(dts, num, den))
                 {
+                    if let Some(tap) = &mut self.tap {
+                        tap.note_packet(us, size);
+                    }
                     *self
                         .received
                         .per_second
@@ -385,7 +418,14 @@ impl Reader {
                         .or_default() += size;
                 }
             }
-            Note::Packet(PacketLine::Packet { .. }) => {}
+            Note::Packet(PacketLine::Packet { pts, .. }) => {
+                if self.first_packet.is_none() {
+                    self.first_packet = self
+                        .packet_time_base
+                        .and_then(|(num, den)| pts_to_us(pts, num, den))
+                        .map(|us| us - self.pts_origin_us);
+                }
+            }
             Note::Truncated => self.received.truncated = true,
             Note::Start(us) => {
                 if self.with_pts
@@ -483,6 +523,9 @@ impl Reader {
         self.seq += 1;
         let (mut pts_us, source_size) = self.note_of(seq);
         let arrival_us = if self.demux_stamps {
+            if let (Some(tap), Some(stamp)) = (&mut self.tap, pts_us) {
+                tap.note_frame(seq, stamp);
+            }
             let demuxed = pts_us.take().map(|p| self.on_own_clock(p));
             if demuxed.is_none() {
                 self.unstamped += 1;
@@ -549,7 +592,23 @@ impl Reader {
         while let Ok(note) = self.notes.try_recv() {
             self.take_note(note);
         }
-        std::mem::take(&mut self.received)
+        Received {
+            first_packet_us: self.first_packet,
+            ..std::mem::take(&mut self.received)
+        }
+    }
+
+    /// The A/V material of this reader (None without a tap), its frames numbered from
+    /// `seq_base`: ends the input (the tap hears it whole) and waits for the tap.
+    pub fn take_av(&mut self, seq_base: u64) -> Option<LiveAv> {
+        let tap = self.tap.take()?;
+        if let Some(feed) = &self.stopper.feed {
+            feed.store(true, Ordering::SeqCst);
+        }
+        while let Ok(note) = self.notes.try_recv() {
+            self.take_note(note);
+        }
+        Some(tap.finish(seq_base))
     }
 
     /// Wait for ffmpeg to exit. A reader stopped on purpose is not an error.

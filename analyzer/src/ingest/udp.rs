@@ -2,14 +2,15 @@
 //! stream has no end, so frames still inside ffmpeg's parser and decoder when a run stops
 //! would never come out; closing ffmpeg's input instead hands them over. A receiving thread
 //! keeps the socket drained into a bounded queue (as ffmpeg's own `fifo_size` did), so a busy
-//! ffmpeg never makes the kernel drop datagrams.
+//! ffmpeg never makes the kernel drop datagrams. The same datagrams may also go to the A/V
+//! tap (`tap.rs`) through a queue of its own, so a slow tap never holds the reader back.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::ChildStdin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::time::Duration;
 
 use crate::Error;
@@ -51,10 +52,15 @@ pub struct Feed {
     pub stop: Arc<AtomicBool>,
 }
 
-/// Start receiving on `socket` and writing every datagram to `stdin`.
-pub fn feed(socket: UdpSocket, mut stdin: ChildStdin, url: &str) -> Feed {
+/// Start receiving on `socket` and writing every datagram to `stdin` (and to `tap`'s).
+pub fn feed(socket: UdpSocket, stdin: ChildStdin, tap: Option<ChildStdin>, url: &str) -> Feed {
     let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+    let (tx, rx) = sync_channel::<Arc<[u8]>>(QUEUE);
+    let tap_tx = tap.map(|stdin| {
+        let (tx, rx) = sync_channel::<Arc<[u8]>>(QUEUE);
+        write_out(rx, stdin, "udp-tap");
+        tx
+    });
     let (s, name) = (stop.clone(), url.to_owned());
     std::thread::Builder::new()
         .name("udp-receive".into())
@@ -77,7 +83,12 @@ pub fn feed(socket: UdpSocket, mut stdin: ChildStdin, url: &str) -> Feed {
                         break;
                     }
                 };
-                match tx.try_send(buf[..n].to_vec()) {
+                let datagram: Arc<[u8]> = Arc::from(&buf[..n]);
+                // A tap that is behind or gone loses datagrams, never the reader.
+                if let Some(t) = &tap_tx {
+                    let _ = t.try_send(datagram.clone());
+                }
+                match tx.try_send(datagram) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
                         overruns += 1;
@@ -92,11 +103,16 @@ pub fn feed(socket: UdpSocket, mut stdin: ChildStdin, url: &str) -> Feed {
             }
         })
         .expect("spawning a thread");
+    write_out(rx, stdin, "udp-feed");
+    Feed { stop }
+}
+
+/// A thread writing each datagram of `rx` to `stdin`: it ends when the receiver stops (the
+/// queue closes) or ffmpeg stops reading; the stdin it drops is ffmpeg's end of input.
+fn write_out(rx: Receiver<Arc<[u8]>>, mut stdin: ChildStdin, name: &str) {
     std::thread::Builder::new()
-        .name("udp-feed".into())
+        .name(name.into())
         .spawn(move || {
-            // Ends when the receiver stops (the queue closes) or ffmpeg stops reading; the
-            // stdin it drops is ffmpeg's end of input.
             while let Ok(d) = rx.recv() {
                 if stdin.write_all(&d).is_err() {
                     break;
@@ -104,5 +120,4 @@ pub fn feed(socket: UdpSocket, mut stdin: ChildStdin, url: &str) -> Feed {
             }
         })
         .expect("spawning a thread");
-    Feed { stop }
 }

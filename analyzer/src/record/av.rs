@@ -1,16 +1,20 @@
 //! A/V offset of a recorded run's streams: each file input's audio read for its beeps
-//! (`ingest::audio`), paired with the video frames the session measured (their PTS).
+//! (`ingest::audio`), or a live `udp://` input's heard by its reader's tap (`ingest::tap`),
+//! paired with the video frames the session measured (their PTS).
 
 use metrics::av::{AvPoint, AvSummary, pair, summarize};
 use report::StreamSummary;
 use report::av::AvRecord;
 
 use crate::ingest::audio::{Beeps, beeps};
-use crate::session::{ClockMode, SessionConfig, SessionResult};
+use crate::ingest::tap::LiveAv;
+use crate::session::{SessionConfig, SessionResult};
+use metrics::FrameRow;
 
 /// Why a live input has no A/V offset.
-pub const LIVE: &str = "not measured on a live input (its frames are stamped on arrival, not \
-                        with the stream's timestamps): record the stream and analyze the file";
+pub const LIVE: &str = "not measured on this live input (the A/V offset of a live stream is \
+                        read from udp:// inputs, which streamscope receives itself, in runs \
+                        without --rotate): record the stream and analyze the file";
 
 /// One stream's A/V offset, or why there is none.
 pub struct StreamAv {
@@ -29,9 +33,27 @@ fn exact_fps(fps: f32) -> f64 {
         .unwrap_or(f)
 }
 
+/// The frame rate of (frame number, PTS µs) pairs, from the first and the last, snapped to
+/// the common rate it stands for (within 0.05%: 30 and 29.97 are 0.1% apart); 0 when they cannot tell.
+fn fps_of(frames: &[(u64, i64)]) -> f64 {
+    let (Some(first), Some(last)) = (frames.iter().min(), frames.iter().max()) else {
+        return 0.0;
+    };
+    if last.0 == first.0 || last.1 <= first.1 {
+        return 0.0;
+    }
+    let fps = (last.0 - first.0) as f64 * 1e6 / (last.1 - first.1) as f64;
+    [24.0, 25.0, 30.0, 48.0, 50.0, 60.0]
+        .into_iter()
+        .flat_map(|r| [r, r * 1000.0 / 1001.0])
+        .map(|r| (r, (fps / r - 1.0).abs()))
+        .filter(|&(_, d)| d < 5e-4)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(fps, |(r, _)| r)
+}
+
 /// Measure every stream's A/V offset (one ffmpeg per file input, after the session).
 pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> {
-    let with_pts = matches!(config.clock, ClockMode::Pts { .. });
     result
         .streams
         .iter()
@@ -49,11 +71,26 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
                 summary: None,
                 error: Some(why),
             };
-            let (onsets, start_us) = match beeps(&config.ffmpeg, &s.spec.input, with_pts) {
+            let fps = s.info.as_ref().map_or(0.0, |i| exact_fps(i.fps));
+            let (onsets, start_us) = match beeps(&config.ffmpeg, &s.spec.input) {
+                None if !s.received.av.is_empty() => return live(&s.rows, &s.received.av, fps),
                 None => return none(LIVE.into()),
                 Some(Err(e)) => return none(format!("reading the audio failed: {e}")),
                 Some(Ok(Beeps::NoAudio)) => return none("no audio".into()),
-                Some(Ok(Beeps::Onsets { onsets, start_us })) => (onsets, start_us),
+                Some(Ok(Beeps::Onsets {
+                    onsets,
+                    start_us,
+                    first_video_us,
+                })) => {
+                    // The audio's timeline moved onto the video reader's: the same first
+                    // packet, listed by both.
+                    let shift = match (first_video_us, s.received.first_packet_us) {
+                        (Some(audio_side), Some(video_side)) => (audio_side - video_side) as f64,
+                        _ => 0.0,
+                    };
+                    let onsets = onsets.into_iter().map(|o| o - shift).collect::<Vec<_>>();
+                    (onsets, start_us - shift)
+                }
             };
             let frames: Vec<(u64, i64)> = s
                 .rows
@@ -61,23 +98,58 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
                 .filter(|r| r.kind.is_first_sighting())
                 .filter_map(|r| Some((r.arrival.timecode?.frame, r.arrival.pts_us?)))
                 .collect();
-            let fps = s.info.as_ref().map_or(0.0, |i| exact_fps(i.fps));
             let points = pair(&onsets, &frames, fps, Some(start_us));
-            let summary = summarize(&points);
-            let error = summary.is_none().then(|| {
-                if onsets.is_empty() {
-                    "no beep in the audio (was it made with streamscope generate/publish?)".into()
-                } else {
-                    "no beep near a video frame of its second".into()
-                }
-            });
-            StreamAv {
-                points,
-                summary,
-                error,
-            }
+            finish(points, !onsets.is_empty(), None)
         })
         .collect()
+}
+
+/// The stream's A/V offset from its points; when there is none, why (`failed`: what a tap
+/// said).
+fn finish(points: Vec<AvPoint>, heard: bool, failed: Option<String>) -> StreamAv {
+    let summary = summarize(&points);
+    let error = summary.is_none().then(|| {
+        if let Some(why) = failed {
+            why
+        } else if !heard {
+            "no beep in the audio (was it made with streamscope generate/publish?)".into()
+        } else {
+            "no beep near a video frame of its second".into()
+        }
+    });
+    StreamAv {
+        points,
+        summary,
+        error,
+    }
+}
+
+/// A live stream's A/V offset: each reader's frames given their stream PTS by its tap
+/// (`LiveAv::stream_pts`) and paired with the beeps that tap heard.
+fn live(rows: &[FrameRow], readers: &[LiveAv], fps: f64) -> StreamAv {
+    let (mut points, mut heard, mut failed) = (Vec::new(), false, None);
+    for reader in readers {
+        let tapped = match &reader.tapped {
+            Ok(t) => t,
+            Err(why) => {
+                failed.get_or_insert_with(|| why.clone());
+                continue;
+            }
+        };
+        let pts = reader.stream_pts();
+        let frames: Vec<(u64, i64)> = rows
+            .iter()
+            .filter(|r| r.kind.is_first_sighting())
+            .filter_map(|r| Some((r.arrival.timecode?.frame, *pts.get(&r.arrival.seq)?)))
+            .collect();
+        heard |= !tapped.onsets_us.is_empty();
+        // A reader that started before the video's parameters were known did not say its
+        // frame rate: the frames' own numbers and PTS tell it.
+        let fps = if fps > 0.0 { fps } else { fps_of(&frames) };
+        points.extend(pair(&tapped.onsets_us, &frames, fps, Some(tapped.start_us)));
+    }
+    // A reader that heard nothing says why only when no other reader measured.
+    finish(points, heard, failed.filter(|_| !heard))
 }
 
 /// Put each stream's A/V offset in its summary; the rows of `av.csv`.
@@ -94,6 +166,19 @@ pub fn apply(measured: &[StreamAv], streams: &mut [StreamSummary]) -> Vec<AvReco
 #[cfg(test)]
 mod tests {
     use super::exact_fps;
+
+    #[test]
+    fn a_frame_rate_is_told_by_frame_numbers_and_pts() {
+        use super::fps_of;
+        assert_eq!(
+            fps_of(&[(10, 1_000_000), (40, 2_000_000), (25, 1_500_000)]),
+            30.0
+        );
+        assert_eq!(fps_of(&[(0, 0), (30, 1_001_000)]), 30_000.0 / 1_001.0);
+        assert!((fps_of(&[(0, 0), (10, 1_000_000)]) - 10.0).abs() < 1e-9);
+        assert_eq!(fps_of(&[(3, 5)]), 0.0);
+        assert_eq!(fps_of(&[]), 0.0);
+    }
 
     #[test]
     fn ntsc_rates_are_snapped_to_their_exact_value() {

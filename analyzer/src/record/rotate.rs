@@ -324,6 +324,8 @@ impl Rotator {
                 received: Received {
                     per_second: seconds,
                     truncated: keep.truncated,
+                    av: Vec::new(),
+                    first_packet_us: None,
                 },
             });
         }

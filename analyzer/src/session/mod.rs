@@ -185,6 +185,8 @@ pub fn run(
         hls_live_edge: config.hls_live_edge,
         // Per input: the reader takes it from each `Input`.
         decryption_key: None,
+        // The A/V offset is measured over the whole run (a rotated run keeps no rows).
+        av_tap: config.rotate.is_none(),
     };
     let n = config.streams.len();
     let periods = config.rotate.map(|d| metrics::Periods {

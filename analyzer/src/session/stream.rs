@@ -145,8 +145,9 @@ fn read_stream(
             stopper: stopper.clone(),
         });
         let (pumped, read) = pump(&mut reader, config, &work_tx, &stopper, seq_base);
-        seq_base += read;
         received.merge(reader.take_received());
+        received.av.extend(reader.take_av(seq_base));
+        seq_base += read;
         result = pumped.and(reader.finish());
         if stopping.load(Ordering::SeqCst)
             || !reconnects(config, input)

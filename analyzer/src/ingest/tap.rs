@@ -1,0 +1,313 @@
+//! The A/V tap of a live `udp://` input: a second ffmpeg fed the same datagrams as the reader
+//! (no second download) that keeps the stream's own timestamps, decodes only the audio (for its
+//! beeps) and lists the video packets with their PTS. The reader stamps each frame with the
+//! time its packet arrived, which erases the PTS; the tap's packet list, aligned with the
+//! reader's, gives each frame its PTS back, on the audio's time base.
+
+use std::path::Path;
+use std::process::ChildStdin;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ffmpeg_sidecar::event::FfmpegEvent;
+use generator::process::FfmpegProcess;
+use metrics::av::RATE;
+
+use super::argv::{PacketLine, parse_packet_line, pts_to_us};
+use super::audio::{BEEP_FILTERS, no_audio, parse_first_pts_us, read_onsets};
+
+/// ffmpeg argv of the tap: MPEG-TS on stdin, the stream's own timestamps (`-copyts`); the
+/// first audio stream as 48 kHz mono s16le on stdout (`audio::BEEP_FILTERS`), the first video
+/// stream's packets as `framecrc` lines on stderr. The probe is ffmpeg's default (5 s): the
+/// tap is not on the latency path, and a short probe may miss an audio stream.
+pub fn tap_args() -> Vec<String> {
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-copyts",
+        "-protocol_whitelist",
+        "pipe",
+        "-f",
+        "mpegts",
+        "-i",
+        "pipe:0",
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-af",
+        BEEP_FILTERS,
+        "-f",
+        "s16le",
+        "pipe:1",
+        "-map",
+        "0:v:0",
+        "-c",
+        "copy",
+        "-f",
+        "framecrc",
+        "pipe:2",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// What the tap heard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tapped {
+    /// Beep onsets and the audio's first sample (stream PTS, µs, fractional).
+    pub onsets_us: Vec<f64>,
+    pub start_us: f64,
+    /// The video packets in the order the demuxer gave them: (PTS µs, size).
+    pub packets: Vec<(i64, u64)>,
+}
+
+/// The tap's outcome: what it heard, "no audio", or why it failed (one sentence).
+pub type TapResult = Result<Tapped, String>;
+
+/// The text for a stream without audio.
+pub const NO_AUDIO: &str = "no audio";
+
+#[derive(Default)]
+struct Log {
+    time_base: Option<(i64, i64)>,
+    packets: Vec<(i64, u64)>,
+    first_audio_us: Option<i64>,
+}
+
+/// A running tap.
+pub struct Tap {
+    process: FfmpegProcess,
+    log: Arc<Mutex<Log>>,
+    onsets: JoinHandle<Result<Vec<f64>, crate::Error>>,
+}
+
+impl Tap {
+    /// Start the tap; returns it and the stdin the datagrams go to.
+    pub fn spawn(ffmpeg: &Path, url: &str) -> Result<(Tap, ChildStdin), crate::Error> {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let seen = log.clone();
+        let hook = Box::new(move |e: &FfmpegEvent| {
+            let FfmpegEvent::Log(_, line) = e else {
+                return false;
+            };
+            let Ok(mut log) = seen.lock() else {
+                return false;
+            };
+            if line.contains("ashowinfo") {
+                if log.first_audio_us.is_none() {
+                    log.first_audio_us = parse_first_pts_us(line);
+                }
+                return true;
+            }
+            match parse_packet_line(line) {
+                Some(PacketLine::TimeBase { num, den }) => log.time_base = Some((num, den)),
+                Some(PacketLine::Packet { pts, size, .. }) => {
+                    if let Some(us) = log.time_base.and_then(|(n, d)| pts_to_us(pts, n, d)) {
+                        log.packets.push((us, size));
+                    }
+                }
+                None => return line.starts_with('#'),
+            }
+            true
+        });
+        let mut process = FfmpegProcess::spawn_with_hook(ffmpeg, &tap_args(), Some(hook))?;
+        let missing = |what: &str| crate::Error::Io {
+            what: format!("starting the A/V tap of {url}"),
+            source: std::io::Error::other(format!("no {what} pipe")),
+        };
+        let mut stdout = process.take_stdout().ok_or_else(|| missing("stdout"))?;
+        let stdin = process.take_stdin().ok_or_else(|| missing("stdin"))?;
+        let what = url.to_owned();
+        let onsets = std::thread::Builder::new()
+            .name("av-tap".into())
+            .spawn(move || read_onsets(&mut stdout, &what))
+            .map_err(|e| crate::Error::Io {
+                what: "spawning the A/V tap's thread".into(),
+                source: e,
+            })?;
+        Ok((
+            Tap {
+                process,
+                log,
+                onsets,
+            },
+            stdin,
+        ))
+    }
+
+    /// What the tap heard, once its input has ended (the feed closed its stdin); killed if it
+    /// has not finished within `wait`.
+    pub fn finish(mut self, wait: Duration) -> TapResult {
+        let deadline = Instant::now() + wait;
+        while !self.onsets.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !self.onsets.is_finished() {
+            self.process.kill();
+        }
+        let onsets = self.onsets.join();
+        let command = self.process.command().to_owned();
+        match self.process.finish() {
+            Ok(()) => {}
+            Err(generator::Error::Ffmpeg { failure, .. }) if no_audio(&failure) => {
+                return Err(NO_AUDIO.into());
+            }
+            Err(e) => return Err(format!("the A/V tap failed: {e}")),
+        }
+        let onsets = match onsets {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => return Err(format!("the A/V tap failed: {e}")),
+            Err(_) => return Err(format!("the A/V tap's reader panicked ({command})")),
+        };
+        let log = std::mem::take(&mut *self.log.lock().map_err(|_| "the A/V tap's log")?);
+        let start_us = log.first_audio_us.ok_or(NO_AUDIO)? as f64;
+        Ok(Tapped {
+            onsets_us: onsets
+                .into_iter()
+                .map(|i| start_us + i * 1e6 / f64::from(RATE))
+                .collect(),
+            start_us,
+            packets: log.packets,
+        })
+    }
+}
+
+/// A reader's side of its tap: the tap itself, and the reader's own stamps to align with it.
+pub struct TapState {
+    tap: Result<Tap, String>,
+    /// Frames stamped at the demuxer: (frame sequence number, demuxer stamp µs as ffmpeg wrote
+    /// it).
+    frames: Vec<(u64, i64)>,
+    /// The reader's video packets in demuxer order: (demuxer stamp µs, size).
+    packets: Vec<(i64, u64)>,
+}
+
+/// One reader's A/V material: its frames and packets by arrival stamp, and what its tap heard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveAv {
+    pub frames: Vec<(u64, i64)>,
+    pub packets: Vec<(i64, u64)>,
+    pub tapped: TapResult,
+}
+
+impl TapState {
+    /// A tap that started, or why it did not (kept for the summary).
+    pub fn new(tap: Result<Tap, String>) -> Self {
+        TapState {
+            tap,
+            frames: Vec::new(),
+            packets: Vec::new(),
+        }
+    }
+
+    pub fn note_packet(&mut self, stamp_us: i64, size: u64) {
+        self.packets.push((stamp_us, size));
+    }
+
+    pub fn note_frame(&mut self, seq: u64, stamp_us: i64) {
+        self.frames.push((seq, stamp_us));
+    }
+
+    /// End the tap (its input must have ended) and hand over everything, frame numbers moved
+    /// by `seq_base` (the stream's frames before this reader).
+    pub fn finish(self, seq_base: u64) -> LiveAv {
+        LiveAv {
+            frames: self
+                .frames
+                .into_iter()
+                .map(|(seq, us)| (seq + seq_base, us))
+                .collect(),
+            packets: self.packets,
+            tapped: self.tap.and_then(|t| t.finish(Duration::from_secs(10))),
+        }
+    }
+}
+
+impl LiveAv {
+    /// The stream PTS (µs) of each frame sequence number the tap's packets account for: the
+    /// frame's arrival stamp names the reader's packet, whose place in the reader's packet
+    /// sequence is its place in the tap's (both are the same demuxer on the same bytes; the
+    /// start is aligned by the packet sizes, and a packet whose size differs is left out).
+    pub fn stream_pts(&self) -> std::collections::HashMap<u64, i64> {
+        let Ok(tapped) = &self.tapped else {
+            return Default::default();
+        };
+        let ours: Vec<u64> = self.packets.iter().map(|p| p.1).collect();
+        let theirs: Vec<u64> = tapped.packets.iter().map(|p| p.1).collect();
+        let Some(shift) = metrics::av::align_sizes(&ours, &theirs) else {
+            return Default::default();
+        };
+        let mut by_stamp = std::collections::HashMap::new();
+        for (i, &(stamp, _)) in self.packets.iter().enumerate() {
+            by_stamp.entry(stamp).or_insert(i);
+        }
+        self.frames
+            .iter()
+            .filter_map(|&(seq, stamp)| {
+                let i = *by_stamp.get(&stamp)?;
+                let j = usize::try_from(i as isize + shift).ok()?;
+                let (pts, size) = *tapped.packets.get(j)?;
+                (size == self.packets[i].1).then_some((seq, pts))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_get_the_pts_of_their_packet_in_the_taps_sequence() {
+        // The tap saw one packet before the reader did; the reader's third packet never made
+        // a frame; the tap's fourth packet differs in size (left out).
+        let live = LiveAv {
+            frames: vec![(10, 1_000), (11, 1_040), (12, 1_120), (13, 1_160)],
+            packets: vec![
+                (1_000, 500),
+                (1_040, 20),
+                (1_080, 30),
+                (1_120, 40),
+                (1_160, 77),
+            ],
+            tapped: Ok(Tapped {
+                onsets_us: vec![],
+                start_us: 0.0,
+                packets: vec![
+                    (90_000, 9),
+                    (123_000, 500),
+                    (123_033, 20),
+                    (123_066, 30),
+                    (123_100, 41),
+                    (123_133, 77),
+                ],
+            }),
+        };
+        let pts = live.stream_pts();
+        assert_eq!(pts.get(&10), Some(&123_000));
+        assert_eq!(pts.get(&11), Some(&123_033));
+        assert_eq!(pts.get(&12), None);
+        assert_eq!(pts.get(&13), Some(&123_133));
+        assert_eq!(pts.len(), 3);
+        let deaf = LiveAv {
+            tapped: Err(NO_AUDIO.into()),
+            ..live
+        };
+        assert!(deaf.stream_pts().is_empty());
+    }
+
+    #[test]
+    fn the_tap_command_is_exact() {
+        assert_eq!(
+            tap_args().join(" "),
+            "-hide_banner -nostdin -nostats -copyts -protocol_whitelist pipe -f mpegts -i pipe:0 \
+             -map 0:a:0 -vn -sn -dn -af \
+             aresample=48000:async=1,aformat=sample_fmts=s16:channel_layouts=mono,ashowinfo \
+             -f s16le pipe:1 -map 0:v:0 -c copy -f framecrc pipe:2"
+        );
+    }
+}
