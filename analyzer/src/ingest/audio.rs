@@ -5,6 +5,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::process::{ChildStdin, ChildStdout};
 use std::sync::{Arc, Mutex};
 
 use ffmpeg_sidecar::event::FfmpegEvent;
@@ -17,16 +18,20 @@ use super::input::{ContentKey, Input, Protocol};
 /// What the audio of an input gave.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Beeps {
-    /// Beep onsets and the audio's first sample, PTS µs (fractional, the stream's own), and
-    /// the PTS of the first video packet a stream copy keeps (the video reader lists the same
-    /// packet first, on its own timeline).
-    Onsets {
-        onsets: Vec<f64>,
-        start_us: f64,
-        first_video_us: Option<i64>,
-    },
+    Heard(Heard),
     /// The input has no audio stream.
     NoAudio,
+}
+
+/// What an audio reader heard, on the stream's own timestamps (µs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Heard {
+    /// Beep onsets and the audio's first sample (fractional).
+    pub onsets_us: Vec<f64>,
+    pub start_us: f64,
+    /// The video packets a stream copy keeps, in demuxer order: (PTS, size). A video reader of
+    /// the same bytes lists the same packets, on its own timeline.
+    pub packets: Vec<(i64, u64)>,
 }
 
 /// ffmpeg argv: the first audio stream of a file, resampled to 48 kHz mono (gaps filled, so
@@ -48,33 +53,35 @@ pub fn audio_args(path: &str, key: Option<ContentKey>) -> Vec<String> {
     } else {
         format!("file:{path}")
     };
-    a.extend(
-        [
-            "-protocol_whitelist",
-            "file",
-            "-i",
-            &file,
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-sn",
-            "-dn",
-            "-af",
-            BEEP_FILTERS,
-            "-f",
-            "s16le",
-            "pipe:1",
-            "-map",
-            "0:v:0?",
-            "-c",
-            "copy",
-            "-f",
-            "framecrc",
-            "pipe:2",
-        ]
-        .map(String::from),
-    );
+    a.extend(["-protocol_whitelist", "file", "-i", &file].map(String::from));
+    a.extend(listen_outputs("0:v:0?"));
     a
+}
+
+/// The outputs of every audio reader: the first audio stream as 48 kHz mono s16le on stdout
+/// (`BEEP_FILTERS`), the video stream `video_map` names as `framecrc` lines on stderr.
+pub fn listen_outputs(video_map: &str) -> Vec<String> {
+    [
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-af",
+        BEEP_FILTERS,
+        "-f",
+        "s16le",
+        "pipe:1",
+        "-map",
+        video_map,
+        "-c",
+        "copy",
+        "-f",
+        "framecrc",
+        "pipe:2",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The PTS (µs) of the first `ashowinfo` frame line (`n:0 pts:… pts_time:1.234 …`).
@@ -96,66 +103,102 @@ pub fn beeps(ffmpeg: &Path, input: &Input) -> Option<Result<Beeps, crate::Error>
     Some(read_beeps(ffmpeg, input.url(), input.decryption_key()))
 }
 
-#[derive(Default)]
-struct Seen {
-    first_audio_us: Option<i64>,
-    time_base: Option<(i64, i64)>,
-    first_video_us: Option<i64>,
+fn read_beeps(ffmpeg: &Path, path: &str, key: Option<ContentKey>) -> Result<Beeps, crate::Error> {
+    let (listener, mut stdout) = Listener::spawn(ffmpeg, &audio_args(path, key))?;
+    let onsets = read_onsets(&mut stdout, path);
+    Ok(listener
+        .finish(onsets)?
+        .map_or(Beeps::NoAudio, Beeps::Heard))
 }
 
-fn read_beeps(ffmpeg: &Path, path: &str, key: Option<ContentKey>) -> Result<Beeps, crate::Error> {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let log = seen.clone();
-    let hook = Box::new(move |e: &FfmpegEvent| {
-        let FfmpegEvent::Log(_, line) = e else {
-            return false;
-        };
-        let Ok(mut seen) = log.lock() else {
-            return false;
-        };
-        if line.contains("ashowinfo") {
-            if seen.first_audio_us.is_none() {
-                seen.first_audio_us = parse_first_pts_us(line);
-            }
-            return true;
-        }
-        match parse_packet_line(line) {
-            Some(PacketLine::TimeBase { num, den }) => seen.time_base = Some((num, den)),
-            Some(PacketLine::Packet { pts, .. }) => {
-                if seen.first_video_us.is_none() {
-                    seen.first_video_us = seen.time_base.and_then(|(n, d)| pts_to_us(pts, n, d));
+#[derive(Default)]
+struct Log {
+    first_audio_us: Option<i64>,
+    time_base: Option<(i64, i64)>,
+    packets: Vec<(i64, u64)>,
+}
+
+/// A running audio reader (`listen_outputs`): its ffmpeg and what its log said so far.
+pub struct Listener {
+    process: FfmpegProcess,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Listener {
+    /// Start ffmpeg with `args`; returns the reader and the PCM stdout to read the beeps from.
+    pub fn spawn(ffmpeg: &Path, args: &[String]) -> Result<(Listener, ChildStdout), crate::Error> {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let seen = log.clone();
+        let hook = Box::new(move |e: &FfmpegEvent| {
+            let FfmpegEvent::Log(_, line) = e else {
+                return false;
+            };
+            let Ok(mut log) = seen.lock() else {
+                return false;
+            };
+            if line.contains("ashowinfo") {
+                if log.first_audio_us.is_none() {
+                    log.first_audio_us = parse_first_pts_us(line);
                 }
+                return true;
             }
-            None => return line.starts_with('#'),
-        }
-        true
-    });
-    let mut process = FfmpegProcess::spawn_with_hook(ffmpeg, &audio_args(path, key), Some(hook))?;
-    let mut stdout = process
-        .take_stdout()
-        .ok_or_else(|| crate::Error::Panicked {
-            thread: "audio reader (no stdout)".into(),
+            match parse_packet_line(line) {
+                Some(PacketLine::TimeBase { num, den }) => log.time_base = Some((num, den)),
+                Some(PacketLine::Packet { pts, size, .. }) => {
+                    if let Some(us) = log.time_base.and_then(|(n, d)| pts_to_us(pts, n, d)) {
+                        log.packets.push((us, size));
+                    }
+                }
+                None => return line.starts_with('#'),
+            }
+            true
+        });
+        let mut process = FfmpegProcess::spawn_with_hook(ffmpeg, args, Some(hook))?;
+        let stdout = process.take_stdout().ok_or_else(|| crate::Error::Io {
+            what: format!("taking stdout of {}", process.command()),
+            source: std::io::Error::other("no stdout pipe"),
         })?;
-    let onsets = read_onsets(&mut stdout, path)?;
-    match process.finish() {
-        Ok(()) => {}
-        Err(generator::Error::Ffmpeg { failure, .. }) if no_audio(&failure) => {
-            return Ok(Beeps::NoAudio);
-        }
-        Err(e) => return Err(e.into()),
+        Ok((Listener { process, log }, stdout))
     }
-    let seen = std::mem::take(&mut *seen.lock().map_err(|_| crate::Error::Panicked {
-        thread: "audio reader (log)".into(),
-    })?);
-    let origin = seen.first_audio_us.unwrap_or(0) as f64;
-    Ok(Beeps::Onsets {
-        onsets: onsets
-            .into_iter()
-            .map(|i| origin + i * 1e6 / f64::from(RATE))
-            .collect(),
-        start_us: origin,
-        first_video_us: seen.first_video_us,
-    })
+
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.process.take_stdin()
+    }
+
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Wait for ffmpeg (its stdout read to the end, giving `onsets` in samples): what it
+    /// heard, or None when the input has no audio.
+    pub fn finish(
+        self,
+        onsets: Result<Vec<f64>, crate::Error>,
+    ) -> Result<Option<Heard>, crate::Error> {
+        match self.process.finish() {
+            Ok(()) => {}
+            Err(generator::Error::Ffmpeg { failure, .. }) if no_audio(&failure) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let onsets = onsets?;
+        let log = std::mem::take(&mut *self.log.lock().map_err(|_| crate::Error::Panicked {
+            thread: "audio reader (log)".into(),
+        })?);
+        let Some(first) = log.first_audio_us else {
+            return Ok(None);
+        };
+        let start_us = first as f64;
+        Ok(Some(Heard {
+            onsets_us: onsets
+                .into_iter()
+                .map(|i| start_us + i * 1e6 / f64::from(RATE))
+                .collect(),
+            start_us,
+            packets: log.packets,
+        }))
+    }
 }
 
 /// Beep onsets (sample index, fractional) of 48 kHz mono s16le PCM read to its end.

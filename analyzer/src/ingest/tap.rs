@@ -6,23 +6,16 @@
 
 use std::path::Path;
 use std::process::ChildStdin;
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ffmpeg_sidecar::event::FfmpegEvent;
-use generator::process::FfmpegProcess;
-use metrics::av::RATE;
+use super::audio::{Heard, Listener, listen_outputs, read_onsets};
 
-use super::argv::{PacketLine, parse_packet_line, pts_to_us};
-use super::audio::{BEEP_FILTERS, no_audio, parse_first_pts_us, read_onsets};
-
-/// ffmpeg argv of the tap: MPEG-TS on stdin, the stream's own timestamps (`-copyts`); the
-/// first audio stream as 48 kHz mono s16le on stdout (`audio::BEEP_FILTERS`), the first video
-/// stream's packets as `framecrc` lines on stderr. The probe is ffmpeg's default (5 s): the
+/// ffmpeg argv of the tap: MPEG-TS on stdin, the stream's own timestamps (`-copyts`), the
+/// audio reader's outputs (`audio::listen_outputs`). The probe is ffmpeg's default (5 s): the
 /// tap is not on the latency path, and a short probe may miss an audio stream.
 pub fn tap_args() -> Vec<String> {
-    [
+    let mut a: Vec<String> = [
         "-hide_banner",
         "-nostdin",
         "-nostats",
@@ -33,94 +26,34 @@ pub fn tap_args() -> Vec<String> {
         "mpegts",
         "-i",
         "pipe:0",
-        "-map",
-        "0:a:0",
-        "-vn",
-        "-sn",
-        "-dn",
-        "-af",
-        BEEP_FILTERS,
-        "-f",
-        "s16le",
-        "pipe:1",
-        "-map",
-        "0:v:0",
-        "-c",
-        "copy",
-        "-f",
-        "framecrc",
-        "pipe:2",
     ]
     .map(String::from)
-    .to_vec()
+    .to_vec();
+    a.extend(listen_outputs("0:v:0"));
+    a
 }
 
-/// What the tap heard.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Tapped {
-    /// Beep onsets and the audio's first sample (stream PTS, µs, fractional).
-    pub onsets_us: Vec<f64>,
-    pub start_us: f64,
-    /// The video packets in the order the demuxer gave them: (PTS µs, size).
-    pub packets: Vec<(i64, u64)>,
-}
-
-/// The tap's outcome: what it heard, "no audio", or why it failed (one sentence).
-pub type TapResult = Result<Tapped, String>;
+/// The tap's outcome: what it heard, or why there is nothing (one sentence: `NO_AUDIO`, or
+/// how it failed).
+pub type TapResult = Result<Heard, String>;
 
 /// The text for a stream without audio.
 pub const NO_AUDIO: &str = "no audio";
 
-#[derive(Default)]
-struct Log {
-    time_base: Option<(i64, i64)>,
-    packets: Vec<(i64, u64)>,
-    first_audio_us: Option<i64>,
-}
-
-/// A running tap.
+/// A running tap: its audio reader and the thread reading the beeps off its stdout.
 pub struct Tap {
-    process: FfmpegProcess,
-    log: Arc<Mutex<Log>>,
+    listener: Listener,
     onsets: JoinHandle<Result<Vec<f64>, crate::Error>>,
 }
 
 impl Tap {
     /// Start the tap; returns it and the stdin the datagrams go to.
     pub fn spawn(ffmpeg: &Path, url: &str) -> Result<(Tap, ChildStdin), crate::Error> {
-        let log = Arc::new(Mutex::new(Log::default()));
-        let seen = log.clone();
-        let hook = Box::new(move |e: &FfmpegEvent| {
-            let FfmpegEvent::Log(_, line) = e else {
-                return false;
-            };
-            let Ok(mut log) = seen.lock() else {
-                return false;
-            };
-            if line.contains("ashowinfo") {
-                if log.first_audio_us.is_none() {
-                    log.first_audio_us = parse_first_pts_us(line);
-                }
-                return true;
-            }
-            match parse_packet_line(line) {
-                Some(PacketLine::TimeBase { num, den }) => log.time_base = Some((num, den)),
-                Some(PacketLine::Packet { pts, size, .. }) => {
-                    if let Some(us) = log.time_base.and_then(|(n, d)| pts_to_us(pts, n, d)) {
-                        log.packets.push((us, size));
-                    }
-                }
-                None => return line.starts_with('#'),
-            }
-            true
-        });
-        let mut process = FfmpegProcess::spawn_with_hook(ffmpeg, &tap_args(), Some(hook))?;
-        let missing = |what: &str| crate::Error::Io {
+        let (mut listener, mut stdout) = Listener::spawn(ffmpeg, &tap_args())?;
+        let stdin = listener.take_stdin().ok_or_else(|| crate::Error::Io {
             what: format!("starting the A/V tap of {url}"),
-            source: std::io::Error::other(format!("no {what} pipe")),
-        };
-        let mut stdout = process.take_stdout().ok_or_else(|| missing("stdout"))?;
-        let stdin = process.take_stdin().ok_or_else(|| missing("stdin"))?;
+            source: std::io::Error::other("no stdin pipe"),
+        })?;
         let what = url.to_owned();
         let onsets = std::thread::Builder::new()
             .name("av-tap".into())
@@ -129,14 +62,7 @@ impl Tap {
                 what: "spawning the A/V tap's thread".into(),
                 source: e,
             })?;
-        Ok((
-            Tap {
-                process,
-                log,
-                onsets,
-            },
-            stdin,
-        ))
+        Ok((Tap { listener, onsets }, stdin))
     }
 
     /// What the tap heard, once its input has ended (the feed closed its stdin); killed if it
@@ -147,32 +73,18 @@ impl Tap {
             std::thread::sleep(Duration::from_millis(10));
         }
         if !self.onsets.is_finished() {
-            self.process.kill();
+            self.listener.kill();
         }
-        let onsets = self.onsets.join();
-        let command = self.process.command().to_owned();
-        match self.process.finish() {
-            Ok(()) => {}
-            Err(generator::Error::Ffmpeg { failure, .. }) if no_audio(&failure) => {
-                return Err(NO_AUDIO.into());
-            }
-            Err(e) => return Err(format!("the A/V tap failed: {e}")),
+        let onsets = self.onsets.join().unwrap_or_else(|_| {
+            Err(crate::Error::Panicked {
+                thread: "av-tap".into(),
+            })
+        });
+        match self.listener.finish(onsets) {
+            Ok(Some(heard)) => Ok(heard),
+            Ok(None) => Err(NO_AUDIO.into()),
+            Err(e) => Err(format!("the A/V tap failed: {e}")),
         }
-        let onsets = match onsets {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => return Err(format!("the A/V tap failed: {e}")),
-            Err(_) => return Err(format!("the A/V tap's reader panicked ({command})")),
-        };
-        let log = std::mem::take(&mut *self.log.lock().map_err(|_| "the A/V tap's log")?);
-        let start_us = log.first_audio_us.ok_or(NO_AUDIO)? as f64;
-        Ok(Tapped {
-            onsets_us: onsets
-                .into_iter()
-                .map(|i| start_us + i * 1e6 / f64::from(RATE))
-                .collect(),
-            start_us,
-            packets: log.packets,
-        })
     }
 }
 
@@ -274,7 +186,7 @@ mod tests {
                 (1_120, 40),
                 (1_160, 77),
             ],
-            tapped: Ok(Tapped {
+            tapped: Ok(Heard {
                 onsets_us: vec![],
                 start_us: 0.0,
                 packets: vec![

@@ -77,19 +77,21 @@ pub fn measure(config: &SessionConfig, result: &SessionResult) -> Vec<StreamAv> 
                 None => return none(LIVE.into()),
                 Some(Err(e)) => return none(format!("reading the audio failed: {e}")),
                 Some(Ok(Beeps::NoAudio)) => return none("no audio".into()),
-                Some(Ok(Beeps::Onsets {
-                    onsets,
-                    start_us,
-                    first_video_us,
-                })) => {
+                Some(Ok(Beeps::Heard(heard))) => {
                     // The audio's timeline moved onto the video reader's: the same first
                     // packet, listed by both.
-                    let shift = match (first_video_us, s.received.first_packet_us) {
-                        (Some(audio_side), Some(video_side)) => (audio_side - video_side) as f64,
+                    let shift = match (heard.packets.first(), s.received.first_packet_us) {
+                        (Some(&(audio_side, _)), Some(video_side)) => {
+                            (audio_side - video_side) as f64
+                        }
                         _ => 0.0,
                     };
-                    let onsets = onsets.into_iter().map(|o| o - shift).collect::<Vec<_>>();
-                    (onsets, start_us - shift)
+                    let onsets = heard
+                        .onsets_us
+                        .iter()
+                        .map(|o| o - shift)
+                        .collect::<Vec<_>>();
+                    (onsets, heard.start_us - shift)
                 }
             };
             let frames: Vec<(u64, i64)> = s
