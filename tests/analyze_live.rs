@@ -63,21 +63,8 @@ fn live_udp_stream_is_read_in_real_time() {
         .unwrap();
     let wait = Duration::from_secs(t0) - SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     std::thread::sleep(wait);
-    let publisher = run(Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-re", "-i"])
-        .arg(&clip)
-        .args([
-            "-c",
-            "copy",
-            "-f",
-            "mpegts",
-            "-muxdelay",
-            "0",
-            "-muxpreload",
-            "0",
-        ])
-        .arg(format!("udp://127.0.0.1:{port}?pkt_size=1316")));
-    assert!(publisher.status.success(), "{}", publisher.stderr);
+    let sent = send_udp(&clip, port, None).wait().unwrap();
+    assert!(sent.success(), "the sender failed: {sent}");
     let r = wait_with_timeout(analyzer, Duration::from_secs(30));
     assert!(r.status.success(), "{}", r.stderr);
     let s: Value = summary_json(&out);

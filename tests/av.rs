@@ -54,17 +54,20 @@ fn av_of(dir: &Path, input: &Path, extra: &[&str]) -> (Value, Vec<(i64, Option<f
     args.extend(extra);
     let r = run(bin().args(&args));
     let s = summary_json(&out);
+    let _ = r;
+    (stream(&s, "live1").clone(), av_rows(&out))
+}
+
+/// The rows of a run's av.csv: (second, offset ms; None when missed).
+fn av_rows(out: &Path) -> Vec<(i64, Option<f64>)> {
     let csv = std::fs::read_to_string(out.join("av.csv")).unwrap();
-    let rows = csv
-        .lines()
+    csv.lines()
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             (f[1].parse().unwrap(), f[4].parse().ok())
         })
-        .collect();
-    let _ = r;
-    (stream(&s, "live1").clone(), rows)
+        .collect()
 }
 
 fn ms(st: &Value, key: &str) -> f64 {
@@ -225,12 +228,7 @@ fn av_over_udp(dir: &Path, name: &str, send: impl FnOnce(u16)) -> (Value, Vec<f6
     let r = wait_with_timeout(analyzer, std::time::Duration::from_secs(40));
     assert!(r.status.success(), "{name}: {}", r.stderr);
     let st = stream(&summary_json(&out), "live1").clone();
-    let csv = std::fs::read_to_string(out.join("av.csv")).unwrap();
-    let offsets = csv
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.rsplit(',').next()?.parse().ok())
-        .collect();
+    let offsets = av_rows(&out).into_iter().filter_map(|r| r.1).collect();
     (st, offsets)
 }
 

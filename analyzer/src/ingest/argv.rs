@@ -139,14 +139,7 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         // MPEG-TS datagrams received by streamscope's own socket, written to ffmpeg's stdin:
         // when the run stops, ffmpeg gets an end of input and hands over the frames its
         // parser and decoder still hold (a UDP stream otherwise has no end).
-        a.extend(strs(&[
-            "-protocol_whitelist",
-            "pipe",
-            "-f",
-            "mpegts",
-            "-i",
-            "pipe:0",
-        ]));
+        a.extend(fed_input());
     } else {
         a.extend(strs(&["-protocol_whitelist", protocol.whitelist(), "-i"]));
         a.push(match protocol {
@@ -184,6 +177,18 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         "pipe:2",
     ]));
     a
+}
+
+/// The input of an ffmpeg fed by streamscope (`udp::feed`): MPEG-TS on stdin.
+pub fn fed_input() -> Vec<String> {
+    strs(&[
+        "-protocol_whitelist",
+        "pipe",
+        "-f",
+        "mpegts",
+        "-i",
+        "pipe:0",
+    ])
 }
 
 /// A `udp://` input is received by streamscope's own socket and fed to ffmpeg (see

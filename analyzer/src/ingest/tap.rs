@@ -9,26 +9,17 @@ use std::process::ChildStdin;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::argv::fed_input;
 use super::audio::{Heard, Listener, listen_outputs, read_onsets};
 
-/// ffmpeg argv of the tap: MPEG-TS on stdin, the stream's own timestamps (`-copyts`), the
+/// ffmpeg argv of the tap: MPEG-TS on stdin (`argv::fed_input`), the stream's own timestamps (`-copyts`), the
 /// audio reader's outputs (`audio::listen_outputs`). The probe is ffmpeg's default (5 s): the
 /// tap is not on the latency path, and a short probe may miss an audio stream.
 pub fn tap_args() -> Vec<String> {
-    let mut a: Vec<String> = [
-        "-hide_banner",
-        "-nostdin",
-        "-nostats",
-        "-copyts",
-        "-protocol_whitelist",
-        "pipe",
-        "-f",
-        "mpegts",
-        "-i",
-        "pipe:0",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-copyts"]
+        .map(String::from)
+        .to_vec();
+    a.extend(fed_input());
     a.extend(listen_outputs("0:v:0"));
     a
 }
