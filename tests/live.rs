@@ -292,28 +292,43 @@ fn a_source_that_drops_and_returns(dir: &Path, to: &str, read: &str) {
         "rows before and after the outage are kept"
     );
     let (first, second) = frames.split_at(restarts[0]);
-    // No frame of the first publisher is held back until the second one starts (stamped as it
-    // left ffmpeg, RTMP's last frame did: 2.3 s).
-    let worst = first.iter().map(|f| f.1).fold(f64::MIN, f64::max);
-    assert!(worst < 1000.0, "first publisher's max latency {worst} ms");
-    // The second publisher's first frames may have waited for the reader (an SRT listener
-    // queues what it encodes until a caller comes), never longer than the outage;
-    // and every frame captured after the reader came back is live again.
-    let waited = second[0].1;
+    // Each session's first frames may have waited for the reader (an SRT listener queues what
+    // it encodes until a caller comes: 2.1 s on a loaded machine), the second's never longer
+    // than the outage; every frame after those is live, the first session's last ones too (no
+    // frame held back until the second session starts: stamped as it left ffmpeg, RTMP's last
+    // frame was 2.3 s late).
+    for (session, frames) in [("first", first), ("second", second)] {
+        let (waited, settled) = settled_latency(frames);
+        assert!(
+            settled < 1000.0,
+            "{session} publisher's max latency {settled} ms once its first frame's wait of \
+             {waited} ms drained"
+        );
+    }
     assert!(
-        waited < ms,
-        "first frame after the restart {waited} ms late, the outage {ms} ms"
+        second[0].1 < ms,
+        "first frame after the restart {} ms late, the outage {ms} ms",
+        second[0].1
     );
+}
+
+/// The worst latency of `frames` (frame number, latency ms) once the backlog the first one
+/// shows has drained: a frame that waited W ms was followed by W / 33.3 ms frames that waited
+/// with it.
+fn settled_latency(frames: &[(u64, f64)]) -> (f64, f64) {
+    let waited = frames[0].1;
     let since = (waited / (1000.0 / 30.0)).ceil() as usize;
-    let settled = second
+    assert!(
+        since < frames.len(),
+        "all {} frames waited: the first {waited} ms",
+        frames.len()
+    );
+    let settled = frames
         .iter()
         .skip(since)
         .map(|f| f.1)
         .fold(f64::MIN, f64::max);
-    assert!(
-        settled < 1000.0,
-        "second publisher's max latency {settled} ms after its first {since} frames"
-    );
+    (waited, settled)
 }
 
 #[test]
