@@ -45,6 +45,11 @@ const FILES: &[Static] = &[
         content_type: "text/html; charset=utf-8",
     },
     Static {
+        name: "dom.js",
+        body: include_bytes!("../static/dom.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    Static {
         name: "measurements.js",
         body: include_bytes!("../static/measurements.js"),
         content_type: "text/javascript; charset=utf-8",

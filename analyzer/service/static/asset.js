@@ -7,13 +7,6 @@ const $ = id => document.getElementById(id);
 const id = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 const abs = u => new URL(u, location.href).href;
 
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
-
 function metadata(a) {
   const p = a.probe || {};
   const v = p.video, au = p.audio;

@@ -2,15 +2,6 @@
 // sent (file names) is shown as text, never parsed as HTML.
 "use strict";
 
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v; else e.setAttribute(k, v);
-  }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
-
 function duration(s) {
   if (!Number.isFinite(s)) return "";
   const m = Math.floor(s / 60);

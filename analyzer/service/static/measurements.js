@@ -2,15 +2,6 @@
 // Stream names and URLs came from clients: shown as text, never parsed as HTML.
 "use strict";
 
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v; else e.setAttribute(k, v);
-  }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
-
 // The worst live stream's value of `field` in the run's summary.
 function worst(m, pick) {
   const live = ((m.summary && m.summary.streams) || []).filter(s => s.role !== "control");
