@@ -123,35 +123,43 @@ macro_rules! run_worker {
         };
         let name: String = $name;
         let ran = match $queue {
-            $crate::queue::Queue::Sqlite(p) => {
-                let backend = apalis_sqlite::SqliteStorage::<$ty>::new(&p)
+            $crate::queue::Queue::Sqlite(p) => $crate::worker_on!(
+                apalis_sqlite::SqliteStorage::<$ty>::new(&p)
                     .with_config($spec.sqlite())
-                    .poll_with_interval($poll);
-                WorkerBuilder::new(name.clone())
-                    .backend(backend)
-                    .concurrency(1)
-                    .data($data)
-                    .build($handler)
-                    .run_until(signal)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            $crate::queue::Queue::Postgres(p) => {
-                let backend = apalis_postgres::PostgresStorage::<$ty>::new(&p)
+                    .poll_with_interval($poll),
+                name.clone(),
+                $data,
+                $handler,
+                signal
+            ),
+            $crate::queue::Queue::Postgres(p) => $crate::worker_on!(
+                apalis_postgres::PostgresStorage::<$ty>::new(&p)
                     .with_config($spec.postgres())
-                    .with_pubsub();
-                WorkerBuilder::new(name.clone())
-                    .backend(backend)
-                    .concurrency(1)
-                    .data($data)
-                    .build($handler)
-                    .run_until(signal)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
+                    .with_pubsub(),
+                name.clone(),
+                $data,
+                $handler,
+                signal
+            ),
         };
         if let Err(e) = ran {
             tracing::error!("worker {name} stopped: {e}");
         }
     }};
+}
+
+/// `run_worker!`'s worker on one backend: one job at a time, until `signal`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! worker_on {
+    ($backend:expr, $name:expr, $data:expr, $handler:expr, $signal:expr) => {
+        WorkerBuilder::new($name)
+            .backend($backend)
+            .concurrency(1)
+            .data($data)
+            .build($handler)
+            .run_until($signal)
+            .await
+            .map_err(|e| e.to_string())
+    };
 }
