@@ -9,6 +9,10 @@
 # Senders start a fraction of a frame interval apart (DENSITY_PHASE=spread, the default: stream
 # i at i/N of 33 ms, as independent sources arrive) or together (DENSITY_PHASE=aligned: every
 # stream's frame lands at the same instant, the worst case for the decoders' queueing).
+# DENSITY_CONTROL=1 adds a control (the same stream, sent first, on a port of its own: `--control`),
+# so N live streams and one control are read, and a run holds on the live streams' relative
+# latency (p99 - p50 against the control) the same way.
+# STREAMSCOPE=path measures that binary instead of this tree's release build.
 #   scripts/bench-density.sh [SIZE] [SECONDS] [N...]
 set -euo pipefail
 size=${1:-1280x720}
@@ -17,8 +21,10 @@ shift $(( $# > 2 ? 2 : $# ))
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1 2 4 6 8)
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=$PWD/target/release/streamscope
+if [ -z "${STREAMSCOPE:-}" ]; then
+  cargo build --release --quiet
+fi
+bin=${STREAMSCOPE:-$PWD/target/release/streamscope}
 work=$(mktemp -d /tmp/bench-density.XXXXXX)
 senders=()
 trap 'for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
@@ -39,6 +45,10 @@ port=$((20000 + RANDOM % 20000))
 for n in "${counts[@]}"; do
   out="$work/n$n"
   args=()
+  control=${DENSITY_CONTROL:-0}
+  if [ "$control" = 1 ]; then
+    args+=(--control "udp://127.0.0.1:$((port + 1))?fifo_size=100000&overrun_nonfatal=1")
+  fi
   for i in $(seq 1 "$n"); do
     args+=(--live "s$i=udp://127.0.0.1:$((port + 2 * i))?fifo_size=100000&overrun_nonfatal=1")
   done
@@ -47,7 +57,15 @@ for n in "${counts[@]}"; do
   analyzer=$!
   sleep 1.5
   senders=()
-  gap=$(python3 -c "print(f'{1 / 30 / $n:.4f}')")
+  gap=$(python3 -c "print(f'{1 / 30 / ($n + $control):.4f}')")
+  if [ "$control" = 1 ]; then
+    ffmpeg -v error -re -i "$work/clip.ts" -c copy -f mpegts \
+      "udp://127.0.0.1:$((port + 1))?pkt_size=1316" >/dev/null 2>&1 &
+    senders+=($!)
+    if [ "${DENSITY_PHASE:-spread}" = spread ]; then
+      sleep "$gap"
+    fi
+  fi
   for i in $(seq 1 "$n"); do
     if [ "${DENSITY_PHASE:-spread}" = spread ] && [ "$i" -gt 1 ]; then
       sleep "$gap"
@@ -71,11 +89,14 @@ secs, frames = float(secs), int(frames) * 5
 decode_fps = frames / float(dwall)
 decode_cpu_per_stream_s = (float(du) + float(ds)) / (frames / 30)   # CPU s per stream-second
 import os
-print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}")
+control = os.environ.get("DENSITY_CONTROL", "0") == "1"
+key = "relative_latency_ms" if control else "latency_ms"
+print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}; "
+      f"{'with a control (spread of relative latency)' if control else 'no control'}")
 print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
       f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
       f"per stream-second")
-print("| N | frames lost | worst latency p99-p50 ms | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | holds |")
+print(f"| N | frames lost | worst {key} p99-p50 | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | holds |")
 print("|---|---|---|---|---|---|")
 base = None
 best = 0
@@ -85,13 +106,14 @@ for n in counts:
     except (OSError, ValueError):
         print(f"| {n} | (no summary) | | | | no |")
         continue
-    streams = s["streams"]
-    lost = sum(x.get("dropped", 0) for x in streams)
-    missing = sum(1 for x in streams if not x.get("frames_received"))
-    spreads = [x["latency_ms"]["p99"] - x["latency_ms"]["p50"] for x in streams if x.get("latency_ms")]
+    # Every stream read (the control too) must lose nothing; the live ones are judged.
+    lost = sum(x.get("dropped", 0) for x in s["streams"])
+    missing = sum(1 for x in s["streams"] if not x.get("frames_received"))
+    streams = [x for x in s["streams"] if x.get("role") != "control"]
+    spreads = [x[key]["p99"] - x[key]["p50"] for x in streams if x.get(key)]
     spread = max(spreads) if spreads else float("inf")
     wall, u, sy = (float(v) for v in open(f"{work}/t{n}").read().split())
-    per = (u + sy) / (n * secs)
+    per = (u + sy) / ((n + control) * secs)
     if base is None:
         base = spread
     holds = lost == 0 and missing == 0 and spread <= base + 1000 / 30
