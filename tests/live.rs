@@ -312,9 +312,9 @@ fn a_source_that_drops_and_returns(dir: &Path, to: &str, read: &str) {
     );
 }
 
-/// The worst latency of `frames` (frame number, latency ms) once the backlog the first one
-/// shows has drained: a frame that waited W ms was followed by W / 33.3 ms frames that waited
-/// with it.
+/// The first frame's latency and the worst one once the backlog it shows has drained, of
+/// `frames` (frame number, latency ms): a first frame W ms late had the W ÷ 33.3 ms frames
+/// captured while it waited queued behind it. A stream uniformly late stays late after them.
 fn settled_latency(frames: &[(u64, f64)]) -> (f64, f64) {
     let waited = frames[0].1;
     let since = (waited / (1000.0 / 30.0)).ceil() as usize;

@@ -148,7 +148,8 @@ macro_rules! run_worker {
     }};
 }
 
-/// `run_worker!`'s worker on one backend: one job at a time, until `signal`.
+/// `run_worker!`'s worker on one backend: one job at a time, until `signal` (expanded inside
+/// `run_worker!`, where apalis's prelude is in scope).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! worker_on {
