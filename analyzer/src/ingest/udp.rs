@@ -119,15 +119,21 @@ fn write_out(rx: Receiver<Arc<[u8]>>, mut stdin: ChildStdin, gather: Duration, n
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let mut batch = Vec::with_capacity(1 << 16);
+            // Filled only when a second datagram joins the first: a datagram alone (the
+            // reader's feed, gathering nothing) is written as it is, uncopied.
+            let mut batch = Vec::new();
             while let Ok(first) = rx.recv() {
                 batch.clear();
-                batch.extend_from_slice(&first);
                 let until = Instant::now() + gather;
                 let mut open = true;
                 while let Some(left) = until.checked_duration_since(Instant::now()) {
                     match rx.recv_timeout(left) {
-                        Ok(d) => batch.extend_from_slice(&d),
+                        Ok(d) => {
+                            if batch.is_empty() {
+                                batch.extend_from_slice(&first);
+                            }
+                            batch.extend_from_slice(&d);
+                        }
                         Err(RecvTimeoutError::Timeout) => break,
                         Err(RecvTimeoutError::Disconnected) => {
                             open = false;
@@ -135,7 +141,8 @@ fn write_out(rx: Receiver<Arc<[u8]>>, mut stdin: ChildStdin, gather: Duration, n
                         }
                     }
                 }
-                if stdin.write_all(&batch).is_err() || !open {
+                let out: &[u8] = if batch.is_empty() { &first } else { &batch };
+                if stdin.write_all(out).is_err() || !open {
                     break;
                 }
             }
