@@ -4,9 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::nginx::{Nginx, Running, nginx, nginx_on, spawn};
 use common::*;
 use serde_json::Value;
 
@@ -17,25 +18,6 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A child process killed when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(cmd: &mut Command) -> Running {
-    Running(
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
 }
 
 /// `streamscope publish` of a small stream for `secs`, in the background.
@@ -60,50 +42,6 @@ fn p50(s: &Value, stream_name: &str, key: &str) -> f64 {
     stream(s, stream_name)[key]["p50"]
         .as_f64()
         .unwrap_or_else(|| panic!("{stream_name}.{key}: {s}"))
-}
-
-/// nginx with the RTMP module, on free ports, in a temp folder.
-struct Nginx {
-    rtmp: u16,
-    http: u16,
-    _process: Running,
-}
-
-fn nginx(dir: &Path) -> Nginx {
-    nginx_on(dir, free_port(false), free_port(false))
-}
-
-/// nginx on the given ports (a test that must start it after a client is already trying).
-fn nginx_on(dir: &Path, rtmp: u16, http: u16) -> Nginx {
-    for d in ["hls", "tmp", "files"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let conf = include_str!("fixtures/nginx-rtmp.conf")
-        .replace("@DIR@", path_str(dir))
-        .replace("@RTMP_PORT@", &rtmp.to_string())
-        .replace("@HTTP_PORT@", &http.to_string());
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let process = spawn(
-        Command::new("nginx")
-            .args(["-p", path_str(dir), "-c"])
-            .arg(&path)
-            .args(["-e", path_str(&dir.join("error.log"))]),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", rtmp)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Nginx {
-        rtmp,
-        http,
-        _process: process,
-    }
 }
 
 /// The serial lock, a temp folder and nginx in it; None when ffmpeg or nginx is missing
