@@ -1,5 +1,6 @@
 //! A/V offset of a recorded run's streams: each file input's audio read for its beeps
-//! (`ingest::audio`), or a live `udp://` input's heard by its reader's tap (`ingest::tap`),
+//! (`ingest::audio`), or a live input's heard by its reader's tap (`ingest::tap`: `udp://`) or
+//! receiver (`ingest::receiver`: other live inputs with `--live-av`),
 //! paired with the video frames the session measured (their PTS).
 
 use metrics::av::{AvPoint, AvSummary, pair, summarize};
@@ -12,9 +13,9 @@ use crate::session::{SessionConfig, SessionResult};
 use metrics::FrameRow;
 
 /// Why a live input has no A/V offset.
-pub const LIVE: &str = "not measured on this live input (the A/V offset of a live stream is \
-                        read from udp:// inputs, which streamscope receives itself, in runs \
-                        without --rotate): record the stream and analyze the file";
+pub const LIVE: &str = "not measured on this live input (udp:// inputs always are; RTMP, SRT, \
+                        RTSP, HLS and DASH with --live-av; not in runs with --rotate): add \
+                        --live-av, or record the stream and analyze the file";
 
 /// One stream's A/V offset, or why there is none.
 pub struct StreamAv {
@@ -145,9 +146,14 @@ fn live(rows: &[FrameRow], readers: &[LiveAv], fps: f64) -> StreamAv {
             .filter_map(|r| Some((r.arrival.timecode?.frame, *pts.get(&r.arrival.seq)?)))
             .collect();
         heard |= !tapped.onsets_us.is_empty();
-        // A reader that started before the video's parameters were known did not say its
-        // frame rate: the frames' own numbers and PTS tell it.
-        let fps = if fps > 0.0 { fps } else { fps_of(&frames) };
+        // The frames' own numbers and stream PTS tell the frame rate; the reader's is
+        // estimated from its arrival stamps (measured: 30.17 for a 30 fps RTMP stream read
+        // through a receiver, which put its beeps 22–34 ms off), or missing when it started
+        // before the video's parameters were known.
+        let fps = match fps_of(&frames) {
+            f if f > 0.0 => f,
+            _ => fps,
+        };
         points.extend(pair(&tapped.onsets_us, &frames, fps, Some(tapped.start_us)));
     }
     // A reader that heard nothing says why only when no other reader measured.
