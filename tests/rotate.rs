@@ -182,4 +182,14 @@ fn rotate_is_refused_where_it_cannot_cut() {
     ]));
     assert_eq!(r.status.code(), Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("--clock pts"), "{}", r.stderr);
+    let r = run(bin().args([
+        "analyze",
+        "--live",
+        "rtmp://127.0.0.1:9/live/x",
+        "--rotate",
+        "1h",
+        "--live-av",
+    ]));
+    assert_eq!(r.status.code(), Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("--live-av"), "{}", r.stderr);
 }

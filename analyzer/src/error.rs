@@ -35,6 +35,10 @@ pub enum Error {
     NoSuchFile { path: String },
     #[error("{url} has no video stream")]
     NoVideo { url: String },
+    /// A receiver (`ingest::receiver`) found no audio stream: the input is opened again
+    /// without one (never reported).
+    #[error("the stream has no audio to receive")]
+    NoAudioToReceive,
     #[error(
         "no streamscope timecode found in the first {secs} s of {url} — was it made with `streamscope generate`/`publish`?"
     )]

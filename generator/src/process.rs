@@ -225,6 +225,11 @@ impl FfmpegProcess {
         self.child.take_stdout()
     }
 
+    /// Whether ffmpeg has exited (its status is kept for `finish`).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.as_inner_mut().try_wait(), Ok(None))
+    }
+
     /// Kill ffmpeg (e.g. to unblock a reader at a deadline); `finish` then reports it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

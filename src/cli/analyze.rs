@@ -107,6 +107,12 @@ pub struct Args {
     /// however long the run (24/7 monitoring). Realtime clock; at least 5s.
     #[arg(long, value_parser = values::duration, value_name = "DURATION")]
     rotate: Option<Duration>,
+    /// Measure the A/V offset of RTMP, SRT, RTSP, HLS and DASH inputs too (udp:// inputs always
+    /// are): each is opened by a receiver ffmpeg that keeps the stream's timestamps, hears the
+    /// audio and hands the video packets on to the reader, which stamps them as they come. One
+    /// more ffmpeg per input; the frames of its ~100 ms probe are stamped when it hands them on.
+    #[arg(long)]
+    live_av: bool,
     /// CENC content key (32 hex digits) of the --live streams, for encrypted MP4 outputs
     /// (ffmpeg's -decryption_key); the control and --reference are read in the clear. The key
     /// is never logged or written to the run folder.
@@ -133,6 +139,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if args.clock == Clock::Pts {
             return Ok(super::usage(
                 &"--rotate cuts a live run by the time frames arrive; with --clock pts there is nothing to cut by: leave one of them out",
+            ));
+        }
+        if args.live_av {
+            return Ok(super::usage(
+                &"--live-av measures the A/V offset over the whole run, and a rotated run keeps no whole run: leave one of them out",
             ));
         }
     }
@@ -162,6 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         vmaf: vmaf_config(&args, clock)?,
         hls_live_edge: args.hls_live_edge,
         rotate: args.rotate,
+        live_av: args.live_av,
     };
     let handles = Handles {
         stop: super::interrupt_flag()?,

@@ -103,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }),
         hls_live_edge: None,
         rotate: None,
+        live_av: false,
     };
     let opts = RecordOptions {
         out: out.clone(),

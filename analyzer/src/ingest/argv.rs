@@ -20,6 +20,9 @@ pub struct ReaderOptions {
     /// Read the audio beside the frames for the A/V offset (`ingest::tap`), where the reader
     /// stamps arrivals and receives the bytes itself (`udp://`).
     pub av_tap: bool,
+    /// With `av_tap`: other live inputs stamped at the demuxer (RTMP, SRT, RTSP, HLS, DASH)
+    /// are read through a receiver ffmpeg that hears their audio (`ingest::receiver`).
+    pub receiver: bool,
 }
 
 /// Whether a reader's frames are stamped with the time ffmpeg's demuxer received their packet
@@ -70,41 +73,15 @@ pub fn reader_filters(opts: ReaderOptions) -> String {
 pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<String> {
     let mut a = strs(&["-hide_banner", "-nostdin", "-nostats"]);
     if protocol.is_live() {
-        // A short probe, without `-fflags nobuffer`: nobuffer discards every packet read while
-        // probing (measured here: the first 1.5 s of a UDP stream never reached the decoder
-        // with a 1 s analyzeduration). Kept packets are decoded right after the ≤ 100 ms probe.
-        // (An analyzeduration of 0 would mean libavformat's default of 5 s.)
-        a.extend(strs(&[
-            "-flags",
-            "low_delay",
-            "-probesize",
-            "32768",
-            "-analyzeduration",
-            "100000",
-        ]));
+        a.extend(strs(&["-flags", "low_delay"]));
+        a.extend(live_probe(protocol));
         // Frame threading holds (threads − 1) frames in the decoder: added latency on every
         // frame, and the last frames of a stream that never ends are never delivered.
         a.extend(strs(&["-thread_type", "slice"]));
     }
-    if protocol == Protocol::Http {
-        a.extend(strs(&[
-            "-reconnect",
-            "1",
-            "-reconnect_streamed",
-            "1",
-            "-reconnect_on_network_error",
-            "1",
-            "-reconnect_delay_max",
-            "2",
-        ]));
-    }
-    if protocol == Protocol::Srt {
-        // A peer that went away shows as 2 s without data (SRT's own idle timeout is 5 s),
-        // so a restarted publisher's next session is read again soon. A caller gives up
-        // connecting after 2 s, before the reader gives up on the attempt (`RECONNECT_WAIT`):
-        // a connection completed by an abandoned attempt would take a listener's one session
-        // and die with it. (Options in the URL win.)
-        a.extend(strs(&["-timeout", "2000000", "-connect_timeout", "2000"]));
+    let received = through_receiver(url, protocol, opts);
+    if !received {
+        a.extend(network_options(protocol));
     }
     if let Some(n) = player_paced(url, protocol, opts) {
         // Like a player: start N segments behind the live edge (the hls demuxer's own option:
@@ -139,7 +116,10 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         // MPEG-TS datagrams received by streamscope's own socket, written to ffmpeg's stdin:
         // when the run stops, ffmpeg gets an end of input and hands over the frames its
         // parser and decoder still hold (a UDP stream otherwise has no end).
-        a.extend(fed_input());
+        a.extend(fed_input("mpegts"));
+    } else if received {
+        // The video packets as the receiver (`ingest::receiver`) got them, stream-copied.
+        a.extend(fed_input("nut"));
     } else {
         a.extend(strs(&["-protocol_whitelist", protocol.whitelist(), "-i"]));
         a.push(match protocol {
@@ -179,16 +159,66 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
     a
 }
 
-/// The input of an ffmpeg fed by streamscope (`udp::feed`): MPEG-TS on stdin.
-pub fn fed_input() -> Vec<String> {
-    strs(&[
-        "-protocol_whitelist",
-        "pipe",
-        "-f",
-        "mpegts",
-        "-i",
-        "pipe:0",
-    ])
+/// A live reader's probe: short, without `-fflags nobuffer` (nobuffer discards every packet read
+/// while probing — measured here: the first 1.5 s of a UDP stream never reached the decoder
+/// with a 1 s analyzeduration). Kept packets are decoded right after the ≤ 100 ms probe. (An
+/// analyzeduration of 0 would mean libavformat's default of 5 s.)
+///
+/// RTMP is FLV, which declares no streams: a stream is found when its first packet is read,
+/// and nginx-rtmp sends a new player the audio at once but the video from the next key frame
+/// on, so a 100 ms probe found only the audio of a stream with sound ("0:v:0 matches no
+/// streams", measured with `publish --audio`). Its probe lasts until a key frame has filled
+/// the 32 kB (or 5 s); the frames are stamped as they are read all the same.
+pub fn live_probe(protocol: Protocol) -> Vec<String> {
+    let micros = if protocol == Protocol::Rtmp {
+        "5000000"
+    } else {
+        "100000"
+    };
+    strs(&["-probesize", "32768", "-analyzeduration", micros])
+}
+
+/// The input options of the protocol's own connection (HTTP reconnects, SRT timeouts), for
+/// the ffmpeg that opens the URL.
+pub fn network_options(protocol: Protocol) -> Vec<String> {
+    let mut a = Vec::new();
+    if protocol == Protocol::Http {
+        a.extend(strs(&[
+            "-reconnect",
+            "1",
+            "-reconnect_streamed",
+            "1",
+            "-reconnect_on_network_error",
+            "1",
+            "-reconnect_delay_max",
+            "2",
+        ]));
+    }
+    if protocol == Protocol::Srt {
+        // A peer that went away shows as 2 s without data (SRT's own idle timeout is 5 s),
+        // so a restarted publisher's next session is read again soon. A caller gives up
+        // connecting after 2 s, before the reader gives up on the attempt (`RECONNECT_WAIT`):
+        // a connection completed by an abandoned attempt would take a listener's one session
+        // and die with it. (Options in the URL win.)
+        a.extend(strs(&["-timeout", "2000000", "-connect_timeout", "2000"]));
+    }
+    a
+}
+
+/// The input of an ffmpeg fed by streamscope (`udp::feed`: MPEG-TS; `receiver`: NUT) on stdin.
+pub fn fed_input(format: &str) -> Vec<String> {
+    strs(&["-protocol_whitelist", "pipe", "-f", format, "-i", "pipe:0"])
+}
+
+/// Whether a reader's input comes through a receiver ffmpeg (`ingest::receiver`): a live input
+/// stamped at the demuxer that streamscope does not receive itself, when the A/V offset is
+/// asked of it (`ReaderOptions::receiver`), unless it is encrypted (the key is the demuxer's).
+pub fn through_receiver(url: &str, protocol: Protocol, opts: ReaderOptions) -> bool {
+    opts.av_tap
+        && opts.receiver
+        && opts.decryption_key.is_none()
+        && stamps_at_demux(url, protocol, opts)
+        && !fed_by_us(url, protocol)
 }
 
 /// A `udp://` input is received by streamscope's own socket and fed to ffmpeg (see
@@ -682,5 +712,59 @@ mod tests {
         };
         let a = reader_args("x.mp4", Protocol::File, scored).join(" ");
         assert!(!a.contains("skip_loop_filter"), "{a}");
+    }
+}
+
+#[cfg(test)]
+mod receiver_tests {
+    use super::*;
+
+    #[test]
+    fn rtmp_is_probed_until_its_video_has_come() {
+        let a = reader_args("rtmp://h/a/b", Protocol::Rtmp, ReaderOptions::default()).join(" ");
+        assert!(
+            a.contains("-probesize 32768 -analyzeduration 5000000 -thread_type slice"),
+            "{a}"
+        );
+        let a = reader_args("srt://h:1", Protocol::Srt, ReaderOptions::default()).join(" ");
+        assert!(a.contains("-analyzeduration 100000 "), "{a}");
+    }
+
+    #[test]
+    fn a_received_input_is_read_as_nut_from_stdin_without_its_network_options() {
+        let opts = ReaderOptions {
+            av_tap: true,
+            receiver: true,
+            ..ReaderOptions::default()
+        };
+        let hls = "http://h/x.m3u8";
+        assert!(through_receiver(hls, Protocol::Http, opts));
+        let a = reader_args(hls, Protocol::Http, opts).join(" ");
+        assert!(
+            a.contains("-skip_loop_filter all -protocol_whitelist pipe -f nut -i pipe:0 -map")
+                && a.contains("-use_wallclock_as_timestamps 1")
+                && !a.contains("reconnect")
+                && !a.contains(hls),
+            "{a}"
+        );
+        // udp:// is received by streamscope itself; files, replays, keys and runs without the
+        // option go as before.
+        assert!(!through_receiver("udp://h:1", Protocol::Udp, opts));
+        assert!(!through_receiver("a.mp4", Protocol::File, opts));
+        let replay = ReaderOptions {
+            with_pts: true,
+            ..opts
+        };
+        assert!(!through_receiver(hls, Protocol::Http, replay));
+        let keyed = ReaderOptions {
+            decryption_key: Some("00112233445566778899aabbccddeeff".parse().unwrap()),
+            ..opts
+        };
+        assert!(!through_receiver(hls, Protocol::Http, keyed));
+        let off = ReaderOptions {
+            receiver: false,
+            ..opts
+        };
+        assert!(!through_receiver(hls, Protocol::Http, off));
     }
 }

@@ -6,6 +6,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{ChildStdin, ChildStdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ffmpeg_sidecar::event::FfmpegEvent;
@@ -54,13 +55,13 @@ pub fn audio_args(path: &str, key: Option<ContentKey>) -> Vec<String> {
         format!("file:{path}")
     };
     a.extend(["-protocol_whitelist", "file", "-i", &file].map(String::from));
-    a.extend(listen_outputs("0:v:0?"));
+    a.extend(listen_outputs("pipe:1", "0:v:0?"));
     a
 }
 
-/// The outputs of every audio reader: the first audio stream as 48 kHz mono s16le on stdout
-/// (`BEEP_FILTERS`), the video stream `video_map` names as `framecrc` lines on stderr.
-pub fn listen_outputs(video_map: &str) -> Vec<String> {
+/// The outputs of every audio reader: the first audio stream as 48 kHz mono s16le to `pcm_to`
+/// (`BEEP_FILTERS`; stdout is `pipe:1`), the video stream `video_map` names as `framecrc` lines on stderr.
+pub fn listen_outputs(pcm_to: &str, video_map: &str) -> Vec<String> {
     [
         "-map",
         "0:a:0",
@@ -71,7 +72,7 @@ pub fn listen_outputs(video_map: &str) -> Vec<String> {
         BEEP_FILTERS,
         "-f",
         "s16le",
-        "pipe:1",
+        pcm_to,
         "-map",
         video_map,
         "-c",
@@ -120,8 +121,39 @@ struct Log {
 
 /// A running audio reader (`listen_outputs`): its ffmpeg and what its log said so far.
 pub struct Listener {
-    process: FfmpegProcess,
+    ender: Ender,
     log: Arc<Mutex<Log>>,
+}
+
+/// Ends a listener's ffmpeg from another thread (a receiver, when its reader stops): what it
+/// heard until then is kept, its exit by our signal is not a failure.
+#[derive(Clone)]
+pub struct Ender {
+    process: Arc<Mutex<Option<FfmpegProcess>>>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Ender {
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        self.kill();
+    }
+
+    /// Whether its ffmpeg has exited (or was already waited for).
+    pub fn exited(&self) -> bool {
+        self.process
+            .lock()
+            .ok()
+            .is_none_or(|mut p| p.as_mut().is_none_or(FfmpegProcess::has_exited))
+    }
+
+    fn kill(&self) {
+        if let Ok(mut p) = self.process.lock()
+            && let Some(p) = p.as_mut()
+        {
+            p.kill();
+        }
+    }
 }
 
 impl Listener {
@@ -158,15 +190,24 @@ impl Listener {
             what: format!("taking stdout of {}", process.command()),
             source: std::io::Error::other("no stdout pipe"),
         })?;
-        Ok((Listener { process, log }, stdout))
+        let ender = Ender {
+            process: Arc::new(Mutex::new(Some(process))),
+            ended: Arc::default(),
+        };
+        Ok((Listener { ender, log }, stdout))
     }
 
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
-        self.process.take_stdin()
+        self.ender.process.lock().ok()?.as_mut()?.take_stdin()
     }
 
     pub fn kill(&mut self) {
-        self.process.kill();
+        self.ender.kill();
+    }
+
+    /// What ends this listener from another thread.
+    pub fn ender(&self) -> Ender {
+        self.ender.clone()
     }
 
     /// Wait for ffmpeg (its stdout read to the end, giving `onsets` in samples): what it
@@ -175,11 +216,13 @@ impl Listener {
         self,
         onsets: Result<Vec<f64>, crate::Error>,
     ) -> Result<Option<Heard>, crate::Error> {
-        match self.process.finish() {
+        let process = self.ender.process.lock().ok().and_then(|mut p| p.take());
+        match process.map_or(Ok(()), FfmpegProcess::finish) {
             Ok(()) => {}
             Err(generator::Error::Ffmpeg { failure, .. }) if no_audio(&failure) => {
                 return Ok(None);
             }
+            Err(_) if self.ender.ended.load(Ordering::SeqCst) => {}
             Err(e) => return Err(e.into()),
         }
         let onsets = onsets?;

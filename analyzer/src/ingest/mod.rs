@@ -6,6 +6,7 @@ pub mod audio;
 pub mod input;
 pub mod pool;
 pub mod reader;
+pub mod receiver;
 pub mod tap;
 pub mod udp;
 

@@ -15,10 +15,11 @@ pub use generator::clock::WallClock;
 
 use generator::process::FfmpegProcess;
 
-use super::argv::{ReaderOptions, fed_by_us, reader_args, stamps_at_demux};
+use super::argv::{ReaderOptions, fed_by_us, reader_args, stamps_at_demux, through_receiver};
 use super::input::Input;
 use super::pool::{FrameBuf, FramePool};
-use super::tap::{LiveAv, Tap, TapState};
+use super::receiver::{self, Feeder, Gone};
+use super::tap::{LiveAv, NO_AUDIO, Tap, TapState};
 use crate::Error;
 
 mod notes;
@@ -88,9 +89,9 @@ pub struct RawFrame {
 pub struct Stopper {
     process: Arc<Mutex<Option<FfmpegProcess>>>,
     stopped: Arc<AtomicBool>,
-    /// A `udp://` input fed by us: stopping closes ffmpeg's input, so it hands over the frames
-    /// it still holds and ends by itself.
-    feed: Option<Arc<AtomicBool>>,
+    /// An input fed by us (`udp://`, or a receiver): stopping closes ffmpeg's input, so it
+    /// hands over the frames it still holds and ends by itself.
+    feed: Option<Feeder>,
     /// When `stop` was called (µs UTC on the reader's clock; 0: not yet).
     stopped_at_us: Arc<std::sync::atomic::AtomicI64>,
     clock: WallClock,
@@ -108,7 +109,7 @@ impl Stopper {
             .store(self.clock.now_us(), Ordering::SeqCst);
         match &self.feed {
             Some(feed) => {
-                feed.store(true, Ordering::SeqCst);
+                feed.end();
                 let process = self.process.clone();
                 std::thread::spawn(move || {
                     std::thread::sleep(END_GRACE);
@@ -124,6 +125,9 @@ impl Stopper {
     }
 
     fn kill(&self) {
+        if let Some(feed) = &self.feed {
+            feed.end();
+        }
         if let Ok(mut p) = self.process.lock()
             && let Some(p) = p.as_mut()
         {
@@ -211,6 +215,30 @@ impl Reader {
         open_timeout: Duration,
         cancel: &AtomicBool,
     ) -> Result<Self, Error> {
+        match Self::open_once(ffmpeg, input, opts, clock, open_timeout, cancel) {
+            // The receiver found no audio: read the input again without one.
+            Err(Error::NoAudioToReceive) => {
+                let plain = ReaderOptions {
+                    receiver: false,
+                    ..opts
+                };
+                let mut reader =
+                    Self::open_once(ffmpeg, input, plain, clock, open_timeout, cancel)?;
+                reader.tap = Some(TapState::new(Err(NO_AUDIO.into())));
+                Ok(reader)
+            }
+            r => r,
+        }
+    }
+
+    fn open_once(
+        ffmpeg: &Path,
+        input: &Input,
+        opts: ReaderOptions,
+        clock: WallClock,
+        open_timeout: Duration,
+        cancel: &AtomicBool,
+    ) -> Result<Self, Error> {
         let (url, protocol) = (input.url(), input.protocol());
         if protocol == super::Protocol::File {
             let path = Path::new(url.strip_prefix("file:").unwrap_or(url));
@@ -223,17 +251,17 @@ impl Reader {
         let socket = fed_by_us(url, protocol)
             .then(|| super::udp::bind(url))
             .transpose()?;
+        let opts = ReaderOptions {
+            decryption_key: input.decryption_key(),
+            ..opts
+        };
+        let received = through_receiver(url, protocol, opts)
+            .then(|| receiver::spawn(ffmpeg, url, protocol))
+            .transpose()?;
         let (tx, notes) = channel();
         let mut process = FfmpegProcess::spawn_with_hook(
             ffmpeg,
-            &reader_args(
-                url,
-                protocol,
-                ReaderOptions {
-                    decryption_key: input.decryption_key(),
-                    ..opts
-                },
-            ),
+            &reader_args(url, protocol, opts),
             Some(hook(tx)),
         )?;
         let stdout = process.take_stdout().ok_or_else(|| Error::Io {
@@ -242,22 +270,30 @@ impl Reader {
         })?;
         // The A/V tap: where this reader receives the bytes and stamps arrivals.
         let demux_stamps = stamps_at_demux(url, protocol, opts);
-        let (tap, tap_stdin) = if opts.av_tap && demux_stamps && socket.is_some() {
-            match Tap::spawn(ffmpeg, url) {
-                Ok((tap, stdin)) => (Some(TapState::new(Ok(tap))), Some(stdin)),
-                Err(e) => {
-                    tracing::warn!("{url}: no A/V offset: {e}");
-                    (Some(TapState::new(Err(e.to_string()))), None)
-                }
+        let (tap, feed) = match (socket, received, process.take_stdin()) {
+            (Some(socket), _, Some(stdin)) => {
+                let (tap, tap_stdin) = if opts.av_tap && demux_stamps {
+                    match Tap::spawn(ffmpeg, url) {
+                        Ok((tap, stdin)) => (Some(TapState::new(Ok(tap))), Some(stdin)),
+                        Err(e) => {
+                            tracing::warn!("{url}: no A/V offset: {e}");
+                            (Some(TapState::new(Err(e.to_string()))), None)
+                        }
+                    }
+                } else {
+                    (None, None)
+                };
+                let feed = super::udp::feed(socket, stdin, tap_stdin, url).stop;
+                (tap, Some(Feeder::Udp(feed)))
             }
-        } else {
-            (None, None)
-        };
-        let feed = match (socket, process.take_stdin()) {
-            (Some(socket), Some(stdin)) => {
-                Some(super::udp::feed(socket, stdin, tap_stdin, url).stop)
+            (None, Some(r), Some(stdin)) => {
+                receiver::pass_on(r.video, stdin);
+                (
+                    Some(TapState::new(Ok(r.tap))),
+                    Some(Feeder::Receiver(r.ender)),
+                )
             }
-            _ => None,
+            _ => (None, None),
         };
         let mut reader = Reader {
             url: url.to_owned(),
@@ -312,7 +348,21 @@ impl Reader {
                 Ok(note) => reader.take_note(note),
                 Err(RecvTimeoutError::Timeout) if !left.is_zero() => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    // ffmpeg ended without producing video: its exit says why.
+                    // ffmpeg ended without producing video: its exit (or its receiver's) says
+                    // why.
+                    if let Some(tap) = reader.tap.take().and_then(TapState::into_tap) {
+                        match receiver::why_gone(tap) {
+                            Gone::NoAudio => {
+                                let _ = reader.finish();
+                                return Err(Error::NoAudioToReceive);
+                            }
+                            Gone::Failed(e) => {
+                                let _ = reader.finish();
+                                return Err(e);
+                            }
+                            Gone::Fine => {}
+                        }
+                    }
                     reader.finish()?;
                     return Err(Error::NoVideo {
                         url: url.to_owned(),
@@ -437,7 +487,7 @@ impl Reader {
     pub fn take_av(&mut self, seq_base: u64) -> Option<LiveAv> {
         let tap = self.tap.take()?;
         if let Some(feed) = &self.stopper.feed {
-            feed.store(true, Ordering::SeqCst);
+            feed.end();
         }
         while let Ok(note) = self.notes.try_recv() {
             self.take_note(note);

@@ -6,6 +6,8 @@
 
 use std::path::Path;
 use std::process::ChildStdin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -19,8 +21,8 @@ pub fn tap_args() -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-nostats", "-copyts"]
         .map(String::from)
         .to_vec();
-    a.extend(fed_input());
-    a.extend(listen_outputs("0:v:0"));
+    a.extend(fed_input("mpegts"));
+    a.extend(listen_outputs("pipe:1", "0:v:0"));
     a
 }
 
@@ -31,10 +33,13 @@ pub type TapResult = Result<Heard, String>;
 /// The text for a stream without audio.
 pub const NO_AUDIO: &str = "no audio";
 
-/// A running tap: its audio reader and the thread reading the beeps off its stdout.
+/// A running tap (or receiver, `receiver.rs`): its audio reader and the thread reading the
+/// beeps off its PCM output.
 pub struct Tap {
     listener: Listener,
     onsets: JoinHandle<Result<Vec<f64>, crate::Error>>,
+    /// Set when the tap is given up: a thread still waiting for the PCM to connect stops.
+    quit: Arc<AtomicBool>,
 }
 
 impl Tap {
@@ -53,29 +58,48 @@ impl Tap {
                 what: "spawning the A/V tap's thread".into(),
                 source: e,
             })?;
-        Ok((Tap { listener, onsets }, stdin))
+        Ok((Tap::new(listener, onsets, Arc::default()), stdin))
+    }
+
+    /// A tap of `listener` whose beeps `onsets` reads (ended early by `quit`).
+    pub fn new(
+        listener: Listener,
+        onsets: JoinHandle<Result<Vec<f64>, crate::Error>>,
+        quit: Arc<AtomicBool>,
+    ) -> Tap {
+        Tap {
+            listener,
+            onsets,
+            quit,
+        }
     }
 
     /// What the tap heard, once its input has ended (the feed closed its stdin); killed if it
     /// has not finished within `wait`.
-    pub fn finish(mut self, wait: Duration) -> TapResult {
+    pub fn finish(self, wait: Duration) -> TapResult {
+        match self.end(wait) {
+            Ok(Some(heard)) => Ok(heard),
+            Ok(None) => Err(NO_AUDIO.into()),
+            Err(e) => Err(format!("the A/V tap failed: {e}")),
+        }
+    }
+
+    /// `finish`, its failure as the error it is (None: no audio).
+    pub fn end(mut self, wait: Duration) -> Result<Option<Heard>, crate::Error> {
         let deadline = Instant::now() + wait;
         while !self.onsets.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         if !self.onsets.is_finished() {
             self.listener.kill();
+            self.quit.store(true, Ordering::SeqCst);
         }
         let onsets = self.onsets.join().unwrap_or_else(|_| {
             Err(crate::Error::Panicked {
                 thread: "av-tap".into(),
             })
         });
-        match self.listener.finish(onsets) {
-            Ok(Some(heard)) => Ok(heard),
-            Ok(None) => Err(NO_AUDIO.into()),
-            Err(e) => Err(format!("the A/V tap failed: {e}")),
-        }
+        self.listener.finish(onsets)
     }
 }
 
@@ -105,6 +129,11 @@ impl TapState {
             frames: Vec::new(),
             packets: Vec::new(),
         }
+    }
+
+    /// The tap itself, if it started.
+    pub fn into_tap(self) -> Option<Tap> {
+        self.tap.ok()
     }
 
     pub fn note_packet(&mut self, stamp_us: i64, size: u64) {

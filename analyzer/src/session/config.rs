@@ -180,6 +180,10 @@ pub struct SessionConfig {
     /// bytes (the recorder keeps one period's), scores are handed over per period.
     #[serde(default, with = "humantime_opt")]
     pub rotate: Option<Duration>,
+    /// Measure the A/V offset of live inputs streamscope does not receive itself (RTMP, SRT,
+    /// RTSP, HLS, DASH) through a receiver ffmpeg each (`analyze --live-av`).
+    #[serde(default)]
+    pub live_av: bool,
 }
 
 /// Durations as people write them (`10s`, `1h 30m`).
@@ -288,12 +292,14 @@ mod tests {
             vmaf: None,
             hls_live_edge: Some(3),
             rotate: None,
+            live_av: true,
         };
         let text = serde_json::to_string(&config).unwrap();
         assert!(text.contains("\"duration\":\"1m 30s\""), "{text}");
         let back: SessionConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back.streams, config.streams);
         assert_eq!(back.duration, config.duration);
+        assert!(back.live_av);
         assert_eq!(back.clock, config.clock);
         let bad = text.replace("\"cdn\"", "\"c d n\"");
         assert!(serde_json::from_str::<SessionConfig>(&bad).is_err());

@@ -187,6 +187,7 @@ pub fn run(
         decryption_key: None,
         // The A/V offset is measured over the whole run (a rotated run keeps no rows).
         av_tap: config.rotate.is_none(),
+        receiver: config.live_av,
     };
     let n = config.streams.len();
     let periods = config.rotate.map(|d| metrics::Periods {
