@@ -23,7 +23,9 @@ use super::tap::{LiveAv, NO_AUDIO, Tap, TapState};
 use crate::Error;
 
 mod notes;
+mod stopper;
 use notes::{Note, hook};
+pub use stopper::Stopper;
 
 /// What a reader learnt about its input besides the frames.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,59 +83,6 @@ pub struct RawFrame {
     pub height: usize,
     /// The luma plane (width × height bytes), followed by U and V for yuv420p frames.
     pub data: FrameBuf,
-}
-
-/// Stops a reader from another thread (deadline, Ctrl-C): kills its ffmpeg, which ends the
-/// reader's stream cleanly.
-#[derive(Clone)]
-pub struct Stopper {
-    process: Arc<Mutex<Option<FfmpegProcess>>>,
-    stopped: Arc<AtomicBool>,
-    /// An input fed by us (`udp://`, or a receiver): stopping closes ffmpeg's input, so it
-    /// hands over the frames it still holds and ends by itself.
-    feed: Option<Feeder>,
-    /// When `stop` was called (µs UTC on the reader's clock; 0: not yet).
-    stopped_at_us: Arc<std::sync::atomic::AtomicI64>,
-    clock: WallClock,
-}
-
-/// How long an ffmpeg whose input was closed has to end by itself before it is killed.
-const END_GRACE: Duration = Duration::from_secs(3);
-
-impl Stopper {
-    pub fn stop(&self) {
-        if self.stopped.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        self.stopped_at_us
-            .store(self.clock.now_us(), Ordering::SeqCst);
-        match &self.feed {
-            Some(feed) => {
-                feed.end();
-                let process = self.process.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(END_GRACE);
-                    if let Ok(mut p) = process.lock()
-                        && let Some(p) = p.as_mut()
-                    {
-                        p.kill();
-                    }
-                });
-            }
-            None => self.kill(),
-        }
-    }
-
-    fn kill(&self) {
-        if let Some(feed) = &self.feed {
-            feed.end();
-        }
-        if let Ok(mut p) = self.process.lock()
-            && let Some(p) = p.as_mut()
-        {
-            p.kill();
-        }
-    }
 }
 
 pub struct Reader {
