@@ -110,6 +110,14 @@ fn rtmp_and_its_hls_have_their_av_offset_measured_live_at_the_plain_readers_late
         eprintln!("{name} A/V offset {}", st["av"]);
     }
     assert!(stream(&p, "live1")["av_error"].is_string(), "plain: {p}");
+    // The rate the streams declare, not ffmpeg's average over arrival stamps.
+    for st in [
+        stream(&s, "live1"),
+        stream(&s, "live2"),
+        stream(&p, "live1"),
+    ] {
+        assert_eq!(st["fps_nominal"], 30.0, "{st}");
+    }
     // Through the receiver the frames are stamped as the plain reader stamps them: the same
     // frames' latencies differ by a process hop, and the first frames were not held in the
     // receiver's probe (they would come late, in a burst).

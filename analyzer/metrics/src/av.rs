@@ -148,6 +148,39 @@ impl AvPoint {
     }
 }
 
+/// The frame rate of (frame number, time µs) pairs (PTS, or capture times), snapped to the
+/// common rate it stands for (within 0.05%: 30 and 29.97 are 0.1% apart); 0 when they cannot
+/// tell. Taken over the longest stretch, in time order, whose frame numbers never go back (a
+/// source that restarted numbers its frames from 0 again), from its first frame to its last:
+/// a coarse time base (FLV's milliseconds) averages out over the span.
+pub fn frame_rate(frames: &[(u64, i64)]) -> f64 {
+    let mut by_time = frames.to_vec();
+    by_time.sort_by_key(|&(n, t)| (t, n));
+    let (mut best, mut start) = ((0u64, 0i64), 0);
+    for i in 0..by_time.len() {
+        let restarted = i + 1 == by_time.len() || by_time[i + 1].0 < by_time[i].0;
+        if restarted {
+            let (first, last) = (by_time[start], by_time[i]);
+            let span = (last.0 - first.0, last.1 - first.1);
+            if span.0 > best.0 && span.1 > 0 {
+                best = span;
+            }
+            start = i + 1;
+        }
+    }
+    if best.0 == 0 {
+        return 0.0;
+    }
+    let fps = best.0 as f64 * 1e6 / best.1 as f64;
+    [24.0, 25.0, 30.0, 48.0, 50.0, 60.0]
+        .into_iter()
+        .flat_map(|r| [r, r * 1000.0 / 1001.0])
+        .map(|r| (r, (fps / r - 1.0).abs()))
+        .filter(|&(_, d)| d < 5e-4)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(fps, |(r, _)| r)
+}
+
 /// A beep more than this far from its frame is not its beep.
 pub const PAIR_WINDOW_US: f64 = 500_000.0;
 
@@ -290,6 +323,30 @@ pub fn align_sizes(a: &[u64], b: &[u64]) -> Option<isize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_rate_is_told_by_frame_numbers_and_pts() {
+        assert_eq!(
+            frame_rate(&[(10, 1_000_000), (40, 2_000_000), (25, 1_500_000)]),
+            30.0
+        );
+        assert_eq!(frame_rate(&[(0, 0), (30, 1_001_000)]), 30_000.0 / 1_001.0);
+        assert!((frame_rate(&[(0, 0), (10, 1_000_000)]) - 10.0).abs() < 1e-9);
+        assert_eq!(frame_rate(&[(3, 5)]), 0.0);
+        // A source that restarted: the longer of its two runs tells the rate (first to last
+        // over all of them would say 900 frames in 10 s).
+        let restarted: Vec<(u64, i64)> = (0..300)
+            .map(|n| (n, n as i64 * 100_000 / 3))
+            .chain((0..900).map(|n| (n, 20_000_000 + n as i64 * 100_000 / 3)))
+            .collect();
+        assert_eq!(frame_rate(&restarted), 30.0);
+        // FLV's millisecond PTS: 33, 33, 34 ms apart.
+        let ms: Vec<(u64, i64)> = (0..90)
+            .map(|n| (n, (n as i64 * 1000 / 30) * 1000))
+            .collect();
+        assert_eq!(frame_rate(&ms), 30.0);
+        assert_eq!(frame_rate(&[]), 0.0);
+    }
 
     /// The signal's beeps: 0.5 × sin(2π·1000·t) for 100 ms from each `starts` (seconds), at
     /// 48 kHz, `len` seconds long.

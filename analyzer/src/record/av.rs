@@ -3,7 +3,7 @@
 //! receiver (`ingest::receiver`: other live inputs with `--live-av`),
 //! paired with the video frames the session measured (their PTS).
 
-use metrics::av::{AvPoint, AvSummary, pair, summarize};
+use metrics::av::{AvPoint, AvSummary, frame_rate, pair, summarize};
 use report::StreamSummary;
 use report::av::AvRecord;
 
@@ -32,25 +32,6 @@ fn exact_fps(fps: f32) -> f64 {
         .map(|n| n * 1000.0 / 1001.0)
         .find(|ntsc| (f - ntsc).abs() < 0.01)
         .unwrap_or(f)
-}
-
-/// The frame rate of (frame number, PTS µs) pairs, from the first and the last, snapped to
-/// the common rate it stands for (within 0.05%: 30 and 29.97 are 0.1% apart); 0 when they cannot tell.
-fn fps_of(frames: &[(u64, i64)]) -> f64 {
-    let (Some(first), Some(last)) = (frames.iter().min(), frames.iter().max()) else {
-        return 0.0;
-    };
-    if last.0 == first.0 || last.1 <= first.1 {
-        return 0.0;
-    }
-    let fps = (last.0 - first.0) as f64 * 1e6 / (last.1 - first.1) as f64;
-    [24.0, 25.0, 30.0, 48.0, 50.0, 60.0]
-        .into_iter()
-        .flat_map(|r| [r, r * 1000.0 / 1001.0])
-        .map(|r| (r, (fps / r - 1.0).abs()))
-        .filter(|&(_, d)| d < 5e-4)
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(fps, |(r, _)| r)
 }
 
 /// Measure every stream's A/V offset (one ffmpeg per file input, after the session).
@@ -150,7 +131,7 @@ fn live(rows: &[FrameRow], readers: &[LiveAv], fps: f64) -> StreamAv {
         // estimated from its arrival stamps (measured: 30.17 for a 30 fps RTMP stream read
         // through a receiver, which put its beeps 22–34 ms off), or missing when it started
         // before the video's parameters were known.
-        let fps = match fps_of(&frames) {
+        let fps = match frame_rate(&frames) {
             f if f > 0.0 => f,
             _ => fps,
         };
@@ -174,19 +155,6 @@ pub fn apply(measured: &[StreamAv], streams: &mut [StreamSummary]) -> Vec<AvReco
 #[cfg(test)]
 mod tests {
     use super::exact_fps;
-
-    #[test]
-    fn a_frame_rate_is_told_by_frame_numbers_and_pts() {
-        use super::fps_of;
-        assert_eq!(
-            fps_of(&[(10, 1_000_000), (40, 2_000_000), (25, 1_500_000)]),
-            30.0
-        );
-        assert_eq!(fps_of(&[(0, 0), (30, 1_001_000)]), 30_000.0 / 1_001.0);
-        assert!((fps_of(&[(0, 0), (10, 1_000_000)]) - 10.0).abs() < 1e-9);
-        assert_eq!(fps_of(&[(3, 5)]), 0.0);
-        assert_eq!(fps_of(&[]), 0.0);
-    }
 
     #[test]
     fn ntsc_rates_are_snapped_to_their_exact_value() {

@@ -188,6 +188,24 @@ fn quality_cells(s: &StreamResult, rows: &[FrameRow], vmaf: Option<&VmafRun>) ->
     }
 }
 
+/// The frame rate a stream declares. A live input read in real time is stamped on arrival,
+/// and ffmpeg's rate is then an estimate from arrival stamps (29.83 `fps`, 33 `tbr` for a
+/// 30 fps RTMP stream, measured): its timecodes' capture times tell the rate it was made at.
+fn nominal_fps(s: &StreamResult, rows: &[FrameRow], clock: ClockMode) -> Option<f32> {
+    let declared = s.info.as_ref().map(|i| i.fps).filter(|f| *f > 0.0);
+    if !measures_bitrate(s, clock) {
+        return declared;
+    }
+    let captured: Vec<(u64, i64)> = rows
+        .iter()
+        .filter_map(|r| r.arrival.timecode)
+        .filter_map(|t| Some((t.frame, i64::try_from(t.capture_us).ok()?)))
+        .collect();
+    Some(metrics::av::frame_rate(&captured) as f32)
+        .filter(|f| *f > 0.0)
+        .or(declared)
+}
+
 /// Whether a stream's received bytes are a delivery's bitrate: live inputs in real time.
 fn measures_bitrate(s: &StreamResult, clock: ClockMode) -> bool {
     clock == ClockMode::Realtime && s.spec.input.protocol().is_live()
@@ -285,7 +303,7 @@ fn stream_summary(
         codec: info.map(|i| i.codec.clone()),
         width: info.map(|i| i.width),
         height: info.map(|i| i.height),
-        fps_nominal: info.map(|i| i.fps).filter(|f| *f > 0.0),
+        fps_nominal: nominal_fps(s, rows, clock),
         bitrate_kbps: info.and_then(|i| i.bitrate_kbps),
         bitrate: bitrate(s, clock),
         // On the replay clock there is no moment the analysis started to count from; a
