@@ -298,8 +298,13 @@ impl Reader {
                 Err(RecvTimeoutError::Timeout) if !left.is_zero() => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     // ffmpeg ended without producing video: its exit (or its receiver's) says
-                    // why.
-                    if let Some(tap) = reader.tap.take().and_then(TapState::into_tap) {
+                    // why. (A `udp://` tap is only a listener: the reader's exit says why.)
+                    let received = matches!(reader.stopper.feed, Some(Feeder::Receiver(_)));
+                    if let Some(tap) = reader
+                        .tap
+                        .take_if(|_| received)
+                        .and_then(TapState::into_tap)
+                    {
                         match receiver::why_gone(tap) {
                             Gone::NoAudio => {
                                 let _ = reader.finish();
