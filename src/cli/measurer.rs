@@ -57,7 +57,7 @@ impl Analyzer {
             vmaf,
             hls_live_edge: None,
             rotate: None,
-            live_av: false,
+            live_av: job.live_av,
         })
     }
 }

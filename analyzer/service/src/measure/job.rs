@@ -214,6 +214,7 @@ async fn run(ctx: &Ctx, id: &str, m: &Measurement) -> Result<Outcome, String> {
             .collect(),
         control: m.request.control.clone(),
         vmaf: m.request.scores_quality(),
+        live_av: m.request.live_av,
         command: super::command_line(&m.request, duration, reference_file.as_deref()),
         reference: reference_file,
         duration,

@@ -64,6 +64,8 @@ pub struct Job {
     /// The VMAF reference file, when not the control.
     pub reference: Option<PathBuf>,
     pub vmaf: bool,
+    /// `analyze --live-av`.
+    pub live_av: bool,
     pub duration: Duration,
     pub fail_if: Vec<report::thresholds::Check>,
     /// The equivalent `streamscope analyze …` line, recorded in `summary.json`.
@@ -115,6 +117,9 @@ pub fn command_line(r: &Request, duration: Duration, reference: Option<&Path>) -
     } else if r.vmaf {
         args.push("--vmaf".into());
     }
+    if r.live_av {
+        args.push("--live-av".into());
+    }
     args.extend([
         "--duration".into(),
         humantime::format_duration(duration).to_string(),
@@ -141,5 +146,17 @@ mod tests {
             "streamscope analyze --live 'a=http://h/x.m3u8?t=1&u=2' --control udp://h:1 \
              --vmaf --duration '1m 30s' --fail-if 'dropped>0'"
         );
+        let av: Request = serde_json::from_str(
+            r#"{"live":[{"name":"a","url":"rtmp://h/live/a"}],"duration":5,"live_av":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            command_line(&av, Duration::from_secs(5), None),
+            "streamscope analyze --live a=rtmp://h/live/a --live-av --duration 5s"
+        );
+        // Stored requests from before the field read as without it, and it is not written
+        // when off.
+        assert!(!r.live_av);
+        assert!(!serde_json::to_string(&r).unwrap().contains("live_av"));
     }
 }

@@ -65,6 +65,9 @@ pub struct Request {
     pub duration: Span,
     #[serde(default)]
     pub vmaf: bool,
+    /// The A/V offset of RTMP, SRT, RTSP, HLS and DASH inputs too (`analyze --live-av`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live_av: bool,
     /// `--fail-if` checks, e.g. `"latency.p95>2s,dropped>0"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_if: Option<String>,
