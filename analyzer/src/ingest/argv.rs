@@ -145,7 +145,14 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
     ]));
     // The video packets as received (stream copy), one line each on stderr: their sizes are
     // the stream's bitrate, their timestamps when they came.
-    a.extend(strs(&[
+    a.extend(copy_video("framecrc", "pipe:2"));
+    a
+}
+
+/// An output of the first video stream's packets as received (stream copy), each flushed as it
+/// comes, in `format` to `to`.
+pub fn copy_video(format: &str, to: &str) -> Vec<String> {
+    strs(&[
         "-map",
         "0:v:0",
         "-c",
@@ -153,10 +160,9 @@ pub fn reader_args(url: &str, protocol: Protocol, opts: ReaderOptions) -> Vec<St
         "-flush_packets",
         "1",
         "-f",
-        "framecrc",
-        "pipe:2",
-    ]));
-    a
+        format,
+        to,
+    ])
 }
 
 /// A live reader's probe: short, without `-fflags nobuffer` (nobuffer discards every packet read

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::argv::{live_probe, network_options};
+use super::argv::{copy_video, live_probe, network_options};
 use super::audio::{Ender, Listener, listen_outputs, read_onsets};
 use super::input::Protocol;
 use super::tap::Tap;
@@ -37,24 +37,8 @@ pub fn receiver_args(url: &str, protocol: Protocol, pcm: SocketAddr) -> Vec<Stri
     .to_vec();
     a.extend(live_probe(protocol));
     a.extend(network_options(protocol));
-    a.extend(
-        [
-            "-protocol_whitelist",
-            protocol.whitelist(),
-            "-i",
-            url,
-            "-map",
-            "0:v:0",
-            "-c",
-            "copy",
-            "-flush_packets",
-            "1",
-            "-f",
-            "nut",
-            "pipe:1",
-        ]
-        .map(String::from),
-    );
+    a.extend(["-protocol_whitelist", protocol.whitelist(), "-i", url].map(String::from));
+    a.extend(copy_video("nut", "pipe:1"));
     a.extend(listen_outputs(&format!("tcp://{pcm}"), "0:v:0"));
     a
 }
