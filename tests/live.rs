@@ -4,21 +4,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::nginx::{Nginx, Running, nginx, nginx_on, spawn};
+use common::nginx::{Running, nginx_on, serial, spawn, start_analyze, with_nginx};
 use common::*;
 use serde_json::Value;
 
 const UDP_IN: &str = "fifo_size=100000&overrun_nonfatal=1";
-
-/// These tests measure time on a 2-core machine: one at a time, so they do not skew each other.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// `streamscope publish` of a small stream for `secs`, in the background.
 fn publisher(to: &[String], secs: u32) -> Running {
@@ -42,29 +35,6 @@ fn p50(s: &Value, stream_name: &str, key: &str) -> f64 {
     stream(s, stream_name)[key]["p50"]
         .as_f64()
         .unwrap_or_else(|| panic!("{stream_name}.{key}: {s}"))
-}
-
-/// The serial lock, a temp folder and nginx in it; None when ffmpeg or nginx is missing
-/// (outside CI, where `require` fails the test instead).
-fn with_nginx() -> Option<(std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Nginx)> {
-    let serial = serial();
-    if !require("ffmpeg") || !require("nginx") {
-        return None;
-    }
-    let dir = tmp();
-    let n = nginx(dir.path());
-    Some((serial, dir, n))
-}
-
-/// `streamscope analyze --out OUT ARGS…`, started in the background.
-fn start_analyze(out: &Path, args: &[&str]) -> Child {
-    bin()
-        .args(["analyze", "--out", path_str(out)])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 #[test]

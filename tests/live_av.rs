@@ -6,19 +6,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::nginx::{Running, nginx, spawn};
+use common::nginx::{Running, serial, spawn, start_analyze, with_nginx};
 use common::*;
 use serde_json::Value;
-
-/// Timing is measured here: one test at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// `streamscope publish` (with its beeps unless `silent`) of a small stream for `secs`.
 fn publisher(to: &str, secs: u32, silent: bool) -> Running {
@@ -31,17 +24,6 @@ fn publisher(to: &str, secs: u32, silent: bool) -> Running {
     spawn(&mut c)
 }
 
-/// `streamscope analyze --out OUT ARGS…`, in the background.
-fn start_analyze(out: &Path, args: &[&str]) -> Child {
-    bin()
-        .args(["analyze", "--out", path_str(out)])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn finished(child: Child, out: &Path) -> Value {
     let r = wait_with_timeout(child, Duration::from_secs(60));
     assert!(r.status.success(), "{}", r.stderr);
@@ -50,12 +32,11 @@ fn finished(child: Child, out: &Path) -> Value {
 
 /// Frame number → latency (ms) of a stream's rows.
 fn latencies(out: &Path, name: &str) -> std::collections::BTreeMap<u64, f64> {
-    let text = std::fs::read_to_string(out.join("frames.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f[0] == name && !f[4].is_empty())
-        .map(|f| (f[1].parse().unwrap(), f[4].parse().unwrap()))
+    report::frames::read(&out.join("frames.csv"))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.stream == name)
+        .filter_map(|r| Some((r.frame?, r.latency_us? as f64 / 1000.0)))
         .collect()
 }
 
@@ -74,12 +55,9 @@ fn assert_in_sync(st: &Value, limit_ms: f64) {
 
 #[test]
 fn rtmp_and_its_hls_have_their_av_offset_measured_live_at_the_plain_readers_latency() {
-    let _serial = serial();
-    if !require("ffmpeg") || !require("nginx") {
+    let Some((_serial, dir, n)) = with_nginx() else {
         return;
-    }
-    let dir = tmp();
-    let n = nginx(dir.path());
+    };
     let rtmp = format!("rtmp://127.0.0.1:{}/live/av", n.rtmp);
     let hls = format!("http://127.0.0.1:{}/hls/av.m3u8", n.http);
     let _p = publisher(&rtmp, 16, false);
@@ -173,12 +151,9 @@ fn srt_audio_is_measured_live() {
 
 #[test]
 fn a_stream_without_audio_is_read_without_it_and_says_so() {
-    let _serial = serial();
-    if !require("ffmpeg") || !require("nginx") {
+    let Some((_serial, dir, n)) = with_nginx() else {
         return;
-    }
-    let dir = tmp();
-    let n = nginx(dir.path());
+    };
     let rtmp = format!("rtmp://127.0.0.1:{}/live/quiet", n.rtmp);
     let _p = publisher(&rtmp, 10, true);
     std::thread::sleep(Duration::from_millis(500));
@@ -229,12 +204,9 @@ fn a_server_that_is_not_there_is_one_sentence_naming_the_receiver() {
 
 #[test]
 fn dash_audio_is_measured_live() {
-    let _serial = serial();
-    if !require("ffmpeg") || !require("nginx") {
+    let Some((_serial, dir, n)) = with_nginx() else {
         return;
-    }
-    let dir = tmp();
-    let n = nginx(dir.path());
+    };
     let clip = dir.path().join("c.mp4");
     streamscope_ok(&[
         "generate",

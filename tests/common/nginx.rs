@@ -1,11 +1,12 @@
-//! nginx with the RTMP module (RTMP in, HLS out) started by a test on free ports in a temp
-//! folder, and children killed when the test ends.
+//! What the live tests share: nginx with the RTMP module (RTMP in, HLS out) started on free
+//! ports in a temp folder, children killed when the test ends, one timing test at a time, and
+//! `analyze` started in the background.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{free_port, path_str};
+use super::{bin, free_port, path_str, require, tmp};
 
 /// A child process killed when the test ends, whatever happens.
 pub struct Running(pub Child);
@@ -68,4 +69,34 @@ pub fn nginx_on(dir: &Path, rtmp: u16, http: u16) -> Nginx {
         http,
         _process: process,
     }
+}
+
+/// These tests measure time on a 2-core machine: one at a time, so they do not skew each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The serial lock, a temp folder and nginx in it; None when ffmpeg or nginx is missing
+/// (outside CI, where `require` fails the test instead).
+pub fn with_nginx() -> Option<(std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Nginx)> {
+    let serial = serial();
+    if !require("ffmpeg") || !require("nginx") {
+        return None;
+    }
+    let dir = tmp();
+    let n = nginx(dir.path());
+    Some((serial, dir, n))
+}
+
+/// `streamscope analyze --out OUT ARGS…`, started in the background.
+pub fn start_analyze(out: &Path, args: &[&str]) -> Child {
+    bin()
+        .args(["analyze", "--out", path_str(out)])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
