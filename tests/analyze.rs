@@ -355,49 +355,7 @@ fn a_mid_stream_resolution_change_is_an_event_and_reading_goes_on() {
         return;
     }
     let dir = tmp();
-    let hd = dir.path().join("hd.mp4");
-    streamscope_ok(&[
-        "generate",
-        "--out",
-        path_str(&hd),
-        "--duration",
-        "2s",
-        "--size",
-        "1280x720",
-        "--no-audio",
-        "--start-time",
-        START,
-        "--preset",
-        "ultrafast",
-        "--gop",
-        "1s",
-    ]);
-    // Second 1 at 1280x720, second 2 as a 640x360 rendition, one MPEG-TS stream (as an ABR
-    // player switching down would deliver).
-    let first = dir.path().join("a.ts");
-    let second = dir.path().join("b.ts");
-    let encode = ["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"];
-    run_ok(
-        ffmpeg_cmd()
-            .arg("-i")
-            .arg(&hd)
-            .args(["-t", "1"])
-            .args(encode)
-            .arg(&first),
-    );
-    run_ok(
-        ffmpeg_cmd()
-            .args(["-ss", "1", "-i"])
-            .arg(&hd)
-            .args(["-vf", "scale=640:360", "-output_ts_offset", "1"])
-            .args(encode)
-            .arg(&second),
-    );
-    let joined = dir.path().join("switch.ts");
-    let mut bytes = std::fs::read(&first).unwrap();
-    bytes.extend(std::fs::read(&second).unwrap());
-    std::fs::write(&joined, bytes).unwrap();
-
+    let joined = resolution_switch(dir.path(), START);
     let (r, s) = analyze(dir.path(), &pts_args(&joined, START));
     assert!(r.status.success(), "{}", r.stderr);
     let live = stream(&s, "live1");

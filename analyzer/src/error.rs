@@ -43,6 +43,14 @@ pub enum Error {
         "no streamscope timecode found in the first {secs} s of {url} — was it made with `streamscope generate`/`publish`?"
     )]
     NoTimecode { url: String, secs: u64 },
+    #[error(
+        "no streamscope timecode found in the {corner} corner (--code-window) of {url} in the first {secs} s — the code is elsewhere or larger than `generate`'s default placement: run without --code-window, or name its corner"
+    )]
+    NoTimecodeInWindow {
+        url: String,
+        secs: u64,
+        corner: generator::Corner,
+    },
     #[error("{0}")]
     StreamName(String),
     #[error(transparent)]

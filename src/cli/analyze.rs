@@ -113,6 +113,13 @@ pub struct Args {
     /// more ffmpeg per input; the frames of its ~100 ms probe are stamped when it hands them on.
     #[arg(long)]
     live_av: bool,
+    /// The code sits in this corner (top-left, top-right, bottom-left, bottom-right), where
+    /// `generate` puts it by default (top-right, a third of the height): ffmpeg hands over only
+    /// that corner (a square of 0.12 × width + 0.4 × height) and a small picture for change
+    /// detection instead of the whole picture — less CPU per stream when monitoring many.
+    /// Not with VMAF/PSNR/SSIM, which read whole pictures.
+    #[arg(long, value_name = "CORNER")]
+    code_window: Option<generator::Corner>,
     /// CENC content key (32 hex digits) of the --live streams, for encrypted MP4 outputs
     /// (ffmpeg's -decryption_key); the control and --reference are read in the clear. The key
     /// is never logged or written to the run folder.
@@ -147,6 +154,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    if args.code_window.is_some() && (args.vmaf || args.reference.is_some()) {
+        return Ok(super::usage(
+            &"--code-window hands over only the code's corner, and VMAF/PSNR/SSIM score whole pictures: leave one of them out",
+        ));
+    }
     if args.clock == Clock::Pts && (!args.ntp.is_empty() || args.publisher_sync.is_some()) {
         return Ok(super::usage(
             &"--ntp and --publisher-sync correct clock reads; with --clock pts arrivals come from the stream's PTS, not a clock: leave them out",
@@ -174,6 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hls_live_edge: args.hls_live_edge,
         rotate: args.rotate,
         live_av: args.live_av,
+        code_window: args.code_window,
     };
     let handles = Handles {
         stop: super::interrupt_flag()?,

@@ -104,6 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         hls_live_edge: None,
         rotate: None,
         live_av: false,
+        code_window: None,
     };
     let opts = RecordOptions {
         out: out.clone(),

@@ -286,6 +286,52 @@ pub fn generated_clip(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     out
 }
 
+/// A 2 s MPEG-TS stream starting at `start`: second 1 at 1280x720, second 2 as a 640x360
+/// rendition (as an ABR player switching down would deliver), in `dir/switch.ts`.
+pub fn resolution_switch(dir: &Path, start: &str) -> PathBuf {
+    let hd = dir.join("hd.mp4");
+    streamscope_ok(&[
+        "generate",
+        "--out",
+        path_str(&hd),
+        "--duration",
+        "2s",
+        "--size",
+        "1280x720",
+        "--no-audio",
+        "--start-time",
+        start,
+        "--preset",
+        "ultrafast",
+        "--gop",
+        "1s",
+    ]);
+    let first = dir.join("a.ts");
+    let second = dir.join("b.ts");
+    let encode = ["-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts"];
+    run_ok(
+        ffmpeg_cmd()
+            .arg("-i")
+            .arg(&hd)
+            .args(["-t", "1"])
+            .args(encode)
+            .arg(&first),
+    );
+    run_ok(
+        ffmpeg_cmd()
+            .args(["-ss", "1", "-i"])
+            .arg(&hd)
+            .args(["-vf", "scale=640:360", "-output_ts_offset", "1"])
+            .args(encode)
+            .arg(&second),
+    );
+    let joined = dir.join("switch.ts");
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes.extend(std::fs::read(&second).unwrap());
+    std::fs::write(&joined, bytes).unwrap();
+    joined
+}
+
 /// The summary entry of stream `name`.
 pub fn stream<'a>(summary: &'a Value, name: &str) -> &'a Value {
     summary["streams"]

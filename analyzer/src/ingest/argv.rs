@@ -23,6 +23,9 @@ pub struct ReaderOptions {
     /// With `av_tap`: other live inputs stamped at the demuxer (RTMP, SRT, RTSP, HLS, DASH)
     /// are read through a receiver ffmpeg that hears their audio (`ingest::receiver`).
     pub receiver: bool,
+    /// `--code-window`: only the code's corner and a small picture come out of ffmpeg (for
+    /// readers whose pictures no quality metric reads; ignored with `yuv420`).
+    pub code_window: Option<generator::Corner>,
 }
 
 /// Whether a reader's frames are stamped with the time ffmpeg's demuxer received their packet
@@ -65,6 +68,9 @@ pub fn reader_filters(opts: ReaderOptions) -> String {
     } else {
         ",format=yuv420p,extractplanes=y"
     });
+    if let Some(window) = opts.code_window.filter(|_| !opts.yuv420) {
+        f.push_str(&super::window::filters(window));
+    }
     f
 }
 
@@ -647,6 +653,25 @@ mod tests {
         assert_eq!(
             reader_filters(vmaf),
             "showinfo=checksum=0,scale=1280:720:flags=bicubic,format=yuv420p"
+        );
+        let window = ReaderOptions {
+            code_window: Some(generator::Corner::BottomLeft),
+            ..ReaderOptions::default()
+        };
+        assert_eq!(
+            reader_filters(window),
+            format!(
+                "showinfo=checksum=0,format=yuv420p,extractplanes=y{}",
+                super::super::window::filters(generator::Corner::BottomLeft)
+            )
+        );
+        // Whole frames for a quality metric: no window.
+        assert_eq!(
+            reader_filters(ReaderOptions {
+                yuv420: true,
+                ..window
+            }),
+            "showinfo=checksum=0,format=yuv420p"
         );
     }
 

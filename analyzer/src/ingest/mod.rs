@@ -9,6 +9,7 @@ pub mod reader;
 pub mod receiver;
 pub mod tap;
 pub mod udp;
+pub mod window;
 
 pub use argv::ReaderOptions;
 pub use input::{ContentKey, Input, Protocol};

@@ -23,8 +23,11 @@ use super::tap::{LiveAv, NO_AUDIO, Tap, TapState};
 use crate::Error;
 
 mod notes;
+mod presentation;
 mod stopper;
+
 use notes::{Note, hook};
+pub use presentation::presentation;
 pub use stopper::Stopper;
 
 /// What a reader learnt about its input besides the frames.
@@ -79,6 +82,10 @@ pub struct RawFrame {
     pub pts_us: Option<i64>,
     /// The frame's size as decoded, before ffmpeg scales it to the stream's first size.
     pub source_size: Option<(u32, u32)>,
+    /// `--code-window` readers: how far the whole picture moved since the previous frame
+    /// (mean absolute luma difference, levels), measured by ffmpeg; None for other readers and
+    /// for the first frame of each ffmpeg filter graph (nothing to compare with).
+    pub moved: Option<f64>,
     pub width: usize,
     pub height: usize,
     /// The luma plane (width × height bytes), followed by U and V for yuv420p frames.
@@ -105,6 +112,9 @@ pub struct Reader {
     with_pts: bool,
     /// Frames described by showinfo: (index in the stream, PTS µs, size).
     pending: VecDeque<(u64, Option<i64>, (u32, u32))>,
+    /// `--code-window`: frames' movement by `scdet` (index in the stream, levels).
+    changes: VecDeque<(u64, Option<f64>)>,
+    windowed: bool,
     /// showinfo's frame numbers restart when ffmpeg rebuilds the filter graph: the index of
     /// its frame 0 in the stream.
     graph_base: u64,
@@ -265,6 +275,8 @@ impl Reader {
             container: None,
             with_pts: opts.with_pts,
             pending: VecDeque::new(),
+            changes: VecDeque::new(),
+            windowed: opts.code_window.is_some() && !opts.yuv420,
             graph_base: 0,
             noted_frames: 0,
             // Replays need every PTS; live arrival is already stamped, so wait less.
@@ -396,6 +408,11 @@ impl Reader {
         let seq = self.seq;
         self.seq += 1;
         let (mut pts_us, source_size) = self.note_of(seq);
+        let moved = if self.windowed {
+            self.change_of(seq)
+        } else {
+            None
+        };
         let arrival_us = if self.demux_stamps {
             if let (Some(tap), Some(stamp)) = (&mut self.tap, pts_us) {
                 tap.note_frame(seq, stamp);
@@ -421,6 +438,7 @@ impl Reader {
             arrival_us,
             pts_us,
             source_size,
+            moved,
             width: self.width,
             height: self.height,
             data: luma,
@@ -462,29 +480,6 @@ impl Reader {
             Ok(()) => Ok(()),
         }
     }
-}
-
-/// What the HLS playlist or DASH manifest `input` names says (ended, has segments): fetched
-/// through ffmpeg, at most 4 MiB, within 10 s. None when it could not be fetched.
-pub fn presentation(ffmpeg: &Path, input: &Input) -> Option<super::argv::Presentation> {
-    let mut process = FfmpegProcess::spawn(
-        ffmpeg,
-        &super::argv::fetch_args(input.url(), input.protocol()),
-    )
-    .ok()?;
-    let stdout = process.take_stdout()?;
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = stdout.take(4 << 20).read_to_end(&mut text);
-        let _ = tx.send(text);
-    });
-    let text = rx.recv_timeout(Duration::from_secs(10)).ok();
-    if text.is_none() {
-        process.kill();
-    }
-    process.finish().ok()?;
-    Some(super::argv::presentation(&String::from_utf8_lossy(&text?)))
 }
 
 /// A live frame's arrival: the demuxer's stamp when there is one, never later than the moment

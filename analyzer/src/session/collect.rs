@@ -166,7 +166,7 @@ pub(super) fn collect(
                     && arrival.arrival_us - first >= config.timecode_timeout.as_micros() as i64
                 {
                     if s.error.is_none() {
-                        s.error = Some(no_timecode(s.spec.input.url(), config.timecode_timeout));
+                        s.error = Some(no_timecode(s.spec.input.url(), config));
                         if let Some(st) = &c.stopper {
                             st.stop();
                         }
@@ -218,7 +218,7 @@ pub(super) fn collect(
                     s.error.get_or_insert(e);
                 } else if s.error.is_some() || c.has_code {
                 } else if c.first_arrival_us.is_some() {
-                    s.error = Some(no_timecode(s.spec.input.url(), config.timecode_timeout));
+                    s.error = Some(no_timecode(s.spec.input.url(), config));
                 } else if !result.interrupted {
                     // Still opening when the run ended: say that, not "no timecode".
                     s.error = Some(Error::NoVideoInRun {
@@ -292,9 +292,12 @@ fn keep_received(s: &mut super::StreamResult, received: crate::ingest::Received,
     }
 }
 
-fn no_timecode(url: &str, timeout: Duration) -> Error {
-    Error::NoTimecode {
-        url: url.to_owned(),
-        secs: timeout.as_secs(),
+fn no_timecode(url: &str, config: &SessionConfig) -> Error {
+    let secs = config.timecode_timeout.as_secs();
+    let url = url.to_owned();
+    // Readers with a quality metric read whole pictures: the window was not used.
+    match config.code_window.filter(|_| config.vmaf.is_none()) {
+        Some(corner) => Error::NoTimecodeInWindow { url, secs, corner },
+        None => Error::NoTimecode { url, secs },
     }
 }

@@ -184,6 +184,10 @@ pub struct SessionConfig {
     /// RTSP, HLS, DASH) through a receiver ffmpeg each (`analyze --live-av`).
     #[serde(default)]
     pub live_av: bool,
+    /// `analyze --code-window CORNER`: readers whose pictures no quality metric reads ask
+    /// ffmpeg only for that corner and a small picture (`ingest::window`).
+    #[serde(default)]
+    pub code_window: Option<generator::Corner>,
 }
 
 /// Durations as people write them (`10s`, `1h 30m`).
@@ -293,6 +297,7 @@ mod tests {
             hls_live_edge: Some(3),
             rotate: None,
             live_av: true,
+            code_window: Some(generator::Corner::BottomRight),
         };
         let text = serde_json::to_string(&config).unwrap();
         assert!(text.contains("\"duration\":\"1m 30s\""), "{text}");
@@ -300,6 +305,8 @@ mod tests {
         assert_eq!(back.streams, config.streams);
         assert_eq!(back.duration, config.duration);
         assert!(back.live_av);
+        assert_eq!(back.code_window, config.code_window);
+        assert!(text.contains("\"code_window\":\"bottom-right\""), "{text}");
         assert_eq!(back.clock, config.clock);
         let bad = text.replace("\"cdn\"", "\"c d n\"");
         assert!(serde_json::from_str::<SessionConfig>(&bad).is_err());

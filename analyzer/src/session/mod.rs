@@ -188,6 +188,7 @@ pub fn run(
         // The A/V offset is measured over the whole run (a rotated run keeps no rows).
         av_tap: config.rotate.is_none(),
         receiver: config.live_av,
+        code_window: config.code_window,
     };
     let n = config.streams.len();
     let periods = config.rotate.map(|d| metrics::Periods {

@@ -12,7 +12,7 @@ use crate::ingest::{
     FrameBuf, FramePool, Input, Protocol, RawFrame, Reader, ReaderOptions, Received, Stopper,
     WallClock, reader,
 };
-use crate::qr::{GrayFrame, QrTracker, picture_changed};
+use crate::qr::{GrayFrame, PICTURE_CHANGE_LEVELS, QrTracker, picture_changed};
 use crate::quality::live::{LiveFeeder, ReferenceInfo, SharedReference};
 use metrics::{FrameArrival, Transport};
 
@@ -122,11 +122,12 @@ fn read_stream(
     };
     let (work_tx, work_rx) = mpsc::sync_channel(QUEUE_FRAMES);
     let (dtx, clock_mode, wechat) = (tx.clone(), config.clock, config.wechat);
+    let windowed = opts.code_window.is_some() && !opts.yuv420;
     let decoder = std::thread::Builder::new()
         .name(format!("decode-{stream}"))
         .spawn(move || {
             let tracker = QrTracker::new(wechat);
-            decode_stream(stream, clock_mode, tracker, hook, &work_rx, &dtx);
+            decode_stream(stream, windowed, clock_mode, tracker, hook, &work_rx, &dtx);
         })
         .expect("spawning a decoder thread");
     let mut seq_base = 0;
@@ -346,6 +347,7 @@ fn pump(
 /// hand whole frames to quality scoring.
 fn decode_stream(
     stream: usize,
+    windowed: bool,
     clock: ClockMode,
     mut tracker: QrTracker,
     mut hook: QualityHook,
@@ -375,11 +377,17 @@ fn decode_stream(
                 return;
             }
         };
-        let luma_len = frame.width * frame.height;
-        let luma = &frame.data[..luma_len];
+        let luma = &frame.data[..frame.width * frame.height];
         let gray = GrayFrame::new(frame.width, frame.height, luma);
         let timecode = gray.and_then(|g| tracker.decode(g).ok());
-        let picture_changed = picture_changed(prev.as_deref().map(|p| &p[..]), luma, frame.width);
+        let picture_changed = if windowed {
+            // The window is only the code's corner: ffmpeg measured the whole picture.
+            frame
+                .moved
+                .is_none_or(|levels| levels > PICTURE_CHANGE_LEVELS)
+        } else {
+            picture_changed(prev.as_deref().map(|p| &p[..]), luma, frame.width)
+        };
         let arrival_us = match clock {
             ClockMode::Realtime => frame.arrival_us,
             ClockMode::Pts { start_us } => start_us + frame.pts_us.unwrap_or(0),

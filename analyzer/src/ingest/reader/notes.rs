@@ -11,6 +11,7 @@ use super::{InputInfo, Reader, Received};
 use crate::ingest::argv::{
     self, PacketLine, ShowInfo, parse_packet_line, parse_showinfo, pts_to_us,
 };
+use crate::ingest::window::{self, ChangeLine};
 
 pub(super) enum Note {
     Input(InputInfo),
@@ -23,12 +24,35 @@ pub(super) enum Note {
         height: usize,
     },
     Show(ShowInfo),
+    /// `--code-window`: frame `n` of the filter graph moved this many levels (None: its first).
+    Change {
+        n: u64,
+        levels: Option<f64>,
+    },
     Packet(PacketLine),
     Truncated,
 }
 
 pub(super) fn hook(tx: Sender<Note>) -> generator::process::EventHook {
+    // The `metadata` filter prints a frame's number, then its value, on two lines.
+    let mut metadata_frame = None;
     Box::new(move |event| {
+        if let FfmpegEvent::Log(_, line) = event {
+            match window::parse_change(line) {
+                Some(ChangeLine::Frame(n)) => {
+                    metadata_frame = Some(n);
+                    return true;
+                }
+                Some(ChangeLine::Levels(levels)) => {
+                    if let Some(n) = metadata_frame.take() {
+                        let levels = (n > 0).then_some(levels);
+                        let _ = tx.send(Note::Change { n, levels });
+                    }
+                    return true;
+                }
+                None => {}
+            }
+        }
         let note = match event {
             FfmpegEvent::ParsedInputStream(s) => s.video_data().map(|v| {
                 Note::Input(InputInfo {
@@ -122,6 +146,9 @@ impl Reader {
                 self.width = width;
                 self.height = height;
             }
+            Note::Change { n, levels } => {
+                self.changes.push_back((self.graph_base + n, levels));
+            }
             Note::Show(ShowInfo::TimeBase { num, den }) => {
                 self.time_base = Some((num, den));
                 self.graph_base = self.noted_frames;
@@ -163,6 +190,26 @@ impl Reader {
             match self.notes.recv_timeout(wait) {
                 Ok(note) => self.take_note(note),
                 Err(_) => return (None, None),
+            }
+        }
+    }
+
+    /// How far frame `seq`'s whole picture moved, from `scdet` (logged before the frame is
+    /// written); None when its line did not come in time or it is a filter graph's first.
+    pub(super) fn change_of(&mut self, seq: u64) -> Option<f64> {
+        let deadline = Instant::now() + self.note_wait;
+        loop {
+            while let Some(&(index, levels)) = self.changes.front() {
+                if index < seq {
+                    self.changes.pop_front();
+                } else {
+                    return if index == seq { levels } else { None };
+                }
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.notes.recv_timeout(wait) {
+                Ok(note) => self.take_note(note),
+                Err(_) => return None,
             }
         }
     }
