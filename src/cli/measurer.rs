@@ -58,6 +58,7 @@ impl Analyzer {
             hls_live_edge: None,
             rotate: None,
             live_av: job.live_av,
+            code_window: job.code_window,
         })
     }
 }

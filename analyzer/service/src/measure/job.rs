@@ -215,6 +215,7 @@ async fn run(ctx: &Ctx, id: &str, m: &Measurement) -> Result<Outcome, String> {
         control: m.request.control.clone(),
         vmaf: m.request.scores_quality(),
         live_av: m.request.live_av,
+        code_window: m.request.code_window,
         command: super::command_line(&m.request, duration, reference_file.as_deref()),
         reference: reference_file,
         duration,

@@ -66,6 +66,8 @@ pub struct Job {
     pub vmaf: bool,
     /// `analyze --live-av`.
     pub live_av: bool,
+    /// `analyze --code-window CORNER`.
+    pub code_window: Option<generator::Corner>,
     pub duration: Duration,
     pub fail_if: Vec<report::thresholds::Check>,
     /// The equivalent `streamscope analyze …` line, recorded in `summary.json`.
@@ -120,6 +122,9 @@ pub fn command_line(r: &Request, duration: Duration, reference: Option<&Path>) -
     if r.live_av {
         args.push("--live-av".into());
     }
+    if let Some(c) = r.code_window {
+        args.extend(["--code-window".into(), c.to_string()]);
+    }
     args.extend([
         "--duration".into(),
         humantime::format_duration(duration).to_string(),
@@ -147,16 +152,29 @@ mod tests {
              --vmaf --duration '1m 30s' --fail-if 'dropped>0'"
         );
         let av: Request = serde_json::from_str(
-            r#"{"live":[{"name":"a","url":"rtmp://h/live/a"}],"duration":5,"live_av":true}"#,
+            r#"{"live":[{"name":"a","url":"rtmp://h/live/a"}],"duration":5,"live_av":true,
+                "code_window":"bottom-left"}"#,
         )
         .unwrap();
+        assert_eq!(av.check(), Ok(Duration::from_secs(5)));
         assert_eq!(
             command_line(&av, Duration::from_secs(5), None),
-            "streamscope analyze --live a=rtmp://h/live/a --live-av --duration 5s"
+            "streamscope analyze --live a=rtmp://h/live/a --live-av --code-window bottom-left \
+             --duration 5s"
         );
+        let mut scored = av.clone();
+        scored.control = Some("udp://h:1".into());
+        scored.vmaf = true;
+        assert!(scored.check().unwrap_err().starts_with("code_window:"));
+        scored.code_window = None;
+        assert!(scored.check().is_ok());
         // Stored requests from before the field read as without it, and it is not written
         // when off.
-        assert!(!r.live_av);
-        assert!(!serde_json::to_string(&r).unwrap().contains("live_av"));
+        assert!(!r.live_av && r.code_window.is_none());
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            !text.contains("live_av") && !text.contains("code_window"),
+            "{text}"
+        );
     }
 }

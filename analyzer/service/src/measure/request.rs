@@ -68,6 +68,10 @@ pub struct Request {
     /// The A/V offset of RTMP, SRT, RTSP, HLS and DASH inputs too (`analyze --live-av`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live_av: bool,
+    /// The corner the code sits in: only it is read (`analyze --code-window`, less CPU per
+    /// stream); not with quality scores, which read whole pictures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_window: Option<generator::Corner>,
     /// `--fail-if` checks, e.g. `"latency.p95>2s,dropped>0"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_if: Option<String>,
@@ -109,6 +113,11 @@ impl Request {
         }
         if self.vmaf && self.control.is_none() && self.reference_asset.is_none() {
             return Err("vmaf needs a reference: a control or a reference_asset".into());
+        }
+        if self.code_window.is_some() && self.scores_quality() {
+            return Err(
+                "code_window: quality scores read whole pictures; leave one of them out".into(),
+            );
         }
         if let Some(f) = &self.fail_if {
             report::thresholds::parse(f).map_err(|e| format!("fail_if: {e}"))?;
