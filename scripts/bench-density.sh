@@ -12,6 +12,10 @@
 # DENSITY_CONTROL=1 adds a control (the same stream, sent first, on a port of its own: `--control`),
 # so N live streams and one control are read, and a run holds on the live streams' relative
 # latency (p99 - p50 against the control) the same way.
+# DENSITY_WINDOW=none,top-right runs each N once per variant, back to back (the machine's speed
+# drifts by more than a lever's effect between runs minutes apart): `none` reads whole pictures,
+# a corner reads every stream with `--code-window CORNER` (the generated code sits top-right:
+# ffmpeg hands over only that corner and says how much the whole picture moved). Default: none.
 # STREAMSCOPE=path measures that binary instead of this tree's release build.
 #   scripts/bench-density.sh [SIZE] [SECONDS] [N...]
 set -euo pipefail
@@ -42,18 +46,23 @@ frames=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries strea
 read -r dwall du ds < "$work/dec"
 
 port=$((20000 + RANDOM % 20000))
+IFS=, read -r -a variants <<< "${DENSITY_WINDOW:-none}"
 for n in "${counts[@]}"; do
-  out="$work/n$n"
+for variant in "${variants[@]}"; do
+  out="$work/n$n-$variant"
   args=()
   control=${DENSITY_CONTROL:-0}
   if [ "$control" = 1 ]; then
     args+=(--control "udp://127.0.0.1:$((port + 1))?fifo_size=100000&overrun_nonfatal=1")
   fi
+  if [ "$variant" != none ]; then
+    args+=(--code-window "$variant")
+  fi
   for i in $(seq 1 "$n"); do
     args+=(--live "s$i=udp://127.0.0.1:$((port + 2 * i))?fifo_size=100000&overrun_nonfatal=1")
   done
-  /usr/bin/time -f "%e %U %S" -o "$work/t$n" "$bin" analyze "${args[@]}" --duration "${secs}s" \
-    --out "$out" >/dev/null 2>"$work/log$n" &
+  /usr/bin/time -f "%e %U %S" -o "$out.time" "$bin" analyze "${args[@]}" --duration "${secs}s" \
+    --out "$out" >/dev/null 2>"$out.log" &
   analyzer=$!
   sleep 1.5
   senders=()
@@ -80,11 +89,12 @@ for n in "${counts[@]}"; do
   senders=()
   port=$((port + 2 * n + 2))
 done
+done
 
-python3 - "$work" "$size" "$secs" "$frames" "$dwall" "$du" "$ds" "${counts[@]}" <<'PY'
+python3 - "$work" "$size" "$secs" "$frames" "$dwall" "$du" "$ds" "${DENSITY_WINDOW:-none}" "${counts[@]}" <<'PY'
 import json, sys
-work, size, secs, frames, dwall, du, ds = sys.argv[1:8]
-counts = [int(x) for x in sys.argv[8:]]
+work, size, secs, frames, dwall, du, ds, variants = sys.argv[1:9]
+counts = [int(x) for x in sys.argv[9:]]
 secs, frames = float(secs), int(frames) * 5
 decode_fps = frames / float(dwall)
 decode_cpu_per_stream_s = (float(du) + float(ds)) / (frames / 30)   # CPU s per stream-second
@@ -96,29 +106,37 @@ print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}; "
 print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
       f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
       f"per stream-second")
-print(f"| N | frames lost | worst {key} p99-p50 | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | holds |")
-print("|---|---|---|---|---|---|")
-base = None
-best = 0
+print(f"| N | code window | frames lost | worst {key} p99-p50 | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | holds |")
+print("|---|---|---|---|---|---|---|")
+base, best, cpu = {}, {}, {}
 for n in counts:
-    try:
-        s = json.load(open(f"{work}/n{n}/summary.json"))
-    except (OSError, ValueError):
-        print(f"| {n} | (no summary) | | | | no |")
-        continue
-    # Every stream read (the control too) must lose nothing; the live ones are judged.
-    lost = sum(x.get("dropped", 0) for x in s["streams"])
-    missing = sum(1 for x in s["streams"] if not x.get("frames_received"))
-    streams = [x for x in s["streams"] if x.get("role") != "control"]
-    spreads = [x[key]["p99"] - x[key]["p50"] for x in streams if x.get(key)]
-    spread = max(spreads) if spreads else float("inf")
-    wall, u, sy = (float(v) for v in open(f"{work}/t{n}").read().split())
-    per = (u + sy) / ((n + control) * secs)
-    if base is None:
-        base = spread
-    holds = lost == 0 and missing == 0 and spread <= base + 1000 / 30
-    if holds:
-        best = max(best, n)
-    print(f"| {n} | {lost} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | {'yes' if holds else 'no'} |")
-print(f"largest N that holds: {best} (ceiling {decode_fps / 30:.1f}, {best / (decode_fps / 30):.2f} of it)")
+    for v in variants.split(","):
+        name = f"{work}/n{n}-{v}"
+        try:
+            s = json.load(open(f"{name}/summary.json"))
+        except (OSError, ValueError):
+            print(f"| {n} | {v} | (no summary) | | | | no |")
+            continue
+        # Every stream read (the control too) must lose nothing; the live ones are judged.
+        lost = sum(x.get("dropped", 0) for x in s["streams"])
+        missing = sum(1 for x in s["streams"] if not x.get("frames_received"))
+        streams = [x for x in s["streams"] if x.get("role") != "control"]
+        spreads = [x[key]["p99"] - x[key]["p50"] for x in streams if x.get(key)]
+        spread = max(spreads) if spreads else float("inf")
+        wall, u, sy = (float(x) for x in open(f"{name}.time").read().split())
+        per = (u + sy) / ((n + control) * secs)
+        cpu.setdefault(v, []).append(per)
+        base.setdefault(v, spread)
+        holds = lost == 0 and missing == 0 and spread <= base[v] + 1000 / 30
+        if holds:
+            best[v] = max(best.get(v, 0), n)
+        print(f"| {n} | {v} | {lost} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | {'yes' if holds else 'no'} |")
+for v in variants.split(","):
+    b = best.get(v, 0)
+    print(f"{v}: largest N that holds: {b} (ceiling {decode_fps / 30:.1f}, {b / (decode_fps / 30):.2f} of it)")
+vs = variants.split(",")
+if len(vs) > 1 and all(v in cpu for v in vs):
+    for v in vs[1:]:
+        ratios = [b / a for a, b in zip(cpu[vs[0]], cpu[v])]
+        print(f"CPU per stream-second, {v} ÷ {vs[0]}, per N: " + ", ".join(f"{r:.2f}" for r in ratios))
 PY
