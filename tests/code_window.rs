@@ -67,8 +67,8 @@ fn the_window_reads_what_the_whole_picture_reads() {
             "repeat",
             "loop=loop=5:size=1:start=20,setpts=N/30/TB".to_owned(),
         ),
-        // The code held while the picture moves: stale, not duplicates (the small picture
-        // must see the change the code does not show).
+        // The code held while the picture moves: stale, not duplicates (ffmpeg's measure of
+        // the whole picture must see the change the code does not show).
         (
             "stale",
             format!(

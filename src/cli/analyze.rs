@@ -115,8 +115,9 @@ pub struct Args {
     live_av: bool,
     /// The code sits in this corner (top-left, top-right, bottom-left, bottom-right), where
     /// `generate` puts it by default (top-right, a third of the height): ffmpeg hands over only
-    /// that corner (a square of 0.12 × width + 0.4 × height) and a small picture for change
-    /// detection instead of the whole picture — less CPU per stream when monitoring many.
+    /// that corner (a square of 0.12 × width + 0.4 × height) and says how much the whole
+    /// picture moved, instead of piping whole pictures — less CPU per stream when monitoring
+    /// many.
     /// Not with VMAF/PSNR/SSIM, which read whole pictures.
     #[arg(long, value_name = "CORNER")]
     code_window: Option<generator::Corner>,

@@ -23,8 +23,9 @@ pub struct ReaderOptions {
     /// With `av_tap`: other live inputs stamped at the demuxer (RTMP, SRT, RTSP, HLS, DASH)
     /// are read through a receiver ffmpeg that hears their audio (`ingest::receiver`).
     pub receiver: bool,
-    /// `--code-window`: only the code's corner and a small picture come out of ffmpeg (for
-    /// readers whose pictures no quality metric reads; ignored with `yuv420`).
+    /// `--code-window`: only the code's corner comes out of ffmpeg, and how much the whole
+    /// picture moved (for readers whose pictures no quality metric reads; ignored with
+    /// `yuv420`).
     pub code_window: Option<generator::Corner>,
 }
 

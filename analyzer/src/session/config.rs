@@ -185,7 +185,7 @@ pub struct SessionConfig {
     #[serde(default)]
     pub live_av: bool,
     /// `analyze --code-window CORNER`: readers whose pictures no quality metric reads ask
-    /// ffmpeg only for that corner and a small picture (`ingest::window`).
+    /// ffmpeg only for that corner and how much the whole picture moved (`ingest::window`).
     #[serde(default)]
     pub code_window: Option<generator::Corner>,
 }
