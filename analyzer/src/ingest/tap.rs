@@ -164,6 +164,8 @@ impl LiveAv {
     /// frame's arrival stamp names the reader's packet, whose place in the reader's packet
     /// sequence is its place in the tap's (both are the same demuxer on the same bytes; the
     /// start is aligned by the packet sizes, and a packet whose size differs is left out).
+    /// Packets demuxed within one tick of the stamps' time base (a burst, e.g. 1 ms for FLV)
+    /// share a stamp: the frames with that stamp take its packets in order, not all the first.
     pub fn stream_pts(&self) -> std::collections::HashMap<u64, i64> {
         let Ok(tapped) = &self.tapped else {
             return Default::default();
@@ -173,14 +175,21 @@ impl LiveAv {
         let Some(shift) = metrics::av::align_sizes(&ours, &theirs) else {
             return Default::default();
         };
-        let mut by_stamp = std::collections::HashMap::new();
+        let mut by_stamp: std::collections::HashMap<i64, std::collections::VecDeque<usize>> =
+            std::collections::HashMap::new();
         for (i, &(stamp, _)) in self.packets.iter().enumerate() {
-            by_stamp.entry(stamp).or_insert(i);
+            by_stamp.entry(stamp).or_default().push_back(i);
         }
         self.frames
             .iter()
             .filter_map(|&(seq, stamp)| {
-                let i = *by_stamp.get(&stamp)?;
+                let packets = by_stamp.get_mut(&stamp)?;
+                // The last packet of a stamp serves any further frame with it.
+                let i = if packets.len() > 1 {
+                    packets.pop_front()?
+                } else {
+                    *packets.front()?
+                };
                 let j = usize::try_from(i as isize + shift).ok()?;
                 let (pts, size) = *tapped.packets.get(j)?;
                 (size == self.packets[i].1).then_some((seq, pts))
@@ -230,6 +239,30 @@ mod tests {
             ..live
         };
         assert!(deaf.stream_pts().is_empty());
+    }
+
+    #[test]
+    fn frames_sharing_a_stamp_take_its_packets_in_order() {
+        // Three packets demuxed in one burst (one stamp): three frames, three PTS, not the
+        // first packet's three times (which put a live A/V offset two frames off).
+        let live = LiveAv {
+            frames: vec![(0, 1_000), (1, 2_000), (2, 2_000), (3, 2_000), (4, 3_000)],
+            packets: vec![
+                (1_000, 10),
+                (2_000, 11),
+                (2_000, 12),
+                (2_000, 13),
+                (3_000, 14),
+            ],
+            tapped: Ok(Heard {
+                onsets_us: vec![],
+                start_us: 0.0,
+                packets: (0..5).map(|i| (i * 33_333, 10 + i as u64)).collect(),
+            }),
+        };
+        let pts = live.stream_pts();
+        let got: Vec<_> = (0..5).map(|s| pts.get(&s).copied()).collect();
+        assert_eq!(got, (0..5).map(|i| Some(i * 33_333)).collect::<Vec<_>>());
     }
 
     #[test]
