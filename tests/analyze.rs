@@ -421,18 +421,6 @@ fn a_trailing_freeze_lasts_to_the_end_of_the_file() {
     assert_eq!(events.matches(",freeze,").count(), 1, "{events}");
 }
 
-/// The code area of a default 640x360 clip: (x, y, w, h).
-fn code_area() -> (u32, u32, u32, u32) {
-    let size = generator::PictureSize {
-        width: 640,
-        height: 360,
-    };
-    let b = generator::overlay::Layout::new(size, &generator::Placement::default())
-        .unwrap()
-        .qr_box;
-    (b.x, b.y, b.w, b.h)
-}
-
 #[test]
 fn stale_codes_are_neither_drops_nor_freezes() {
     if !require("ffmpeg") {

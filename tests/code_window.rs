@@ -52,14 +52,7 @@ fn the_window_reads_what_the_whole_picture_reads() {
     }
     let dir = tmp();
     let clip = generated_clip(dir.path(), "clip.mp4", &["--start-time", START]);
-    let size = generator::PictureSize {
-        width: 640,
-        height: 360,
-    };
-    let b = generator::overlay::Layout::new(size, &generator::Placement::default())
-        .unwrap()
-        .qr_box;
-    let (x, y, w, h) = (b.x, b.y, b.w, b.h);
+    let (x, y, w, h) = code_area();
     let impairments = [
         ("drops", "select='not(between(n,30,39))'".to_owned()),
         // A whole picture repeated: duplicates (unchanged) and a freeze.

@@ -332,6 +332,18 @@ pub fn resolution_switch(dir: &Path, start: &str) -> PathBuf {
     joined
 }
 
+/// The code area of a default 640x360 clip: (x, y, w, h).
+pub fn code_area() -> (u32, u32, u32, u32) {
+    let size = generator::PictureSize {
+        width: 640,
+        height: 360,
+    };
+    let b = generator::overlay::Layout::new(size, &generator::Placement::default())
+        .unwrap()
+        .qr_box;
+    (b.x, b.y, b.w, b.h)
+}
+
 /// The summary entry of stream `name`.
 pub fn stream<'a>(summary: &'a Value, name: &str) -> &'a Value {
     summary["streams"]

@@ -29,6 +29,14 @@ pub struct ReaderOptions {
     pub code_window: Option<generator::Corner>,
 }
 
+impl ReaderOptions {
+    /// Whether the reader hands over only the code's corner (`--code-window`, and no quality
+    /// metric reads the pictures).
+    pub fn windowed(&self) -> Option<generator::Corner> {
+        self.code_window.filter(|_| !self.yuv420)
+    }
+}
+
 /// Whether a reader's frames are stamped with the time ffmpeg's demuxer received their packet
 /// (`-use_wallclock_as_timestamps 1 -copyts`: the PTS becomes the receive time, UTC): live
 /// inputs, except replays by PTS and HLS read at a player's pace (`-re` paces by the PTS).
@@ -69,7 +77,7 @@ pub fn reader_filters(opts: ReaderOptions) -> String {
     } else {
         ",format=yuv420p,extractplanes=y"
     });
-    if let Some(window) = opts.code_window.filter(|_| !opts.yuv420) {
+    if let Some(window) = opts.windowed() {
         f.push_str(&super::window::filters(window));
     }
     f

@@ -276,7 +276,7 @@ impl Reader {
             with_pts: opts.with_pts,
             pending: VecDeque::new(),
             changes: VecDeque::new(),
-            windowed: opts.code_window.is_some() && !opts.yuv420,
+            windowed: opts.windowed().is_some(),
             graph_base: 0,
             noted_frames: 0,
             // Replays need every PTS; live arrival is already stamped, so wait less.

@@ -122,7 +122,7 @@ fn read_stream(
     };
     let (work_tx, work_rx) = mpsc::sync_channel(QUEUE_FRAMES);
     let (dtx, clock_mode, wechat) = (tx.clone(), config.clock, config.wechat);
-    let windowed = opts.code_window.is_some() && !opts.yuv420;
+    let windowed = opts.windowed().is_some();
     let decoder = std::thread::Builder::new()
         .name(format!("decode-{stream}"))
         .spawn(move || {
