@@ -9,6 +9,15 @@
 # Senders start a fraction of a frame interval apart (DENSITY_PHASE=spread, the default: stream
 # i at i/N of 33 ms, as independent sources arrive) or together (DENSITY_PHASE=aligned: every
 # stream's frame lands at the same instant, the worst case for the decoders' queueing).
+# A run is judged after a warm-up (DENSITY_WARMUP seconds after its first frame, default 3): the
+# first second's frames wait while every reader starts at once (N ffmpeg probing and opening
+# their decoders on the first packets, then N first QR searches: the readers took 1.1-1.9 of
+# the 2 cores for a second at N=20, measured), which an analyzer that runs around the clock pays
+# once. The spread over the whole run (from frames.csv, as the warm-up one) is printed beside it.
+# Senders: DENSITY_SENDERS=paced (the default) sends every stream from one process
+# (scripts/density-senders.py: each frame's datagrams at its DTS plus the stream's phase);
+# DENSITY_SENDERS=ffmpeg starts one `ffmpeg -re -c copy` per stream, which costs the machine
+# being measured ~15 ms of CPU per stream-second each and sends up to 10 ms late (its -re polls).
 # DENSITY_CONTROL=1 adds a control (the same stream, sent first, on a port of its own: `--control`),
 # so N live streams and one control are read, and a run holds on the live streams' relative
 # latency (p99 - p50 against the control) the same way.
@@ -31,7 +40,13 @@ fi
 bin=${STREAMSCOPE:-$PWD/target/release/streamscope}
 work=$(mktemp -d /tmp/bench-density.XXXXXX)
 senders=()
-trap 'for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+pacer=
+stop_all() {
+  for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$pacer" ]; then pkill -P "$pacer" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap stop_all EXIT
 
 # The stream: timecoded, 30 fps, GOP 1 s, 3 Mbit/s, long enough that no sender loops.
 "$bin" generate --out "$work/clip.mp4" --duration "$((secs + 8))s" --size "$size" --gop 1s \
@@ -67,24 +82,39 @@ for variant in "${variants[@]}"; do
   sleep 1.5
   senders=()
   gap=$(python3 -c "print(f'{1 / 30 / ($n + $control):.4f}')")
+  # The control first, on its own port; then stream i, i gaps later (spread) or at once.
+  ports=()
   if [ "$control" = 1 ]; then
-    ffmpeg -v error -re -i "$work/clip.ts" -c copy -f mpegts \
-      "udp://127.0.0.1:$((port + 1))?pkt_size=1316" >/dev/null 2>&1 &
-    senders+=($!)
-    if [ "${DENSITY_PHASE:-spread}" = spread ]; then
-      sleep "$gap"
-    fi
+    ports+=($((port + 1)))
   fi
   for i in $(seq 1 "$n"); do
-    if [ "${DENSITY_PHASE:-spread}" = spread ] && [ "$i" -gt 1 ]; then
-      sleep "$gap"
-    fi
-    ffmpeg -v error -re -i "$work/clip.ts" -c copy -f mpegts \
-      "udp://127.0.0.1:$((port + 2 * i))?pkt_size=1316" >/dev/null 2>&1 &
-    senders+=($!)
+    ports+=($((port + 2 * i)))
   done
+  if [ "${DENSITY_SENDERS:-paced}" = paced ]; then
+    step=$gap
+    if [ "${DENSITY_PHASE:-spread}" != spread ]; then
+      step=0
+    fi
+    # As long as the analyzer reads (it started 1.5 s earlier), then it ends by itself.
+    /usr/bin/time -f "%U %S" -o "$out.senders" python3 scripts/density-senders.py "$work/clip.ts" \
+      127.0.0.1 "$secs" "$step" "${ports[@]}" &
+    pacer=$!
+  else
+    for k in "${!ports[@]}"; do
+      if [ "${DENSITY_PHASE:-spread}" = spread ] && [ "$k" -gt 0 ]; then
+        sleep "$gap"
+      fi
+      ffmpeg -v error -re -i "$work/clip.ts" -c copy -f mpegts \
+        "udp://127.0.0.1:${ports[$k]}?pkt_size=1316" >/dev/null 2>&1 &
+      senders+=($!)
+    done
+  fi
   wait "$analyzer" || true
   for p in "${senders[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "$pacer" ]; then
+    wait "$pacer" || true
+    pacer=
+  fi
   wait 2>/dev/null || true
   senders=()
   port=$((port + 2 * n + 2))
@@ -92,7 +122,7 @@ done
 done
 
 python3 - "$work" "$size" "$secs" "$frames" "$dwall" "$du" "$ds" "${DENSITY_WINDOW:-none}" "${counts[@]}" <<'PY'
-import json, sys
+import csv, datetime, json, sys
 work, size, secs, frames, dwall, du, ds, variants = sys.argv[1:9]
 counts = [int(x) for x in sys.argv[9:]]
 secs, frames = float(secs), int(frames) * 5
@@ -101,13 +131,36 @@ decode_cpu_per_stream_s = (float(du) + float(ds)) / (frames / 30)   # CPU s per 
 import os
 control = os.environ.get("DENSITY_CONTROL", "0") == "1"
 key = "relative_latency_ms" if control else "latency_ms"
+warmup = float(os.environ.get("DENSITY_WARMUP", "3"))
+
+
+def q(values, p):
+    values = sorted(values)
+    return values[round(p * (len(values) - 1))]
+
+
+def spreads(name):
+    """Worst p99 - p50 of a live stream's latency: over the whole run, and from `warmup`
+    seconds after the run's first frame."""
+    by = {}
+    for r in csv.DictReader(open(f"{name}/frames.csv")):
+        if r[key]:
+            t = datetime.datetime.fromisoformat(r["arrival_utc"].replace("Z", "+00:00"))
+            by.setdefault(r["stream"], []).append((t.timestamp(), float(r[key])))
+    if not by:
+        return float("inf"), float("inf")
+    t0 = min(t for rows in by.values() for t, _ in rows)
+    whole = [q([v for _, v in rows], 0.99) - q([v for _, v in rows], 0.5) for rows in by.values()]
+    steady = [[v for t, v in rows if t - t0 >= warmup] for rows in by.values()]
+    steady = [q(v, 0.99) - q(v, 0.5) for v in steady if v]
+    return max(whole), max(steady) if steady else float("inf")
 print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}; "
       f"{'with a control (spread of relative latency)' if control else 'no control'}")
 print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
       f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
       f"per stream-second")
-print(f"| N | code window | frames lost | worst {key} p99-p50 | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | holds |")
-print("|---|---|---|---|---|---|---|")
+print(f"| N | code window | frames lost | worst {key} p99-p50: whole run | after {warmup:g} s | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | senders' CPU s per stream-s | holds |")
+print("|---|---|---|---|---|---|---|---|---|")
 base, best, cpu = {}, {}, {}
 for n in counts:
     for v in variants.split(","):
@@ -115,22 +168,25 @@ for n in counts:
         try:
             s = json.load(open(f"{name}/summary.json"))
         except (OSError, ValueError):
-            print(f"| {n} | {v} | (no summary) | | | | no |")
+            print(f"| {n} | {v} | (no summary) | | | | | | no |")
             continue
         # Every stream read (the control too) must lose nothing; the live ones are judged.
         lost = sum(x.get("dropped", 0) for x in s["streams"])
         missing = sum(1 for x in s["streams"] if not x.get("frames_received"))
-        streams = [x for x in s["streams"] if x.get("role") != "control"]
-        spreads = [x[key]["p99"] - x[key]["p50"] for x in streams if x.get(key)]
-        spread = max(spreads) if spreads else float("inf")
+        whole, spread = spreads(name)
         wall, u, sy = (float(x) for x in open(f"{name}.time").read().split())
         per = (u + sy) / ((n + control) * secs)
+        try:
+            su, ss = (float(x) for x in open(f"{name}.senders").read().split()[-2:])
+            senders = f"{(su + ss) / ((n + control) * secs):.4f}"
+        except (OSError, ValueError):
+            senders = "–"
         cpu.setdefault(v, []).append(per)
         base.setdefault(v, spread)
         holds = lost == 0 and missing == 0 and spread <= base[v] + 1000 / 30
         if holds:
             best[v] = max(best.get(v, 0), n)
-        print(f"| {n} | {v} | {lost} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | {'yes' if holds else 'no'} |")
+        print(f"| {n} | {v} | {lost} | {whole:.1f} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | {senders} | {'yes' if holds else 'no'} |")
 for v in variants.split(","):
     b = best.get(v, 0)
     print(f"{v}: largest N that holds: {b} (ceiling {decode_fps / 30:.1f}, {b / (decode_fps / 30):.2f} of it)")
