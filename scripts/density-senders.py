@@ -2,8 +2,8 @@
 """Send one MPEG-TS file to several UDP ports in real time from one process: the cheap senders
 of scripts/bench-density.sh (DENSITY_SENDERS=paced, the default).
 
-Each video frame's TS packets (with the PAT/PMT/PCR packets muxed just before them) leave at the
-frame's DTS, in 1316-byte datagrams (seven TS packets, the last one of a frame shorter), as
+Each video frame's TS packets (with the packets of other PIDs muxed just before them: PAT, PMT,
+PCR, audio) leave at the frame's DTS, in 1316-byte datagrams (seven TS packets, the last one of a frame shorter), as
 `ffmpeg -re -c copy -f mpegts udp://…?pkt_size=1316` sends them; the i-th port (from 0) starts
 i × GAP seconds after the first, and each sends the file's first SECONDS. One process and one timer for every stream: N `ffmpeg -re` senders
 took ~15 ms of CPU per stream-second each on the 2-core machine (a fifth of what the analyzer
