@@ -1,7 +1,7 @@
 //! Live A/V offset of inputs streamscope does not receive itself (`analyze --live-av`: a
 //! receiver ffmpeg in front of the reader), with real servers on 127.0.0.1: RTMP and its HLS
 //! through nginx-rtmp, SRT, DASH from ffmpeg's packager served by nginx, a stream without audio,
-//! a server that is not there.
+//! a server that is not there, Ctrl-C.
 
 mod common;
 
@@ -147,6 +147,84 @@ fn srt_audio_is_measured_live() {
     );
     let s = finished(a, &out);
     assert_in_sync(stream(&s, "live1"), 5.0);
+}
+
+#[test]
+fn ctrl_c_with_live_av_keeps_the_rows_and_the_beeps_heard_and_leaves_no_ffmpeg() {
+    let _serial = serial();
+    if !require("ffmpeg") {
+        return;
+    }
+    let dir = tmp();
+    let port = free_port(true);
+    let _p = publisher(&format!("srt://127.0.0.1:{port}?mode=listener"), 20, false);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = dir.path().join("run");
+    // No deadline: the run ends by Ctrl-C only.
+    let a = start_analyze(
+        &out,
+        &["--live", &format!("srt://127.0.0.1:{port}"), "--live-av"],
+    );
+    std::thread::sleep(Duration::from_secs(7));
+    // Its children: the receiver in front of the reader, the reader, the watchdog.
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &a.id().to_string()])
+        .output()
+        .unwrap();
+    let children: Vec<String> = String::from_utf8_lossy(&children.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        children.len() >= 2,
+        "receiver and reader running: {children:?}"
+    );
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &a.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = wait_with_timeout(a, Duration::from_secs(30));
+    assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    // Every child has ended (a zombie no init has reaped yet counts as ended: the watchdog
+    // `sh` ends the moment the run does), within 2 s.
+    let running = |pid: &String| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|st| {
+                st.rsplit(')')
+                    .next()
+                    .map(|rest| rest.trim().starts_with('Z'))
+            })
+            .is_some_and(|zombie| !zombie)
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while children.iter().any(running) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<String> = children
+        .iter()
+        .filter(|p| running(p))
+        .map(|p| std::fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default())
+        .collect();
+    assert!(left.is_empty(), "outlived the run: {left:?}");
+    let s = summary_json(&out);
+    assert_eq!(s["interrupted"], true, "{s}");
+    let st = stream(&s, "live1");
+    let received = st["frames_received"].as_u64().unwrap();
+    assert!(received >= 60, "{st}");
+    assert_eq!(
+        latencies(&out, "live1").len() as u64,
+        received,
+        "every row on disk"
+    );
+    // What the receiver heard before the interrupt is kept and measured.
+    assert_eq!(st["av_error"], Value::Null, "{st}");
+    assert!(st["av"]["beeps_expected"].as_u64().unwrap() >= 3, "{st}");
+    assert_eq!(st["av"]["beeps_missed"], 0, "{st}");
 }
 
 #[test]
