@@ -125,13 +125,7 @@ fn ctrl_c_keeps_every_row_and_writes_the_summary() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(3000));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &analyzer.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(analyzer.id());
     let r = wait_with_timeout(analyzer, Duration::from_secs(20));
     let _ = wait_with_timeout_status(publisher);
     assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
@@ -462,13 +456,7 @@ fn ctrl_c_while_a_source_is_still_opening_is_not_its_error() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let started = std::time::Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &analyzer.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(analyzer.id());
     let r = wait_with_timeout(analyzer, Duration::from_secs(20));
     assert!(
         started.elapsed() < Duration::from_secs(5),

@@ -406,16 +406,9 @@ fn ctrl_c_leaves_a_complete_shorter_file() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id().to_string();
     // Let it encode for a while, then interrupt as a terminal would.
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(child.id());
     let r = wait_with_timeout(child, Duration::from_secs(60));
     assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
     let frames: u64 = r

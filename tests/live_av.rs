@@ -24,6 +24,18 @@ fn publisher(to: &str, secs: u32, silent: bool) -> Running {
     spawn(&mut c)
 }
 
+/// A publisher with beeps listening on SRT for `secs`, and the URL a caller reads it at.
+fn srt_publisher(secs: u32) -> (Running, String) {
+    let port = free_port(true);
+    let p = publisher(
+        &format!("srt://127.0.0.1:{port}?mode=listener"),
+        secs,
+        false,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    (p, format!("srt://127.0.0.1:{port}"))
+}
+
 fn finished(child: Child, out: &Path) -> Value {
     let r = wait_with_timeout(child, Duration::from_secs(60));
     assert!(r.status.success(), "{}", r.stderr);
@@ -131,20 +143,9 @@ fn srt_audio_is_measured_live() {
         return;
     }
     let dir = tmp();
-    let port = free_port(true);
-    let _p = publisher(&format!("srt://127.0.0.1:{port}?mode=listener"), 10, false);
-    std::thread::sleep(Duration::from_millis(500));
+    let (_p, url) = srt_publisher(10);
     let out = dir.path().join("run");
-    let a = start_analyze(
-        &out,
-        &[
-            "--live",
-            &format!("srt://127.0.0.1:{port}"),
-            "--live-av",
-            "--duration",
-            "7s",
-        ],
-    );
+    let a = start_analyze(&out, &["--live", &url, "--live-av", "--duration", "7s"]);
     let s = finished(a, &out);
     assert_in_sync(stream(&s, "live1"), 5.0);
 }
@@ -156,15 +157,10 @@ fn ctrl_c_with_live_av_keeps_the_rows_and_the_beeps_heard_and_leaves_no_ffmpeg()
         return;
     }
     let dir = tmp();
-    let port = free_port(true);
-    let _p = publisher(&format!("srt://127.0.0.1:{port}?mode=listener"), 20, false);
-    std::thread::sleep(Duration::from_millis(500));
+    let (_p, url) = srt_publisher(20);
     let out = dir.path().join("run");
     // No deadline: the run ends by Ctrl-C only.
-    let a = start_analyze(
-        &out,
-        &["--live", &format!("srt://127.0.0.1:{port}"), "--live-av"],
-    );
+    let a = start_analyze(&out, &["--live", &url, "--live-av"]);
     std::thread::sleep(Duration::from_secs(7));
     // Its children: the receiver in front of the reader, the reader, the watchdog.
     let children = std::process::Command::new("pgrep")
@@ -179,13 +175,7 @@ fn ctrl_c_with_live_av_keeps_the_rows_and_the_beeps_heard_and_leaves_no_ffmpeg()
         children.len() >= 2,
         "receiver and reader running: {children:?}"
     );
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &a.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    interrupt(a.id());
     let r = wait_with_timeout(a, Duration::from_secs(30));
     assert_eq!(r.status.code(), Some(130), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);

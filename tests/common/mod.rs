@@ -111,6 +111,15 @@ fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String
     })
 }
 
+/// Send SIGINT to process `pid`, as a terminal's Ctrl-C would.
+pub fn interrupt(pid: u32) {
+    let sent = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(sent, "kill -INT {pid}");
+}
+
 /// Wait for a spawned child (stdout/stderr piped), killing it after `limit`.
 pub fn wait_with_timeout(mut child: Child, limit: Duration) -> Run {
     let out = read_all(child.stdout.take().expect("piped stdout"));
