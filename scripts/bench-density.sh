@@ -5,7 +5,11 @@
 # when no stream lost a frame and no stream's latency spread (p99 - p50) grew past the N=1
 # run's by more than one frame interval. Beside it: the ceiling (ffmpeg's decode fps of the
 # same stream on all cores / 30) and the CPU per stream-hour of analyze (its ffmpeg children
-# included) over the CPU of `ffmpeg -f null` decoding the same seconds.
+# included) over the CPU of `ffmpeg -f null` decoding the same seconds: over the whole run (CPU
+# by /usr/bin/time ÷ the seconds of stream received, every stream's frames / 30) and in the
+# steady state (scripts/density-cpu.py: the process tree's CPU from the warm-up's end to a
+# second before the run's end, ÷ N × that window), which is what an analyzer running around the
+# clock pays per stream-hour.
 # Senders start a fraction of a frame interval apart (DENSITY_PHASE=spread, the default: stream
 # i at i/N of 33 ms, as independent sources arrive) or together (DENSITY_PHASE=aligned: every
 # stream's frame lands at the same instant, the worst case for the decoders' queueing).
@@ -25,6 +29,13 @@
 # drifts by more than a lever's effect between runs minutes apart): `none` reads whole pictures,
 # a corner reads every stream with `--code-window CORNER` (the generated code sits top-right:
 # ffmpeg hands over only that corner and says how much the whole picture moved). Default: none.
+# Two more variants run no analyzer, only the floor it is measured against, on the same senders:
+# `decode` is N × `ffmpeg -i udp://… -f null -` (what the issue calls ffmpeg's decode, but live,
+# with the reader's short probe:
+# each datagram received and each frame decoded as it comes, N processes sharing the cores), and
+# `decode-reader` the same with the live reader's decoder options (`-flags low_delay
+# -thread_type slice -skip_loop_filter all`). They have no timecode reader, so they are never
+# judged; their CPU per stream-second is printed beside the analyzer's.
 # STREAMSCOPE=path measures that binary instead of this tree's release build.
 #   scripts/bench-density.sh [SIZE] [SECONDS] [N...]
 set -euo pipefail
@@ -76,9 +87,33 @@ for variant in "${variants[@]}"; do
   for i in $(seq 1 "$n"); do
     args+=(--live "s$i=udp://127.0.0.1:$((port + 2 * i))?fifo_size=100000&overrun_nonfatal=1")
   done
-  /usr/bin/time -f "%e %U %S" -o "$out.time" "$bin" analyze "${args[@]}" --duration "${secs}s" \
-    --out "$out" >/dev/null 2>"$out.log" &
+  case $variant in
+    decode | decode-reader)
+      # Bare decoders on the streams' ports, ended by their own idle timeout (3 s without a
+      # datagram) after the senders stop; /usr/bin/time adds up every one's CPU.
+      # The reader's short probe for both (ffmpeg's default probes 5 s of the stream, then
+      # decodes that backlog in a burst).
+      opts="-probesize 32768 -analyzeduration 100000"
+      [ "$variant" = decode ] || opts="$opts -flags low_delay -thread_type slice -skip_loop_filter all"
+      /usr/bin/time -f "%e %U %S" -o "$out.time" sh -c '
+        opts=$1; shift
+        for p in "$@"; do
+          ffmpeg -v error -nostdin $opts \
+            -i "udp://127.0.0.1:$p?fifo_size=100000&overrun_nonfatal=1&timeout=3000000" \
+            -map 0:v:0 -f null - 2>/dev/null &
+        done
+        wait' sh "$opts" $(for i in $(seq 1 "$n"); do echo $((port + 2 * i)); done) &
+      ;;
+    *)
+      /usr/bin/time -f "%e %U %S" -o "$out.time" "$bin" analyze "${args[@]}" --duration "${secs}s" \
+        --out "$out" >/dev/null 2>"$out.log" &
+      ;;
+  esac
   analyzer=$!
+  # The steady state's CPU (the tree's threads sampled from /proc): from the warm-up's end (the
+  # senders start 1.5 s after the analyzer) to a second before the run's end.
+  python3 scripts/density-cpu.py "$analyzer" "$(python3 -c "print(1.5 + ${DENSITY_WARMUP:-3} + 1)")" \
+    "$((secs - 1))" > "$out.steady" &
   sleep 1.5
   senders=()
   gap=$(python3 -c "print(f'{1 / 30 / ($n + $control):.4f}')")
@@ -159,12 +194,33 @@ print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}; "
 print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
       f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
       f"per stream-second")
-print(f"| N | code window | frames lost | worst {key} p99-p50: whole run | after {warmup:g} s | analyze CPU s per stream-s | ÷ ffmpeg decode CPU | senders' CPU s per stream-s | holds |")
-print("|---|---|---|---|---|---|---|---|---|")
-base, best, cpu = {}, {}, {}
+print(f"| N | code window | frames lost | worst {key} p99-p50: whole run | after {warmup:g} s | analyze CPU s per stream-s, whole run | ÷ ffmpeg decode CPU | steady state | ÷ ffmpeg decode CPU | senders' CPU s per stream-s | holds |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+base, best, cpu, steady_cpu = {}, {}, {}, {}
+
+
+def steady(name, streams):
+    """CPU s per stream-second in the steady state (scripts/density-cpu.py's window)."""
+    try:
+        c, w = (float(x) for x in open(f"{name}.steady").read().split())
+        return c / (streams * w)
+    except (OSError, ValueError, ZeroDivisionError):
+        return float("nan")
+
+
 for n in counts:
     for v in variants.split(","):
         name = f"{work}/n{n}-{v}"
+        if v.startswith("decode"):
+            # A bare decoder: only its CPU (no control among its streams, nothing to judge).
+            wall, u, sy = (float(x) for x in open(f"{name}.time").read().split())
+            per = (u + sy) / (n * secs)
+            cpu.setdefault(v, {})[n] = per
+            st = steady(name, n)
+            steady_cpu.setdefault(v, {})[n] = st
+            print(f"| {n} | {v} (bare ffmpeg) | – | – | – | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | "
+                  f"{st:.3f} | {st / decode_cpu_per_stream_s:.2f} | | – |")
+            continue
         try:
             s = json.load(open(f"{name}/summary.json"))
         except (OSError, ValueError):
@@ -175,24 +231,51 @@ for n in counts:
         missing = sum(1 for x in s["streams"] if not x.get("frames_received"))
         whole, spread = spreads(name)
         wall, u, sy = (float(x) for x in open(f"{name}.time").read().split())
-        per = (u + sy) / ((n + control) * secs)
+        # Per second of stream received (every stream's frames, the control's too): the run
+        # lasts SECONDS from the analyzer's start, the senders start 1.5 s later.
+        received = sum(x.get("frames_received", 0) for x in s["streams"]) / 30
+        per = (u + sy) / received if received else float("inf")
         try:
             su, ss = (float(x) for x in open(f"{name}.senders").read().split()[-2:])
             senders = f"{(su + ss) / ((n + control) * secs):.4f}"
         except (OSError, ValueError):
             senders = "–"
-        cpu.setdefault(v, []).append(per)
+        cpu.setdefault(v, {})[n] = per
+        st = steady(name, n + control)
+        steady_cpu.setdefault(v, {})[n] = st
         base.setdefault(v, spread)
         holds = lost == 0 and missing == 0 and spread <= base[v] + 1000 / 30
         if holds:
             best[v] = max(best.get(v, 0), n)
-        print(f"| {n} | {v} | {lost} | {whole:.1f} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | {senders} | {'yes' if holds else 'no'} |")
+        print(f"| {n} | {v} | {lost} | {whole:.1f} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | "
+              f"{st:.3f} | {st / decode_cpu_per_stream_s:.2f} | {senders} | {'yes' if holds else 'no'} |")
 for v in variants.split(","):
+    if v.startswith("decode"):
+        continue
     b = best.get(v, 0)
     print(f"{v}: largest N that holds: {b} (ceiling {decode_fps / 30:.1f}, {b / (decode_fps / 30):.2f} of it)")
 vs = variants.split(",")
-if len(vs) > 1 and all(v in cpu for v in vs):
-    for v in vs[1:]:
-        ratios = [b / a for a, b in zip(cpu[vs[0]], cpu[v])]
-        print(f"CPU per stream-second, {v} ÷ {vs[0]}, per N: " + ", ".join(f"{r:.2f}" for r in ratios))
+
+
+def ratios(a, b):
+    """a's CPU per stream-second over b's, for each N both measured: whole run (steady state)."""
+    s = steady_cpu
+    return ", ".join(f"{cpu[a][n] / cpu[b][n]:.2f} ({s[a][n] / s[b][n]:.2f})"
+                     for n in counts if n in cpu[a] and n in cpu[b])
+
+
+for v in vs[1:]:
+    if v in cpu and vs[0] in cpu and not v.startswith("decode") and not vs[0].startswith("decode"):
+        print(f"CPU per stream-second, {v} ÷ {vs[0]}, per N: {ratios(v, vs[0])}")
+# The analyzer against the live floor: each analyzer variant ÷ the bare live decoders, per N.
+for floor in ("decode", "decode-reader"):
+    for v in vs:
+        if floor in cpu and v in cpu and not v.startswith("decode"):
+            print(f"CPU per stream-second, {v} ÷ {floor} (bare, live), per N: {ratios(v, floor)}")
+if "decode" in cpu:
+    print(f"CPU per stream-second, decode (bare, live) ÷ ffmpeg's decode of the file, per N: "
+          + ", ".join(f"{cpu['decode'][n] / decode_cpu_per_stream_s:.2f} "
+                      f"({steady_cpu['decode'][n] / decode_cpu_per_stream_s:.2f})"
+                      for n in counts if n in cpu["decode"]))
+print("(ratios: whole run, and in brackets the steady state)")
 PY
