@@ -30,12 +30,11 @@
 # a corner reads every stream with `--code-window CORNER` (the generated code sits top-right:
 # ffmpeg hands over only that corner and says how much the whole picture moved). Default: none.
 # Two more variants run no analyzer, only the floor it is measured against, on the same senders:
-# `decode` is N × `ffmpeg -i udp://… -f null -` (what the issue calls ffmpeg's decode, but live,
-# with the reader's short probe:
-# each datagram received and each frame decoded as it comes, N processes sharing the cores), and
-# `decode-reader` the same with the live reader's decoder options (`-flags low_delay
-# -thread_type slice -skip_loop_filter all`). They have no timecode reader, so they are never
-# judged; their CPU per stream-second is printed beside the analyzer's.
+# `decode` is N × `ffmpeg -i udp://… -f null -` with the reader's short probe (what the issue
+# calls ffmpeg's decode, but live: each datagram received and each frame decoded as it comes, N
+# processes sharing the cores), and `decode-reader` the same with the live reader's decoder
+# options (`-flags low_delay -thread_type slice -skip_loop_filter all`). They read no timecode,
+# so they are never judged; their CPU per stream-second is printed beside the analyzer's.
 # STREAMSCOPE=path measures that binary instead of this tree's release build.
 #   scripts/bench-density.sh [SIZE] [SECONDS] [N...]
 set -euo pipefail
