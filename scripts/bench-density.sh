@@ -4,10 +4,11 @@
 # so encoding does not eat the CPU being measured) into one `analyze` for SECONDS; a run holds
 # when no stream lost a frame and no stream's latency spread (p99 - p50) grew past the N=1
 # run's by more than one frame interval. Beside it: the ceiling (ffmpeg's decode fps of the
-# same stream on all cores / 30) and the CPU per stream-hour of analyze (its ffmpeg children
-# included) over the CPU of `ffmpeg -f null` decoding the same seconds: over the whole run (CPU
-# by /usr/bin/time ÷ the seconds of stream received, every stream's frames / 30) and in the
-# steady state (scripts/density-cpu.py: the process tree's CPU from the warm-up's end to a
+# same stream on all cores / 30, the median of decodes before the first N and after each) and
+# the CPU per stream-hour of analyze (its ffmpeg children included) over the CPU of
+# `ffmpeg -f null` decoding the same seconds (the decodes just before and after that N): over
+# the whole run (CPU by /usr/bin/time ÷ the seconds of stream received, every stream's frames
+# / 30) and in the steady state (scripts/density-cpu.py: the process tree's CPU from the warm-up's end to a
 # second before the run's end, ÷ N × that window), which is what an analyzer running around the
 # clock pays per stream-hour.
 # Senders start a fraction of a frame interval apart (DENSITY_PHASE=spread, the default: stream
@@ -153,6 +154,9 @@ for variant in "${variants[@]}"; do
   senders=()
   port=$((port + 2 * n + 2))
 done
+# The ceiling again after each N: the machine's speed moves within a run (by more than 10%
+# within minutes, measured), so each N is compared with the decodes just before and after it.
+/usr/bin/time -f "%e %U %S" -o "$work/dec-after-$n" ffmpeg -v error -stream_loop 4 -i "$work/clip.ts" -f null -
 done
 
 python3 - "$work" "$size" "$secs" "$frames" "$dwall" "$du" "$ds" "${DENSITY_WINDOW:-none}" "${counts[@]}" <<'PY'
@@ -160,8 +164,16 @@ import csv, datetime, json, sys
 work, size, secs, frames, dwall, du, ds, variants = sys.argv[1:9]
 counts = [int(x) for x in sys.argv[9:]]
 secs, frames = float(secs), int(frames) * 5
-decode_fps = frames / float(dwall)
-decode_cpu_per_stream_s = (float(du) + float(ds)) / (frames / 30)   # CPU s per stream-second
+# ffmpeg's decode of the file: once before the first N and once after each N.
+decodes = [(float(dwall), float(du) + float(ds))]
+for n in counts:
+    w, u, sy = (float(x) for x in open(f"{work}/dec-after-{n}").read().split())
+    decodes.append((w, u + sy))
+fps_all = sorted(frames / w for w, _ in decodes)
+decode_fps = fps_all[len(fps_all) // 2]   # the median: the ceiling
+# Per N, the decode CPU (s per stream-second) of the decodes just before and after it.
+decode_cpu = {n: (decodes[i][1] + decodes[i + 1][1]) / 2 / (frames / 30) for i, n in enumerate(counts)}
+decode_cpu_per_stream_s = sum(decode_cpu.values()) / len(decode_cpu)
 import os
 control = os.environ.get("DENSITY_CONTROL", "0") == "1"
 key = "relative_latency_ms" if control else "latency_ms"
@@ -191,8 +203,10 @@ def spreads(name):
 print(f"phases: {os.environ.get('DENSITY_PHASE', 'spread')}; "
       f"{'with a control (spread of relative latency)' if control else 'no control'}")
 print(f"density: {size} 30 fps, {secs:.0f} s per run; ffmpeg decodes it at {decode_fps:.0f} fps "
-      f"on all cores -> ceiling {decode_fps / 30:.1f} streams; decode CPU {decode_cpu_per_stream_s*1000:.1f} ms "
-      f"per stream-second")
+      f"on all cores (median of {len(fps_all)} decodes, one before each N and one after the last: "
+      f"{fps_all[0]:.0f}–{fps_all[-1]:.0f}) -> ceiling {decode_fps / 30:.1f} streams; decode CPU "
+      f"{decode_cpu_per_stream_s*1000:.1f} ms per stream-second (each N is divided by the decodes "
+      f"just before and after it)")
 print(f"| N | code window | frames lost | worst {key} p99-p50: whole run | after {warmup:g} s | analyze CPU s per stream-s, whole run | ÷ ffmpeg decode CPU | steady state | ÷ ffmpeg decode CPU | senders' CPU s per stream-s | holds |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 base, best, cpu, steady_cpu = {}, {}, {}, {}
@@ -217,8 +231,8 @@ for n in counts:
             cpu.setdefault(v, {})[n] = per
             st = steady(name, n)
             steady_cpu.setdefault(v, {})[n] = st
-            print(f"| {n} | {v} (bare ffmpeg) | – | – | – | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | "
-                  f"{st:.3f} | {st / decode_cpu_per_stream_s:.2f} | | – |")
+            print(f"| {n} | {v} (bare ffmpeg) | – | – | – | {per:.3f} | {per / decode_cpu[n]:.2f} | "
+                  f"{st:.3f} | {st / decode_cpu[n]:.2f} | | – |")
             continue
         try:
             s = json.load(open(f"{name}/summary.json"))
@@ -246,8 +260,8 @@ for n in counts:
         holds = lost == 0 and missing == 0 and spread <= base[v] + 1000 / 30
         if holds:
             best[v] = max(best.get(v, 0), n)
-        print(f"| {n} | {v} | {lost} | {whole:.1f} | {spread:.1f} | {per:.3f} | {per / decode_cpu_per_stream_s:.2f} | "
-              f"{st:.3f} | {st / decode_cpu_per_stream_s:.2f} | {senders} | {'yes' if holds else 'no'} |")
+        print(f"| {n} | {v} | {lost} | {whole:.1f} | {spread:.1f} | {per:.3f} | {per / decode_cpu[n]:.2f} | "
+              f"{st:.3f} | {st / decode_cpu[n]:.2f} | {senders} | {'yes' if holds else 'no'} |")
 for v in variants.split(","):
     if v.startswith("decode"):
         continue
@@ -273,8 +287,8 @@ for floor in ("decode", "decode-reader"):
             print(f"CPU per stream-second, {v} ÷ {floor} (bare, live), per N: {ratios(v, floor)}")
 if "decode" in cpu:
     print(f"CPU per stream-second, decode (bare, live) ÷ ffmpeg's decode of the file, per N: "
-          + ", ".join(f"{cpu['decode'][n] / decode_cpu_per_stream_s:.2f} "
-                      f"({steady_cpu['decode'][n] / decode_cpu_per_stream_s:.2f})"
+          + ", ".join(f"{cpu['decode'][n] / decode_cpu[n]:.2f} "
+                      f"({steady_cpu['decode'][n] / decode_cpu[n]:.2f})"
                       for n in counts if n in cpu["decode"]))
 print("(ratios: whole run, and in brackets the steady state)")
 PY
