@@ -8,9 +8,9 @@
 # the CPU per stream-hour of analyze (its ffmpeg children included) over the CPU of
 # `ffmpeg -f null` decoding the same seconds (the decodes just before and after that N): over
 # the whole run (CPU by /usr/bin/time ÷ the seconds of stream received, every stream's frames
-# / 30) and in the steady state (scripts/density-cpu.py: the process tree's CPU from the warm-up's end to a
-# second before the run's end, ÷ N × that window), which is what an analyzer running around the
-# clock pays per stream-hour.
+# / 30) and in the steady state (scripts/density-cpu.py: the process tree's CPU from the
+# warm-up's end to a second before the run's end, ÷ N × that window), which is what an analyzer
+# running around the clock pays per stream-hour.
 # Senders start a fraction of a frame interval apart (DENSITY_PHASE=spread, the default: stream
 # i at i/N of 33 ms, as independent sources arrive) or together (DENSITY_PHASE=aligned: every
 # stream's frame lands at the same instant, the worst case for the decoders' queueing).
@@ -64,28 +64,39 @@ trap stop_all EXIT
   --bitrate 3M >/dev/null 2>&1
 ffmpeg -v error -i "$work/clip.mp4" -map 0:v -c copy -bsf:v h264_mp4toannexb -f mpegts "$work/clip.ts"
 
-# Ceiling: ffmpeg decoding the stream as fast as it can on every core.
-# (Looped five times, so its start-up does not count.)
-/usr/bin/time -f "%e %U %S" -o "$work/dec" ffmpeg -v error -stream_loop 4 -i "$work/clip.ts" -f null -
+# Ceiling: ffmpeg decoding the stream as fast as it can on every core (looped five times, so
+# its start-up does not count); "wall user sys" to the file $1. Before the first N and after
+# each: the machine's speed moves within a run (by more than 10% within minutes, measured), so
+# each N is compared with the decodes just before and after it.
+decode_file() {
+  /usr/bin/time -f "%e %U %S" -o "$1" ffmpeg -v error -stream_loop 4 -i "$work/clip.ts" -f null -
+}
+decode_file "$work/dec-before"
 frames=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets \
   -of csv=p=0 "$work/clip.ts" | grep -m1 -o "[0-9][0-9]*")
-read -r dwall du ds < "$work/dec"
 
 port=$((20000 + RANDOM % 20000))
 IFS=, read -r -a variants <<< "${DENSITY_WINDOW:-none}"
 for n in "${counts[@]}"; do
 for variant in "${variants[@]}"; do
   out="$work/n$n-$variant"
+  # The control on port + 1 (sent first), live stream i on port + 2i.
+  live_ports=()
+  for i in $(seq 1 "$n"); do
+    live_ports+=($((port + 2 * i)))
+  done
+  ports=("${live_ports[@]}")
   args=()
   control=${DENSITY_CONTROL:-0}
   if [ "$control" = 1 ]; then
     args+=(--control "udp://127.0.0.1:$((port + 1))?fifo_size=100000&overrun_nonfatal=1")
+    ports=($((port + 1)) "${live_ports[@]}")
   fi
   if [ "$variant" != none ]; then
     args+=(--code-window "$variant")
   fi
-  for i in $(seq 1 "$n"); do
-    args+=(--live "s$i=udp://127.0.0.1:$((port + 2 * i))?fifo_size=100000&overrun_nonfatal=1")
+  for i in "${!live_ports[@]}"; do
+    args+=(--live "s$((i + 1))=udp://127.0.0.1:${live_ports[$i]}?fifo_size=100000&overrun_nonfatal=1")
   done
   case $variant in
     decode | decode-reader)
@@ -102,7 +113,7 @@ for variant in "${variants[@]}"; do
             -i "udp://127.0.0.1:$p?fifo_size=100000&overrun_nonfatal=1&timeout=3000000" \
             -map 0:v:0 -f null - 2>/dev/null &
         done
-        wait' sh "$opts" $(for i in $(seq 1 "$n"); do echo $((port + 2 * i)); done) &
+        wait' sh "$opts" "${live_ports[@]}" &
       ;;
     *)
       /usr/bin/time -f "%e %U %S" -o "$out.time" "$bin" analyze "${args[@]}" --duration "${secs}s" \
@@ -118,13 +129,6 @@ for variant in "${variants[@]}"; do
   senders=()
   gap=$(python3 -c "print(f'{1 / 30 / ($n + $control):.4f}')")
   # The control first, on its own port; then stream i, i gaps later (spread) or at once.
-  ports=()
-  if [ "$control" = 1 ]; then
-    ports+=($((port + 1)))
-  fi
-  for i in $(seq 1 "$n"); do
-    ports+=($((port + 2 * i)))
-  done
   if [ "${DENSITY_SENDERS:-paced}" = paced ]; then
     step=$gap
     if [ "${DENSITY_PHASE:-spread}" != spread ]; then
@@ -154,21 +158,24 @@ for variant in "${variants[@]}"; do
   senders=()
   port=$((port + 2 * n + 2))
 done
-# The ceiling again after each N: the machine's speed moves within a run (by more than 10%
-# within minutes, measured), so each N is compared with the decodes just before and after it.
-/usr/bin/time -f "%e %U %S" -o "$work/dec-after-$n" ffmpeg -v error -stream_loop 4 -i "$work/clip.ts" -f null -
+decode_file "$work/dec-after-$n"
 done
 
-python3 - "$work" "$size" "$secs" "$frames" "$dwall" "$du" "$ds" "${DENSITY_WINDOW:-none}" "${counts[@]}" <<'PY'
+python3 - "$work" "$size" "$secs" "$frames" "${DENSITY_WINDOW:-none}" "${counts[@]}" <<'PY'
 import csv, datetime, json, sys
-work, size, secs, frames, dwall, du, ds, variants = sys.argv[1:9]
-counts = [int(x) for x in sys.argv[9:]]
+work, size, secs, frames, variants = sys.argv[1:6]
+counts = [int(x) for x in sys.argv[6:]]
 secs, frames = float(secs), int(frames) * 5
+
+
+def timed(path):
+    """(wall s, CPU s) of a /usr/bin/time "%e %U %S" file."""
+    wall, u, sy = (float(x) for x in open(path).read().split())
+    return wall, u + sy
+
+
 # ffmpeg's decode of the file: once before the first N and once after each N.
-decodes = [(float(dwall), float(du) + float(ds))]
-for n in counts:
-    w, u, sy = (float(x) for x in open(f"{work}/dec-after-{n}").read().split())
-    decodes.append((w, u + sy))
+decodes = [timed(f"{work}/dec-before")] + [timed(f"{work}/dec-after-{n}") for n in counts]
 fps_all = sorted(frames / w for w, _ in decodes)
 decode_fps = fps_all[len(fps_all) // 2]   # the median: the ceiling
 # Per N, the decode CPU (s per stream-second) of the decodes just before and after it.
@@ -226,8 +233,7 @@ for n in counts:
         name = f"{work}/n{n}-{v}"
         if v.startswith("decode"):
             # A bare decoder: only its CPU (no control among its streams, nothing to judge).
-            wall, u, sy = (float(x) for x in open(f"{name}.time").read().split())
-            per = (u + sy) / (n * secs)
+            per = timed(f"{name}.time")[1] / (n * secs)
             cpu.setdefault(v, {})[n] = per
             st = steady(name, n)
             steady_cpu.setdefault(v, {})[n] = st
@@ -243,11 +249,10 @@ for n in counts:
         lost = sum(x.get("dropped", 0) for x in s["streams"])
         missing = sum(1 for x in s["streams"] if not x.get("frames_received"))
         whole, spread = spreads(name)
-        wall, u, sy = (float(x) for x in open(f"{name}.time").read().split())
         # Per second of stream received (every stream's frames, the control's too): the run
         # lasts SECONDS from the analyzer's start, the senders start 1.5 s later.
         received = sum(x.get("frames_received", 0) for x in s["streams"]) / 30
-        per = (u + sy) / received if received else float("inf")
+        per = timed(f"{name}.time")[1] / received if received else float("inf")
         try:
             su, ss = (float(x) for x in open(f"{name}.senders").read().split()[-2:])
             senders = f"{(su + ss) / ((n + control) * secs):.4f}"
